@@ -1,0 +1,1 @@
+"""Render validated specs into KUnit C for a kernel tree (kgen.generator)."""

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen KUnit helpers: see kgen_kunit.h for the model.
+ *
+ * Every expectation helper checks all pages first and reports once, naming
+ * the spec expectation, how many pages broke it and the first offender by
+ * span index and pfn: a 512-page span must not produce 512 failure lines.
+ */
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/ktime.h>
+#include <linux/panic.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmstat.h>
+
+#include "../internal.h"
+#include "../page_alloc.h"
+#include "kgen_kunit.h"
+
+/* Taints that mean "the kernel complained" while a case ran. */
+#define KGEN_COMPLAINT_TAINTS	(BIT(TAINT_WARN) | BIT(TAINT_BAD_PAGE) | \
+				 BIT(TAINT_DIE))
+
+static u8 kgen_pattern(unsigned long pfn)
+{
+	return (u8)(pfn ^ 0xa5);
+}
+
+static void kgen_fill_page(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+
+	memset(addr, kgen_pattern(page_to_pfn(page)), PAGE_SIZE);
+	kunmap_local(addr);
+}
+
+static bool kgen_page_intact(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	bool intact;
+
+	intact = !memchr_inv(addr, kgen_pattern(page_to_pfn(page)), PAGE_SIZE);
+	kunmap_local(addr);
+	return intact;
+}
+
+static struct page *kgen_span_page(const struct kgen_span *span,
+				   unsigned long idx)
+{
+	return pfn_to_page(span->pfn + idx);
+}
+
+/**
+ * kgen_free_api_name() - the kernel function a free API value stands for
+ * @api: the free API
+ *
+ * Return: a static string, for messages.
+ */
+const char *kgen_free_api_name(enum kgen_free_api api)
+{
+	switch (api) {
+	case KGEN_FREE_CONTIG_RANGE:
+		return "free_contig_range";
+	case KGEN_FREE___CONTIG_RANGE:
+		return "__free_contig_range";
+	case KGEN_FREE_PAGES_BULK:
+		return "free_pages_bulk";
+	case KGEN_FREE_PAGE_LOOP:
+		return "__free_page loop";
+	}
+	return "?";
+}
+
+/**
+ * kgen_span_release() - give back everything the test still owns
+ * @span: the span
+ *
+ * Drops the extra references still held on span pages and frees every
+ * block page the test still owns (guards, the rest of the block, span pages
+ * never handed to the free API).  Idempotent: the body calls it to check
+ * the zone balances, and the KUnit cleanup action calls it again, which
+ * then does nothing unless the body was aborted.
+ */
+void kgen_span_release(struct kgen_span *span)
+{
+	unsigned long i;
+
+	kgen_span_put_held(span);
+	for (i = 0; i < span->block_pages; i++) {
+		if (span->owner[i] != KGEN_OWNED)
+			continue;
+		span->owner[i] = KGEN_GIVEN;
+		__free_page(pfn_to_page(span->block_pfn + i));
+	}
+}
+
+static void kgen_span_release_action(void *data)
+{
+	kgen_span_release(data);
+}
+
+static struct page *kgen_alloc_block(struct kgen_span *span,
+				     unsigned int block_order)
+{
+	struct page *block = NULL;
+
+	if (block_order <= MAX_PAGE_ORDER) {
+		block = alloc_pages(GFP_KERNEL | __GFP_NOWARN, block_order);
+		if (block)
+			split_page(block, block_order);
+		return block;
+	}
+#ifdef CONFIG_CONTIG_ALLOC
+	/* Beyond the buddy's reach: a naturally aligned contiguous range. */
+	block = alloc_contig_pages(1UL << block_order,
+				   GFP_KERNEL | __GFP_NOWARN, numa_node_id(),
+				   NULL);
+	span->contig = true;
+#endif
+	return block;
+}
+
+/**
+ * kgen_span_alloc_split() - allocate a span of split order-0 pages
+ * @test: the test case
+ * @order: log2 of the number of pages in the span
+ * @layout: whether the span has guard pages around it
+ *
+ * Allocates with alloc_pages() and split_page() (or, for a guarded span
+ * whose block exceeds MAX_PAGE_ORDER, alloc_contig_pages()), fills every
+ * page with a pfn-derived pattern, drains the pcp lists and snapshots the
+ * zone's NR_FREE_PAGES.  Skips the case when @order exceeds this kernel's
+ * MAX_PAGE_ORDER; asserts (and so ends the case) when memory is short.
+ *
+ * Return: the span; it is released by a KUnit cleanup action.
+ */
+struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
+					enum kgen_span_layout layout)
+{
+	unsigned int block_order = order;
+	struct kgen_span *span;
+	struct page *block;
+	unsigned long i;
+
+	if (order > MAX_PAGE_ORDER)
+		kunit_skip(test, "order %u > MAX_PAGE_ORDER (%u) on this kernel",
+			   order, MAX_PAGE_ORDER);
+	if (layout == KGEN_LAYOUT_GUARDED)
+		block_order += 2;
+#ifndef CONFIG_CONTIG_ALLOC
+	if (block_order > MAX_PAGE_ORDER)
+		kunit_skip(test, "guarded order-%u span needs CONFIG_CONTIG_ALLOC",
+			   order);
+#endif
+
+	span = kunit_kzalloc(test, sizeof(*span), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, span);
+	span->test = test;
+	span->order = order;
+	span->nr_pages = 1UL << order;
+	span->block_pages = 1UL << block_order;
+	span->owner = kunit_kcalloc(test, span->block_pages, sizeof(u8),
+				    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, span->owner);
+	span->refs = kunit_kcalloc(test, span->nr_pages, sizeof(unsigned int),
+				   GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, span->refs);
+
+	block = kgen_alloc_block(span, block_order);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, block,
+				  "cannot allocate %lu contiguous pages",
+				  span->block_pages);
+	span->block_pfn = page_to_pfn(block);
+	span->zone = page_zone(block);
+	/* All pages are owned from here on (kcalloc zeroed = KGEN_OWNED). */
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
+				kgen_span_release_action, span));
+
+	span->pfn = span->block_pfn;
+	if (layout == KGEN_LAYOUT_GUARDED)
+		span->pfn += span->nr_pages;
+	for (i = 0; i < span->block_pages; i++)
+		kgen_fill_page(pfn_to_page(span->block_pfn + i));
+
+	kgen_drain(span);
+	span->free_after_alloc = kgen_zone_free_pages(span);
+	span->taint_before = get_taint();
+	return span;
+}
+
+static bool kgen_sel_match(const struct kgen_sel *sel, unsigned long idx,
+			   unsigned long nr_pages)
+{
+	switch (sel->kind) {
+	case KGEN_SEL_FIRST:
+		return idx == 0;
+	case KGEN_SEL_LAST:
+		return idx == nr_pages - 1;
+	case KGEN_SEL_MIDDLE:
+		return idx == nr_pages / 2;
+	case KGEN_SEL_INDEX:
+		return idx == sel->arg;
+	case KGEN_SEL_EVERY:
+		return sel->arg && idx % sel->arg == 0;
+	}
+	return false;
+}
+
+/**
+ * kgen_span_hold() - take extra references on selected span pages
+ * @span: the span
+ * @sel: page selectors
+ * @nr_sel: number of selectors
+ * @refs: references to take on each selected page
+ *
+ * Takes them with get_page_unless_zero(), exactly as a compaction scanner
+ * that raced with the free would.
+ */
+void kgen_span_hold(struct kgen_span *span, const struct kgen_sel *sel,
+		    unsigned int nr_sel, unsigned int refs)
+{
+	unsigned long idx;
+	unsigned int s, r;
+
+	for (idx = 0; idx < span->nr_pages; idx++) {
+		for (s = 0; s < nr_sel; s++) {
+			if (!kgen_sel_match(&sel[s], idx, span->nr_pages))
+				continue;
+			for (r = 0; r < refs; r++) {
+				KUNIT_ASSERT_TRUE(span->test,
+					get_page_unless_zero(kgen_span_page(span, idx)));
+				span->refs[idx]++;
+			}
+			break;
+		}
+	}
+}
+
+/**
+ * kgen_span_nr_held() - number of span pages the test holds references on
+ * @span: the span
+ *
+ * Return: the count of pages with at least one extra reference.
+ */
+unsigned long kgen_span_nr_held(const struct kgen_span *span)
+{
+	unsigned long idx, held = 0;
+
+	for (idx = 0; idx < span->nr_pages; idx++)
+		held += span->refs[idx] != 0;
+	return held;
+}
+
+/**
+ * kgen_span_free() - hand the whole span to a free API
+ * @span: the span
+ * @api: the free path under test
+ *
+ * Each page loses the test's allocation reference; pages the test holds
+ * extra references on must survive that.
+ */
+void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
+{
+	struct kunit *test = span->test;
+	struct page **array = NULL;
+	unsigned long idx, base = span->pfn - span->block_pfn;
+
+	if (api == KGEN_FREE_PAGES_BULK) {
+		/* Before anything is given away: an abort here leaks nothing. */
+		array = kunit_kmalloc_array(test, span->nr_pages, sizeof(*array),
+					    GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, array);
+		for (idx = 0; idx < span->nr_pages; idx++)
+			array[idx] = kgen_span_page(span, idx);
+	}
+#ifndef CONFIG_CONTIG_ALLOC
+	if (api == KGEN_FREE_CONTIG_RANGE)
+		kunit_skip(test, "free_contig_range() needs CONFIG_CONTIG_ALLOC");
+#endif
+
+	for (idx = 0; idx < span->nr_pages; idx++)
+		span->owner[base + idx] = KGEN_GIVEN;
+
+	switch (api) {
+	case KGEN_FREE_CONTIG_RANGE:
+#ifdef CONFIG_CONTIG_ALLOC
+		free_contig_range(span->pfn, span->nr_pages);
+#endif
+		break;
+	case KGEN_FREE___CONTIG_RANGE:
+		__free_contig_range(span->pfn, span->nr_pages);
+		break;
+	case KGEN_FREE_PAGES_BULK:
+		free_pages_bulk(array, span->nr_pages);
+		break;
+	case KGEN_FREE_PAGE_LOOP:
+		for (idx = 0; idx < span->nr_pages; idx++)
+			__free_page(kgen_span_page(span, idx));
+		break;
+	}
+}
+
+/**
+ * kgen_span_put_held() - drop the extra references the test holds
+ * @span: the span
+ *
+ * The last put_page() on a page the free API had to leave behind must free
+ * it, as the compaction scanner's put would.
+ */
+void kgen_span_put_held(struct kgen_span *span)
+{
+	unsigned long idx;
+
+	for (idx = 0; idx < span->nr_pages; idx++) {
+		while (span->refs[idx]) {
+			span->refs[idx]--;
+			put_page(kgen_span_page(span, idx));
+		}
+	}
+}
+
+/**
+ * kgen_drain() - empty the pcp lists of the span's zone
+ * @span: the span
+ *
+ * Freed order-0 and low-order chunks sit on per-cpu lists, where they are
+ * neither PageBuddy nor counted in NR_FREE_PAGES; draining moves them to
+ * the buddy lists so the expectations can see them.
+ */
+void kgen_drain(struct kgen_span *span)
+{
+	drain_all_pages(span->zone);
+}
+
+/**
+ * kgen_zone_free_pages() - NR_FREE_PAGES of the span's zone, exactly
+ * @span: the span
+ *
+ * Return: the counter including not yet folded per-cpu deltas.
+ */
+unsigned long kgen_zone_free_pages(struct kgen_span *span)
+{
+	return zone_page_state_snapshot(span->zone, NR_FREE_PAGES);
+}
+
+/**
+ * kgen_free_block_order() - order of the free buddy block holding a page
+ * @page: any page
+ *
+ * Return: the order of the free buddy block that contains @page, or -1 if
+ * the page is not free in the buddy allocator.  Looked up under the zone
+ * lock, so the answer is stable at the time of the call.
+ */
+int kgen_free_block_order(struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+	struct zone *zone = page_zone(page);
+	unsigned long flags;
+	int order, found = -1;
+
+	spin_lock_irqsave(&zone->lock, flags);
+	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
+		unsigned long head_pfn = pfn & ~((1UL << order) - 1);
+		struct page *head;
+
+		if (!pfn_valid(head_pfn))
+			break;
+		head = pfn_to_page(head_pfn);
+		if (PageBuddy(head) && buddy_order(head) >= order) {
+			found = buddy_order(head);
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&zone->lock, flags);
+	return found;
+}
+
+/**
+ * kgen_expect_freed() - every span page without extra references is free
+ * @test: the test case
+ * @span: the span, freed and drained
+ * @what: the spec expectation being checked, for the message
+ */
+void kgen_expect_freed(struct kunit *test, struct kgen_span *span,
+		       const char *what)
+{
+	unsigned long idx, bad = 0, first = 0;
+
+	for (idx = 0; idx < span->nr_pages; idx++) {
+		if (span->refs[idx])
+			continue;
+		if (kgen_free_block_order(kgen_span_page(span, idx)) >= 0)
+			continue;
+		if (!bad++)
+			first = idx;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0,
+		"expect.%s: %lu of %lu pages not in the buddy after drain; first: page %lu (pfn %#lx) refcount %d",
+		what, bad, span->nr_pages - kgen_span_nr_held(span), first,
+		span->pfn + first,
+		page_ref_count(kgen_span_page(span, first)));
+}
+
+/**
+ * kgen_expect_retained() - every held span page survived the free intact
+ * @test: the test case
+ * @span: the span, freed and drained
+ * @refcount: refcount each held page must have, 0 for "the references the
+ *            test took on it"
+ *
+ * A held page must not be in the buddy, must carry exactly the references
+ * the holder took, and its contents must be untouched.
+ */
+void kgen_expect_retained(struct kunit *test, struct kgen_span *span,
+			  int refcount)
+{
+	unsigned long idx;
+
+	for (idx = 0; idx < span->nr_pages; idx++) {
+		struct page *page = kgen_span_page(span, idx);
+
+		if (!span->refs[idx])
+			continue;
+		KUNIT_EXPECT_LT_MSG(test, kgen_free_block_order(page), 0,
+			"expect.retained: held page %lu (pfn %#lx) is in the buddy",
+			idx, span->pfn + idx);
+		KUNIT_EXPECT_EQ_MSG(test, page_ref_count(page),
+				    refcount ? refcount : (int)span->refs[idx],
+			"expect.retained: held page %lu (pfn %#lx) refcount",
+			idx, span->pfn + idx);
+		KUNIT_EXPECT_TRUE_MSG(test, kgen_page_intact(page),
+			"expect.retained: held page %lu (pfn %#lx) contents changed",
+			idx, span->pfn + idx);
+	}
+}
+
+/*
+ * Largest order a free page at @idx can have reached: the biggest naturally
+ * aligned block around it that stays inside the span and holds no page the
+ * test kept a reference on.
+ */
+static int kgen_best_order(const struct kgen_span *span, unsigned long idx)
+{
+	int order, best = 0;
+
+	for (order = 1; order <= min_t(int, span->order, MAX_PAGE_ORDER); order++) {
+		unsigned long start = idx & ~((1UL << order) - 1);
+		unsigned long i;
+
+		for (i = start; i < start + (1UL << order); i++)
+			if (span->refs[i])
+				return best;
+		best = order;
+	}
+	return best;
+}
+
+/**
+ * kgen_expect_merged() - freed pages merged into large enough buddy blocks
+ * @test: the test case
+ * @span: the span, freed and drained
+ * @min_order: required order, or -1 for "as far as the held pages allow"
+ */
+void kgen_expect_merged(struct kunit *test, struct kgen_span *span,
+			int min_order)
+{
+	unsigned long idx, bad = 0, first = 0;
+	int want_first = 0, got_first = 0;
+
+	for (idx = 0; idx < span->nr_pages; idx++) {
+		int want, got;
+
+		if (span->refs[idx])
+			continue;
+		want = min_order >= 0 ? min_order : kgen_best_order(span, idx);
+		got = kgen_free_block_order(kgen_span_page(span, idx));
+		if (got >= want)
+			continue;
+		if (!bad++) {
+			first = idx;
+			want_first = want;
+			got_first = got;
+		}
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0,
+		"expect.merged: %lu pages in smaller buddy blocks than expected; first: page %lu (pfn %#lx) order %d, want >= %d",
+		bad, first, span->pfn + first, got_first, want_first);
+}
+
+/**
+ * kgen_expect_free_delta() - NR_FREE_PAGES moved by exactly @expected
+ * @test: the test case
+ * @span: the span (its zone is the one counted)
+ * @before: kgen_zone_free_pages() taken before the operation
+ * @expected: pages the operation should have added to the free lists
+ */
+void kgen_expect_free_delta(struct kunit *test, struct kgen_span *span,
+			    unsigned long before, long expected)
+{
+	long delta = (long)(kgen_zone_free_pages(span) - before);
+
+	KUNIT_EXPECT_EQ_MSG(test, delta, expected,
+		"expect.nr_free_pages: zone %s NR_FREE_PAGES changed by %ld, expected %ld",
+		span->zone->name, delta, expected);
+}
+
+/**
+ * kgen_expect_guards_intact() - pages just outside the span untouched
+ * @test: the test case
+ * @span: a guarded span
+ */
+void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span)
+{
+	unsigned long guards[2] = { span->pfn - 1, span->pfn + span->nr_pages };
+	int i;
+
+	if (span->pfn == span->block_pfn)
+		return;	/* bare layout: no guards */
+	for (i = 0; i < ARRAY_SIZE(guards); i++) {
+		struct page *page = pfn_to_page(guards[i]);
+
+		KUNIT_EXPECT_EQ_MSG(test, page_ref_count(page), 1,
+			"expect.guards: guard pfn %#lx refcount", guards[i]);
+		KUNIT_EXPECT_LT_MSG(test, kgen_free_block_order(page), 0,
+			"expect.guards: guard pfn %#lx is in the buddy",
+			guards[i]);
+		KUNIT_EXPECT_TRUE_MSG(test, kgen_page_intact(page),
+			"expect.guards: guard pfn %#lx contents changed",
+			guards[i]);
+	}
+}
+
+/**
+ * kgen_expect_balanced() - the zone got back every page the case took
+ * @test: the test case
+ * @span: the span, after kgen_span_release() and a drain
+ */
+void kgen_expect_balanced(struct kunit *test, struct kgen_span *span)
+{
+	long delta = (long)(kgen_zone_free_pages(span) - span->free_after_alloc);
+
+	KUNIT_EXPECT_EQ_MSG(test, delta, (long)span->block_pages,
+		"expect.balanced: zone %s got %ld of %lu pages back (leak of %ld)",
+		span->zone->name, delta, span->block_pages,
+		(long)span->block_pages - delta);
+}
+
+/**
+ * kgen_expect_no_warning() - the kernel did not WARN or report a bad page
+ * @test: the test case
+ * @span: the span, whose allocation recorded the taint flags
+ *
+ * Taints are sticky, so this sees only the first complaint of each kind in
+ * a boot; kgen's log parser attributes every later splat to its case.
+ */
+void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span)
+{
+	unsigned long fresh = get_taint() & ~span->taint_before;
+
+	KUNIT_EXPECT_EQ_MSG(test, fresh & KGEN_COMPLAINT_TAINTS, 0UL,
+		"expect.no_warning: kernel taint %#lx appeared (WARN=%d BAD_PAGE=%d DIE=%d)",
+		fresh, !!(fresh & BIT(TAINT_WARN)),
+		!!(fresh & BIT(TAINT_BAD_PAGE)), !!(fresh & BIT(TAINT_DIE)));
+}
+
+/**
+ * kgen_report_time() - log how long the case body took
+ * @test: the test case
+ * @start_ns: ktime_get_ns() at the start of the body
+ *
+ * kgen's KTAP parser turns this line into the JUnit testcase time.
+ */
+void kgen_report_time(struct kunit *test, u64 start_ns)
+{
+	kunit_info(test, "kgen: time_us=%llu",
+		   div_u64(ktime_get_ns() - start_ns, NSEC_PER_USEC));
+}

@@ -1,0 +1,30 @@
+"""Where kgen keeps kernel sources, overlays and build dirs."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    """$KGEN_CACHE, else ~/.cache/kgen (XDG_CACHE_HOME respected)."""
+    env = os.environ.get("KGEN_CACHE")
+    if env:
+        return Path(env).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return (base / "kgen").resolve()
+
+
+def tree_key(tree: Path) -> str:
+    """Short stable name for a kernel tree: its basename plus a path hash."""
+    real = str(tree.resolve())
+    return f"{tree.resolve().name}-{hashlib.sha256(real.encode()).hexdigest()[:10]}"
+
+
+def overlay_dir(tree: Path) -> Path:
+    return cache_root() / "overlays" / tree_key(tree)
+
+
+def default_build_dir(tree: Path, arch: str) -> Path:
+    return cache_root() / "build" / f"{tree_key(tree)}-{arch}"

@@ -1,0 +1,155 @@
+"""kgen command line: kernel fetch, lint, generate, run."""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .cache import cache_root, tree_key
+from .debian_source import fetch_kernel_source
+from .errors import (EXIT_BUILD, EXIT_INTERRUPTED, EXIT_OK, EXIT_TEST_FAILURES,
+                     EXIT_USAGE, KgenError, UsageError)
+from .kernel_tree import check_tree, enclosing_tree
+
+ARCHES = ("um", "x86_64", "arm64")
+
+
+def shipped_specs() -> list[Path]:
+    suites = resources.files("kgen.spec").joinpath("suites")
+    return sorted(Path(str(p)) for p in suites.iterdir() if p.name.endswith(".yaml"))
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _load(paths: list[Path] | None):
+    from .spec.loader import SpecError, expand_spec_paths, load_specs
+    files = expand_spec_paths(paths) if paths else shipped_specs()
+    if not files:
+        raise UsageError("no spec files given or found")
+    try:
+        return load_specs(files)
+    except SpecError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        raise UsageError(f"{len(err.problems)} problem(s) in specs; nothing generated") from None
+
+
+def _resolve_tree(arg: Path | None) -> Path:
+    if arg is not None:
+        return check_tree(arg)
+    inside = enclosing_tree(Path.cwd())
+    if inside:
+        return inside
+    return fetch_kernel_source(cache_root(), log=_log)
+
+
+def cmd_kernel_fetch(args) -> int:
+    tree = fetch_kernel_source(cache_root(), log=_log)
+    print(tree)
+    return EXIT_OK
+
+
+def cmd_lint(args) -> int:
+    specs = _load(args.paths)
+    cases = sum(len(c.variants) for s in specs for c in s.cases)
+    print(f"{len(specs)} spec(s) OK: {cases} KUnit case(s) including parameters")
+    return EXIT_OK
+
+
+def cmd_generate(args) -> int:
+    from .generator.render import render_all, write_files
+    from .kernel import kunit_dir
+    specs = _load(args.spec)
+    files = render_all(specs)
+    for name in ("kgen_kunit.c", "kgen_kunit.h", "Kconfig"):
+        files[name] = kunit_dir().joinpath(name).read_text()
+    changed = write_files(files, args.output)
+    print(f"{len(files)} file(s) in {args.output} ({len(changed)} changed)")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from .runner.junit import write_junit
+    from .runner.run import RunRequest, run
+    from .runner.summary import render_summary
+    specs = _load(args.spec)
+    tree = _resolve_tree(args.kernel)
+    junit = args.junit or (cache_root() / "results" / f"{tree_key(tree)}-{args.arch}.xml")
+    req = RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
+                     jobs=args.jobs, timeout=args.timeout,
+                     kernel_args=args.kernel_args or [])
+    req.log = _log
+    try:
+        outcome = run(req)
+    except KeyboardInterrupt:
+        _log("kgen: interrupted; the kernel tree was never modified")
+        return EXIT_INTERRUPTED
+    result = outcome.result
+    junit.parent.mkdir(parents=True, exist_ok=True)
+    write_junit(result, junit)
+    print(render_summary(result, color=sys.stdout.isatty()))
+    print(f"JUnit: {junit}")
+    if outcome.console_log:
+        print(f"console log: {outcome.console_log}")
+    if any(e.kind in ("build", "boot") for e in result.errors):
+        return EXIT_BUILD
+    return EXIT_OK if result.ok else EXIT_TEST_FAILURES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kgen", description="Page-allocator free-path scenarios as KUnit tests.")
+    parser.add_argument("--version", action="version", version=f"kgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    kernel = sub.add_parser("kernel", help="manage the cached kernel source")
+    ksub = kernel.add_subparsers(dest="kernel_command", required=True)
+    fetch = ksub.add_parser("fetch", help="download and unpack Debian's linux-source-7.3 "
+                            "into the cache; prints the tree's path last")
+    fetch.set_defaults(func=cmd_kernel_fetch)
+
+    lint = sub.add_parser("lint", help="check spec files (exit 2 on problems)")
+    lint.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    lint.set_defaults(func=cmd_lint)
+
+    gen = sub.add_parser("generate", help="write the generated KUnit C to a directory")
+    gen.add_argument("--spec", action="append", type=Path, metavar="PATH",
+                     help="spec file or directory (repeatable; default: shipped specs)")
+    gen.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    gen.set_defaults(func=cmd_generate)
+
+    runp = sub.add_parser("run", help="generate, build, boot, report")
+    runp.add_argument("--arch", choices=ARCHES, default="um")
+    runp.add_argument("--kernel", type=Path, metavar="PATH",
+                      help="kernel tree (default: the tree around the current directory, "
+                      "else the cached linux-source-7.3, fetched if needed)")
+    runp.add_argument("--spec", action="append", type=Path, metavar="PATH",
+                      help="spec file or directory (repeatable; default: shipped specs)")
+    runp.add_argument("--junit", type=Path, metavar="FILE",
+                      help="JUnit XML output (default: under the kgen cache)")
+    runp.add_argument("--build-dir", type=Path, metavar="DIR",
+                      help="kernel build dir (default: per tree and arch, under the cache)")
+    runp.add_argument("--jobs", type=int, metavar="N")
+    runp.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
+                      help="limit for the boot and test run (default 600)")
+    runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
+                      help="extra kernel command-line argument (repeatable)")
+    runp.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KgenError as err:
+        print(f"kgen: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("kgen: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,158 @@
+"""Drive a tree's tools/testing/kunit/kunit.py by subprocess.
+
+Two phases, so each can be reported on its own: ``kunit.py build``
+(configure + make, with a progress line while it runs) and ``kunit.py exec
+--raw_output=all`` (boot, full console captured for kgen's own parser).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Debian packages that provide the tools a kunit.py build or boot needs.
+TOOL_PACKAGES = {
+    "gcc": "gcc", "make": "make", "flex": "flex", "bison": "bison", "bc": "bc",
+    "python3": "python3",
+}
+ARCH_TOOLS = {
+    "um": {},
+    "x86_64": {"qemu-system-x86_64": "qemu-system-x86"},
+    "arm64": {"qemu-system-aarch64": "qemu-system-arm",
+              "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu"},
+}
+CROSS_COMPILE = {"arm64": "aarch64-linux-gnu-"}
+
+
+@dataclass
+class Invocation:
+    """What to run kunit.py with."""
+
+    kunit_py: Path
+    build_dir: Path
+    kunitconfig: Path
+    arch: str = "um"
+    jobs: int = os.cpu_count() or 1
+    timeout: int = 600
+    kernel_args: list[str] = field(default_factory=list)
+    qemu_args: list[str] = field(default_factory=list)
+
+    def common(self) -> list[str]:
+        args = ["--build_dir", str(self.build_dir), "--arch", self.arch]
+        if self.arch in CROSS_COMPILE:
+            args += ["--cross_compile", CROSS_COMPILE[self.arch]]
+        return args
+
+
+@dataclass
+class PhaseResult:
+    ok: bool
+    seconds: float
+    output: list[str]
+    timed_out: bool = False
+    returncode: int = 0
+
+
+def missing_tools(arch: str) -> list[str]:
+    """'tool (Debian package)' for each tool this arch needs that is absent."""
+    from shutil import which
+    wanted = dict(TOOL_PACKAGES, **ARCH_TOOLS.get(arch, {}))
+    return [f"{tool} (apt-get install {pkg})" for tool, pkg in wanted.items()
+            if which(tool) is None]
+
+
+def _count_objects(build_dir: Path) -> int:
+    count = 0
+    for _root, _dirs, files in os.walk(build_dir):
+        count += sum(1 for f in files if f.endswith(".o"))
+    return count
+
+
+class _Progress(threading.Thread):
+    """Prints elapsed time and objects built while make runs."""
+
+    def __init__(self, label: str, build_dir: Path, stream=sys.stderr):
+        super().__init__(daemon=True)
+        self.label, self.build_dir, self.stream = label, build_dir, stream
+        self.stop = threading.Event()
+        self.start_time = time.monotonic()
+        self.tty = stream.isatty()
+
+    def run(self) -> None:
+        interval = 2 if self.tty else 30
+        while not self.stop.wait(interval):
+            elapsed = int(time.monotonic() - self.start_time)
+            line = (f"  {self.label}: {elapsed // 60}m{elapsed % 60:02d}s, "
+                    f"{_count_objects(self.build_dir)} objects in {self.build_dir}")
+            self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
+            self.stream.flush()
+        if self.tty:
+            self.stream.write("\r\033[K")
+
+
+def _run(cmd: list[str], cwd: Path, log_path: Path, timeout: int | None,
+         progress: _Progress | None = None) -> PhaseResult:
+    start = time.monotonic()
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(cmd) + "\n")
+        log.flush()
+        # Own process group: Ctrl-C or a timeout stops make / QEMU / UML too.
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        if progress:
+            progress.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+        except BaseException:
+            _kill_group(proc)
+            raise
+        finally:
+            if progress:
+                progress.stop.set()
+                progress.join()
+    output = log_path.read_text(errors="replace").splitlines()
+    return PhaseResult(ok=proc.returncode == 0 and not timed_out,
+                       seconds=time.monotonic() - start, output=output,
+                       timed_out=timed_out, returncode=proc.returncode or 0)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def build(inv: Invocation, log_path: Path) -> PhaseResult:
+    """kunit.py build: olddefconfig from the kunitconfig, then make."""
+    inv.build_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(inv.kunit_py), "build", *inv.common(),
+           "--kunitconfig", str(inv.kunitconfig), "--jobs", str(inv.jobs)]
+    return _run(cmd, inv.kunit_py.parents[3], log_path, timeout=None,
+                progress=_Progress("building kernel", inv.build_dir))
+
+
+def execute(inv: Invocation, log_path: Path) -> PhaseResult:
+    """kunit.py exec --raw_output=all: boot and capture the whole console."""
+    cmd = [sys.executable, str(inv.kunit_py), "exec", *inv.common(),
+           "--raw_output=all", "--timeout", str(inv.timeout)]
+    for arg in inv.kernel_args:
+        cmd += ["--kernel_args", arg]
+    if inv.qemu_args:
+        cmd += ["--qemu_args", " ".join(inv.qemu_args)]
+    # kunit.py enforces --timeout itself; ours is a backstop for a wedged tool.
+    return _run(cmd, inv.kunit_py.parents[3], log_path, timeout=inv.timeout + 60)

@@ -1,0 +1,14 @@
+"""Compose the kunitconfig kgen hands to kunit.py for one arch."""
+from __future__ import annotations
+
+from ..kernel import kunit_dir
+
+ARCHES = ("um", "x86_64", "arm64")
+
+
+def compose(arch: str) -> str:
+    """base.config plus the arch fragment, as one kunitconfig text."""
+    configs = kunit_dir().joinpath("configs")
+    parts = [configs.joinpath("base.config").read_text(),
+             configs.joinpath(f"{arch}.config").read_text()]
+    return "".join(p if p.endswith("\n") else p + "\n" for p in parts)

@@ -1,0 +1,88 @@
+"""Typed results model shared by the KTAP parser, JUnit writer and summary.
+
+Plain data only: the parser fills it, the writers read it.  Nothing here
+knows about KTAP syntax or XML.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(enum.Enum):
+    """Outcome of one test case (or parameter of a parameterised case)."""
+
+    PASSED = "passed"
+    FAILED = "failed"      # an expectation failed, or a splat was seen
+    SKIPPED = "skipped"    # KUnit SKIP, with a reason
+    ERROR = "error"        # crashed, never ran, timed out, build/boot error
+
+
+@dataclass
+class CaseResult:
+    """One KUnit test case, or one parameter of a parameterised case.
+
+    ``name`` is the leaf name as JUnit should show it: for a parameterised
+    case this is ``"<case>/<param description>"``.
+    """
+
+    name: str
+    status: Status
+    # For FAILED: the KUnit expectation text (first failing expectation,
+    # e.g. "Expected page_ref_count(page) == 2, but ..."); for SKIPPED the
+    # skip reason; for ERROR what went wrong.  Empty for PASSED.
+    message: str = ""
+    # Short classifier for failures/errors: "expectation", "splat:WARNING",
+    # "crash", "timeout", "not-run", "build" ...
+    kind: str = ""
+    # Every log line that belongs to this case (diagnostics, printk lines
+    # between the previous result line and this one), without the KTAP
+    # indentation, in order.
+    log: list[str] = field(default_factory=list)
+    # The lines that back up ``message``: the KUnit failure block and/or
+    # the splat lines.  Writers show these as the failure text, since the
+    # full ``log`` is mostly noise.  Empty when there is nothing to show.
+    details: list[str] = field(default_factory=list)
+    # Seconds, when the test printed its own timing; None if unknown.
+    time: float | None = None
+
+
+@dataclass
+class SuiteResult:
+    """One KUnit suite (one generated spec file)."""
+
+    name: str
+    cases: list[CaseResult] = field(default_factory=list)
+    # Lines logged at suite level (outside any case).
+    log: list[str] = field(default_factory=list)
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for c in self.cases if c.status is status)
+
+
+@dataclass
+class RunResult:
+    """Everything one kernel boot (or one failed attempt to boot) produced."""
+
+    suites: list[SuiteResult] = field(default_factory=list)
+    # Run-wide properties: arch, kernel version, spec files ...
+    properties: dict[str, str] = field(default_factory=dict)
+    # Problems outside any suite: build failure, boot crash, missing TAP.
+    # Each is reported as an ERROR case in a pseudo-suite by the writers.
+    errors: list[CaseResult] = field(default_factory=list)
+    # Raw kernel console output (for log tails in error reports).
+    raw_log: list[str] = field(default_factory=list)
+
+    def all_cases(self) -> list[CaseResult]:
+        cases = [c for s in self.suites for c in s.cases]
+        return cases + list(self.errors)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for c in self.all_cases() if c.status is status)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed or errored (skips are fine)."""
+        return not any(c.status in (Status.FAILED, Status.ERROR)
+                       for c in self.all_cases())

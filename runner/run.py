@@ -1,0 +1,148 @@
+"""`kgen run`: specs -> generated suites -> overlay -> kunit.py -> results."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..cache import default_build_dir, overlay_dir
+from ..errors import EnvironmentProblem
+from ..generator.render import render_all, spec_hash
+from ..kernel_tree import kernel_version
+from ..spec.model import Spec
+from . import kunit_tool
+from .ktap import parse_console
+from .kunitconfig import compose
+from .overlay import Overlay
+from .results import CaseResult, RunResult, Status
+
+LOG_TAIL = 60
+
+
+@dataclass
+class RunRequest:
+    tree: Path
+    specs: list[Spec]
+    arch: str = "um"
+    build_dir: Path | None = None
+    jobs: int | None = None
+    timeout: int = 600
+    kernel_args: list[str] = field(default_factory=list)
+    log = print
+
+
+@dataclass
+class RunOutcome:
+    result: RunResult
+    build_seconds: float = 0.0
+    exec_seconds: float = 0.0
+    console_log: Path | None = None
+
+
+def _error_result(name: str, kind: str, message: str, log: list[str]) -> CaseResult:
+    return CaseResult(name=name, status=Status.ERROR, kind=kind, message=message,
+                      log=log[-LOG_TAIL:])
+
+
+def _first_error_line(lines: list[str]) -> str:
+    for line in lines:
+        if "error:" in line or "Error " in line or "ERROR:" in line:
+            return line.strip()
+    return lines[-1].strip() if lines else "build failed"
+
+
+class _Lock:
+    """One kgen run per overlay at a time (they share files and build dir)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(path, "w")
+
+    def __enter__(self):
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EnvironmentProblem(f"another kgen run holds {self.file.name}") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def _properties(req: RunRequest, kunitconfig: str) -> dict[str, str]:
+    return {
+        "arch": req.arch,
+        "kernel.version": kernel_version(req.tree),
+        "kernel.tree": str(req.tree),
+        "kconfig.sha256": hashlib.sha256(kunitconfig.encode()).hexdigest()[:16],
+        "kernel_args": " ".join(req.kernel_args),
+        "kgen.version": __version__,
+    }
+
+
+def run(req: RunRequest) -> RunOutcome:
+    """Build and boot; always returns a RunResult (errors become error cases)."""
+    missing = kunit_tool.missing_tools(req.arch)
+    if missing:
+        raise EnvironmentProblem("missing tools for --arch {}: {}".format(
+            req.arch, ", ".join(missing)))
+    build_dir = (req.build_dir or default_build_dir(req.tree, req.arch)).resolve()
+    overlay = Overlay(req.tree, overlay_dir(req.tree))
+    kunitconfig_text = compose(req.arch)
+    props = _properties(req, kunitconfig_text)
+
+    with _Lock(overlay.root.with_suffix(".lock")):
+        changed = overlay.sync(render_all(req.specs))
+        req.log(f"kgen: {len(req.specs)} suite(s) generated into {overlay.root}/mm/kgen"
+                f" ({len(changed)} file(s) changed)")
+        build_dir.mkdir(parents=True, exist_ok=True)
+        kunitconfig = build_dir.parent / f"{build_dir.name}.kunitconfig"
+        kunitconfig.write_text(kunitconfig_text)
+        inv = kunit_tool.Invocation(
+            kunit_py=overlay.kunit_py, build_dir=build_dir, kunitconfig=kunitconfig,
+            arch=req.arch, jobs=req.jobs or kunit_tool.Invocation.jobs,
+            timeout=req.timeout, kernel_args=list(req.kernel_args))
+
+        req.log(f"kgen: building {req.arch} kernel in {build_dir}")
+        built = kunit_tool.build(inv, build_dir.parent / f"{build_dir.name}.build.log")
+        if not built.ok:
+            result = RunResult(properties=props, raw_log=built.output)
+            result.errors.append(_error_result(
+                "build", "build", _first_error_line(built.output), built.output))
+            return RunOutcome(result, build_seconds=built.seconds)
+
+        req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting")
+        console_log = build_dir.parent / f"{build_dir.name}.console.log"
+        booted = kunit_tool.execute(inv, console_log)
+    result = parse_console(booted.output)
+    result.properties.update(props)
+    for spec in req.specs:
+        for suite in result.suites:
+            if suite.name == spec.suite:
+                suite.properties["spec.file"] = str(spec.path)
+                suite.properties["spec.sha256"] = spec_hash(spec)[:16]
+    if booted.timed_out:
+        result.errors.append(_error_result(
+            "timeout", "timeout", f"kernel did not finish within {req.timeout}s",
+            booted.output))
+    _report_missing_suites(req.specs, result)
+    return RunOutcome(result, build_seconds=built.seconds, exec_seconds=booted.seconds,
+                      console_log=console_log)
+
+
+def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
+    """A generated suite that never reported is an error, never silence."""
+    seen = {s.name for s in result.suites}
+    for spec in specs:
+        if spec.suite not in seen and not any(e.kind == "boot" for e in result.errors):
+            result.errors.append(CaseResult(
+                name=spec.suite, status=Status.ERROR, kind="not-run",
+                message=f"suite {spec.suite} ({spec.path}) produced no results"))
+
+
+def elapsed(start: float) -> str:
+    return f"{time.monotonic() - start:.0f}s"

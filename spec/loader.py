@@ -1,0 +1,272 @@
+"""Load spec files: YAML -> positions -> schema check -> semantic check -> model.
+
+Every problem is reported as ``path:line:col: message``; a spec with any
+problem yields no model at all, so no C is ever generated from it.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .model import MERGED_MAX, Case, Expect, Selector, Spec, Variant
+
+# KUnit truncates parameter descriptions at KUNIT_PARAM_DESC_SIZE (128).
+MAX_PARAM_DESC = 127
+# Keep one generated suite bounded: each parameter is a boot-time test.
+MAX_VARIANTS_PER_CASE = 256
+SWEEP_KEYS = ("order", "free", "hold", "hold_refs")
+
+JsonPath = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    path: Path
+    line: int      # 1-based
+    col: int       # 1-based
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+class SpecError(Exception):
+    """One or more problems in spec files."""
+
+    def __init__(self, problems: list[SpecProblem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@functools.cache
+def schema() -> dict:
+    text = resources.files(__package__).joinpath("schema.json").read_text()
+    return json.loads(text)
+
+
+class _Positions:
+    """Maps a JSON path inside the document to its YAML source position."""
+
+    def __init__(self) -> None:
+        self.marks: dict[JsonPath, tuple[int, int]] = {}
+
+    def at(self, path: JsonPath) -> tuple[int, int]:
+        # Fall back to the closest enclosing node that has a position.
+        while path not in self.marks and path:
+            path = path[:-1]
+        return self.marks.get(path, (1, 1))
+
+
+def _to_data(node: yaml.Node, path: JsonPath, pos: _Positions,
+             problems: list[tuple[JsonPath, str]]) -> Any:
+    """Convert a composed YAML node to plain data, recording positions."""
+    pos.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            if key in out:
+                pos.marks[path + (key,)] = (key_node.start_mark.line + 1,
+                                            key_node.start_mark.column + 1)
+                problems.append((path + (key,), f"duplicate key {key!r}"))
+                continue
+            out[key] = _to_data(value_node, path + (key,), pos, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_data(n, path + (i,), pos, problems)
+                for i, n in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _parse_yaml(path: Path, text: str) -> tuple[Any, _Positions, list[SpecProblem]]:
+    pos = _Positions()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return None, pos, [SpecProblem(path, line, col,
+                                       f"YAML syntax: {exc.problem or exc}")]
+    except yaml.YAMLError as exc:
+        return None, pos, [SpecProblem(path, 1, 1, f"YAML: {exc}")]
+    if node is None:
+        return None, pos, [SpecProblem(path, 1, 1, "empty spec file")]
+    dup: list[tuple[JsonPath, str]] = []
+    data = _to_data(node, (), pos, dup)
+    problems = [SpecProblem(path, *pos.at(p), msg) for p, msg in dup]
+    return data, pos, problems
+
+
+def _schema_problems(path: Path, data: Any, pos: _Positions) -> list[SpecProblem]:
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        # For oneOf failures the best sub-error says more than "is not valid".
+        best = jsonschema.exceptions.best_match([err])
+        where = tuple(best.absolute_path)
+        field = ".".join(str(p) for p in where) or "(top level)"
+        problems.append(SpecProblem(path, *pos.at(where), f"{field}: {best.message}"))
+    return problems
+
+
+def _selector(raw: Any) -> Selector:
+    if isinstance(raw, bool):
+        raise ValueError(f"not a page selector: {raw!r}")
+    if isinstance(raw, int):
+        return Selector("index", raw)
+    if isinstance(raw, dict):
+        return Selector("every", raw["every"])
+    return Selector(raw)
+
+
+def _merged(raw: Any) -> int | None:
+    if raw is True or raw == "max":
+        return MERGED_MAX
+    if raw is False:
+        return None
+    return int(raw)
+
+
+def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
+                problems: list[SpecProblem]) -> Case | None:
+    where: JsonPath = ("cases", idx)
+
+    def problem(sub: JsonPath, msg: str) -> None:
+        problems.append(SpecProblem(path, *pos.at(where + sub), msg))
+
+    span = raw["span"]
+    sweep = raw.get("sweep", {})
+    base = {
+        "order": span.get("order"),
+        "free": raw.get("free"),
+        "hold": raw.get("hold", []),
+        "hold_refs": raw.get("hold_refs", 1),
+    }
+    for key in sweep:
+        if key == "order" and "order" in span:
+            problem(("sweep", key), "order is set in span and swept: pick one")
+        elif key in ("free", "hold", "hold_refs") and key in raw:
+            problem(("sweep", key), f"{key} is set and swept: pick one")
+    if base["order"] is None and "order" not in sweep:
+        problem(("span",), "span needs an order (or sweep.order)")
+        return None
+    if base["free"] is None and "free" not in sweep:
+        problem((), "case needs a free API: free: or sweep.free")
+        return None
+
+    swept = tuple(k for k in SWEEP_KEYS if k in sweep)
+    axes = [sweep[k] if k in sweep else [base[k]] for k in SWEEP_KEYS]
+    combos = list(itertools.product(*axes))
+    if len(combos) > MAX_VARIANTS_PER_CASE:
+        problem(("sweep",), f"sweep expands to {len(combos)} parameters; "
+                f"at most {MAX_VARIANTS_PER_CASE} per case")
+        return None
+
+    variants: list[Variant] = []
+    seen: set[str] = set()
+    for order, free, hold, refs in combos:
+        variant = Variant(order=order, free=free,
+                          hold=tuple(_selector(s) for s in hold),
+                          hold_refs=refs)
+        for sel_idx, sel in enumerate(variant.hold):
+            if sel.kind == "index" and sel.arg >= variant.nr_pages:
+                sub = ("sweep", "hold") if "hold" in sweep else ("hold", sel_idx)
+                problem(sub, f"hold index {sel.arg} is outside an order-{order} "
+                        f"span ({variant.nr_pages} pages)")
+        desc = variant.describe(swept)
+        if len(desc) > MAX_PARAM_DESC:
+            problem(("sweep",), f"parameter description too long ({len(desc)} > "
+                    f"{MAX_PARAM_DESC}): {desc[:40]}...")
+        if swept and desc in seen:
+            problem(("sweep",), f"sweep produces the parameter {desc!r} twice")
+        seen.add(desc)
+        variants.append(variant)
+
+    raw_expect = raw.get("expect", {})
+    expect = Expect(
+        freed=raw_expect.get("freed", True),
+        retained=raw_expect.get("retained", True),
+        held_refcount=raw_expect.get("held_refcount"),
+        released=raw_expect.get("released", True),
+        merged=_merged(raw_expect.get("merged", "max")),
+        nr_free_pages=raw_expect.get("nr_free_pages", True),
+        balanced=raw_expect.get("balanced", True),
+        guards=raw_expect.get("guards", span.get("guards", True)),
+        no_warning=raw_expect.get("no_warning", True),
+    )
+    guards = span.get("guards", True)
+    if expect.guards and not guards:
+        problem(("expect", "guards"), "expect.guards needs span.guards: true")
+    if expect.held_refcount is not None and not any(v.hold for v in variants):
+        problem(("expect", "held_refcount"), "held_refcount without any held pages")
+    return Case(name=raw["name"], line=pos.at(where)[0], variants=variants,
+                swept=swept, expect=expect, guards=guards,
+                description=raw.get("description", ""))
+
+
+def load_spec(path: Path) -> Spec:
+    """Load and validate one spec file; raise SpecError listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(path, 1, 1, f"cannot read: {exc}")]) from None
+    data, pos, problems = _parse_yaml(path, text)
+    if data is None:
+        raise SpecError(problems)
+    problems += _schema_problems(path, data, pos)
+    if problems:
+        raise SpecError(problems)
+
+    cases: list[Case] = []
+    names: set[str] = set()
+    for idx, raw_case in enumerate(data["cases"]):
+        if raw_case["name"] in names:
+            problems.append(SpecProblem(path, *pos.at(("cases", idx, "name")),
+                                        f"duplicate case name {raw_case['name']!r}"))
+        names.add(raw_case["name"])
+        case = _build_case(path, idx, raw_case, pos, problems)
+        if case:
+            cases.append(case)
+    if problems:
+        raise SpecError(problems)
+    return Spec(path=path, suite=data["suite"], cases=cases,
+                description=data.get("description", ""))
+
+
+def load_specs(paths: list[Path]) -> list[Spec]:
+    """Load several specs; report every problem in every file at once."""
+    specs: list[Spec] = []
+    problems: list[SpecProblem] = []
+    for path in paths:
+        try:
+            specs.append(load_spec(path))
+        except SpecError as err:
+            problems += err.problems
+    suites: dict[str, Path] = {}
+    for spec in specs:
+        if spec.suite in suites:
+            problems.append(SpecProblem(spec.path, 1, 1, f"suite {spec.suite!r} is "
+                                        f"also defined in {suites[spec.suite]}"))
+        suites[spec.suite] = spec.path
+    if problems:
+        raise SpecError(problems)
+    return specs
+
+
+def expand_spec_paths(paths: list[Path]) -> list[Path]:
+    """Files as given; directories expand to their *.yaml files, sorted."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.glob("*.yaml") if p.is_file())
+        else:
+            out.append(path)
+    return out
