@@ -166,6 +166,14 @@ struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
 	span->refs = kunit_kcalloc(test, span->nr_pages, sizeof(unsigned int),
 				   GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, span->refs);
+	/*
+	 * The page array for free_pages_bulk() is allocated up front: a later
+	 * kmalloc() could pull a slab page from the zone between the counter
+	 * snapshots and show up as a phantom leak.
+	 */
+	span->array = kunit_kmalloc_array(test, span->nr_pages,
+					  sizeof(*span->array), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, span->array);
 
 	block = kgen_alloc_block(span, block_order);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, block,
@@ -182,6 +190,8 @@ struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
 		span->pfn += span->nr_pages;
 	for (i = 0; i < span->block_pages; i++)
 		kgen_fill_page(pfn_to_page(span->block_pfn + i));
+	for (i = 0; i < span->nr_pages; i++)
+		span->array[i] = kgen_span_page(span, i);
 
 	kgen_drain(span);
 	span->free_after_alloc = kgen_zone_free_pages(span);
@@ -263,22 +273,12 @@ unsigned long kgen_span_nr_held(const struct kgen_span *span)
 void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 {
 	struct kunit *test = span->test;
-	struct page **array = NULL;
 	unsigned long idx, base = span->pfn - span->block_pfn;
 
-	if (api == KGEN_FREE_PAGES_BULK) {
-		/* Before anything is given away: an abort here leaks nothing. */
-		array = kunit_kmalloc_array(test, span->nr_pages, sizeof(*array),
-					    GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(test, array);
-		for (idx = 0; idx < span->nr_pages; idx++)
-			array[idx] = kgen_span_page(span, idx);
-	}
 #ifndef CONFIG_CONTIG_ALLOC
 	if (api == KGEN_FREE_CONTIG_RANGE)
 		kunit_skip(test, "free_contig_range() needs CONFIG_CONTIG_ALLOC");
 #endif
-
 	for (idx = 0; idx < span->nr_pages; idx++)
 		span->owner[base + idx] = KGEN_GIVEN;
 
@@ -292,7 +292,7 @@ void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 		__free_contig_range(span->pfn, span->nr_pages);
 		break;
 	case KGEN_FREE_PAGES_BULK:
-		free_pages_bulk(array, span->nr_pages);
+		free_pages_bulk(span->array, span->nr_pages);
 		break;
 	case KGEN_FREE_PAGE_LOOP:
 		for (idx = 0; idx < span->nr_pages; idx++)

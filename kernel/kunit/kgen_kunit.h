@@ -69,6 +69,7 @@ enum kgen_page_owner {
  * @owner: per block page, enum kgen_page_owner
  * @refs: per span page, extra references the test holds (as a compaction
  *        scanner's get_page_unless_zero() would)
+ * @array: the span's pages, for free_pages_bulk()
  * @free_after_alloc: zone NR_FREE_PAGES right after allocation and a drain
  * @taint_before: kernel taint flags when the span was allocated
  */
@@ -83,6 +84,7 @@ struct kgen_span {
 	unsigned int order;
 	u8 *owner;
 	unsigned int *refs;
+	struct page **array;
 	unsigned long free_after_alloc;
 	unsigned long taint_before;
 };

@@ -1,0 +1,109 @@
+"""Generator: deterministic, spec-driven, kernel style (unit level)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kgen.cache import cache_root
+from kgen.cli import shipped_specs
+from kgen.generator.render import render_all, render_suite, write_files
+from kgen.kernel import kunit_dir
+from kgen.spec.loader import load_spec, load_specs
+
+
+def spec_from(tmp_path: Path, text: str):
+    path = tmp_path / "g.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_spec(path)
+
+
+def test_rendering_is_deterministic():
+    specs = load_specs(shipped_specs())
+    assert render_all(specs) == render_all(load_specs(shipped_specs()))
+
+
+def test_one_param_entry_per_variant_and_one_case_per_spec_case():
+    for spec in load_specs(shipped_specs()):
+        text = render_suite(spec)
+        assert f'.name = "{spec.suite}"' in text
+        for case in spec.cases:
+            if case.parameterised:
+                entries = re.findall(r'\.desc = "([^"]*)"',
+                                     text.split(f"{spec.suite}_{case.name}_params[]")[1]
+                                     .split("};")[0])
+                assert entries == [v.describe(case.swept) for v in case.variants]
+                assert f"KUNIT_CASE_PARAM({spec.suite}_{case.name}," in text
+            else:
+                assert f"KUNIT_CASE({spec.suite}_{case.name})" in text
+
+
+def test_expectations_follow_the_spec(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: c
+            span: {alloc: split_page, order: 2, guards: false}
+            free: free_pages_bulk
+            expect: {merged: 1, nr_free_pages: 3, balanced: false, guards: false}
+        """)
+    text = render_suite(spec)
+    assert "kgen_expect_merged(test, span, 1);" in text
+    assert "kgen_expect_free_delta(test, span, before, 3);" in text
+    assert "kgen_expect_balanced" not in text
+    assert "kgen_expect_guards_intact" not in text
+    assert "kgen_expect_retained" not in text        # nothing held
+    assert "KGEN_LAYOUT_BARE" in text and "KGEN_FREE_PAGES_BULK" in text
+
+
+def test_free_text_cannot_escape_the_comment(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        description: "evil */ int x; /*"
+        cases:
+          - name: c
+            description: "also */ evil"
+            span: {alloc: split_page, order: 0}
+            free: free_page_loop
+        """)
+    text = render_suite(spec)
+    body = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    assert "evil" not in body and "int x" not in body
+
+
+def test_write_files_only_touches_changed(tmp_path):
+    files = {"a.c": "one\n", "b.c": "two\n"}
+    assert len(write_files(files, tmp_path)) == 2
+    before = os.stat(tmp_path / "a.c").st_mtime_ns
+    assert write_files(files, tmp_path) == []
+    assert write_files({"a.c": "one\n", "b.c": "three\n"}, tmp_path) == [tmp_path / "b.c"]
+    assert os.stat(tmp_path / "a.c").st_mtime_ns == before
+
+
+def _checkpatch() -> Path | None:
+    tree = cache_root() / "sources" / "linux-source-7.3"
+    script = tree / "scripts" / "checkpatch.pl"
+    return script if script.is_file() else None
+
+
+@pytest.mark.skipif(_checkpatch() is None,
+                    reason="checkpatch.pl comes from the cached kernel tree: run `kgen kernel fetch`")
+def test_generated_and_helper_c_are_checkpatch_clean(tmp_path):
+    files = render_all(load_specs(shipped_specs()))
+    for name in ("kgen_kunit.c", "kgen_kunit.h"):
+        files[name] = kunit_dir().joinpath(name).read_text()
+    write_files(files, tmp_path)
+    for name in sorted(files):
+        if not name.endswith((".c", ".h")):
+            continue
+        proc = subprocess.run(["perl", str(_checkpatch()), "--no-tree", "--terse",
+                               "--show-types", "-f", str(tmp_path / name)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0 and "ERROR" not in proc.stdout and \
+            "WARNING" not in proc.stdout, proc.stdout

@@ -1,0 +1,135 @@
+"""Spec loading: valid specs load; every invalid one names file:line:col."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kgen.cli import shipped_specs
+from kgen.spec.loader import SpecError, load_spec, load_specs
+from kgen.spec.model import MERGED_MAX, Selector
+
+VALID = """\
+kgen: 1
+suite: kgen_example
+cases:
+  - name: one
+    span: {alloc: split_page, order: 3}
+    free: free_contig_range
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(SpecError) as err:
+        load_spec(write(tmp_path, text))
+    return [str(p) for p in err.value.problems]
+
+
+def test_minimal_spec_defaults(tmp_path):
+    spec = load_spec(write(tmp_path, VALID))
+    assert spec.suite == "kgen_example"
+    (case,) = spec.cases
+    assert case.line == 4 and not case.parameterised
+    (variant,) = case.variants
+    assert (variant.order, variant.free, variant.hold) == (3, "free_contig_range", ())
+    assert case.expect.merged == MERGED_MAX and case.expect.balanced and case.guards
+
+
+def test_sweep_is_cross_product_with_descriptions(tmp_path):
+    spec = load_spec(write(tmp_path, """\
+        kgen: 1
+        suite: kgen_sweep
+        cases:
+          - name: swept
+            span: {alloc: split_page}
+            hold: [first, {every: 2}]
+            sweep:
+              order: [1, 2]
+              free: [free_pages_bulk, free_page_loop]
+        """))
+    case = spec.cases[0]
+    assert case.swept == ("order", "free")
+    assert [v.describe(case.swept) for v in case.variants] == [
+        "order=1,free=free_pages_bulk", "order=1,free=free_page_loop",
+        "order=2,free=free_pages_bulk", "order=2,free=free_page_loop"]
+    assert case.variants[0].hold == (Selector("first"), Selector("every", 2))
+    assert case.variants[2].held_indices() == {0, 2}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("kgen: 2\nsuite: s\ncases: []\n", "s.yaml:1:7: kgen: 1 was expected"),
+    (VALID.replace("kgen_example", "Bad-Name"), "s.yaml:2:8: suite: 'Bad-Name' does not match"),
+    (VALID.replace("order: 3", "order: 13"), "s.yaml:5:38: cases.0.span.order: 13 is greater than the maximum of 12"),
+    (VALID.replace("free_contig_range", "kfree"), "s.yaml:6:11: cases.0.free: 'kfree' is not one of"),
+    (VALID + "    bogus: 1\n", "s.yaml:4:5: cases.0: Additional properties are not allowed ('bogus'"),
+    (VALID.replace("name: one", "name: one; system(\"rm\")"), "s.yaml:4:11: cases.0.name:"),
+    (VALID + "    hold: [99]\n", "s.yaml:7:12: hold index 99 is outside an order-3 span (8 pages)"),
+    (VALID + "    sweep: {order: [1, 2]}\n", "s.yaml:7:20: order is set in span and swept"),
+    (VALID.replace("    free: free_contig_range\n", ""), "s.yaml:4:5: case needs a free API"),
+    (VALID.replace(", order: 3", ""), "s.yaml:5:11: span needs an order"),
+    (VALID + "    expect: {held_refcount: 2}\n", "s.yaml:7:29: held_refcount without any held pages"),
+    (VALID.replace("{alloc: split_page, order: 3}", "{alloc: split_page, order: 3, guards: false}")
+     + "    expect: {guards: true}\n", "s.yaml:7:22: expect.guards needs span.guards: true"),
+    (VALID + "  - name: one\n    span: {alloc: split_page, order: 1}\n    free: free_pages_bulk\n",
+     "s.yaml:7:11: duplicate case name 'one'"),
+    (VALID.replace("suite: kgen_example\n", "suite: kgen_example\nsuite: other\n"),
+     "s.yaml:3:1: duplicate key 'suite'"),
+    ("kgen: 1\nsuite: [unclosed\n", "s.yaml:3:1: YAML syntax"),
+    ("", "s.yaml:1:1: empty spec file"),
+    ("- just\n- a list\n", "s.yaml:1:1: (top level): ['just', 'a list'] is not of type 'object'"),
+    (VALID.replace("order: 3", "order: true"), "s.yaml:5:38: cases.0.span.order: True is not of type 'integer'"),
+])
+def test_invalid_specs_name_the_place(tmp_path, text, expected):
+    found = problems(tmp_path, text)
+    assert any(p.startswith(str(tmp_path / expected.split(":")[0])) and
+               expected.split(":", 1)[1] in p[len(str(tmp_path)) + 1:] for p in found), found
+
+
+def test_sweep_too_large(tmp_path):
+    found = problems(tmp_path, """\
+        kgen: 1
+        suite: kgen_big
+        cases:
+          - name: big
+            span: {alloc: split_page}
+            sweep:
+              order: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+              free: [free_contig_range, __free_contig_range, free_pages_bulk, free_page_loop]
+              hold_refs: [1, 2, 3, 4, 5, 6]
+        """)
+    assert any("expands to 312 parameters" in p for p in found)
+
+
+def test_duplicate_suites_across_files(tmp_path):
+    a = write(tmp_path, VALID, "a.yaml")
+    b = write(tmp_path, VALID, "b.yaml")
+    with pytest.raises(SpecError) as err:
+        load_specs([a, b])
+    assert "suite 'kgen_example' is also defined in" in str(err.value)
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    a = write(tmp_path, VALID.replace("order: 3", "order: 99"), "a.yaml")
+    b = write(tmp_path, VALID.replace("kgen: 1", "kgen: 7"), "b.yaml")
+    with pytest.raises(SpecError) as err:
+        load_specs([a, b])
+    assert {p.path.name for p in err.value.problems} == {"a.yaml", "b.yaml"}
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path / "missing.yaml")
+    assert "cannot read" in str(err.value)
+
+
+def test_shipped_specs_load_with_at_least_20_cases():
+    specs = load_specs(shipped_specs())
+    assert len(specs) >= 2
+    assert sum(len(c.variants) for s in specs for c in s.cases) >= 20
