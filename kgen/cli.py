@@ -81,8 +81,7 @@ def cmd_run(args) -> int:
     junit = args.junit or (cache_root() / "results" / f"{tree_key(tree)}-{args.arch}.xml")
     req = RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
                      jobs=args.jobs, timeout=args.timeout,
-                     kernel_args=args.kernel_args or [])
-    req.log = _log
+                     kernel_args=args.kernel_args or [], log=_log)
     try:
         outcome = run(req)
     except KeyboardInterrupt:

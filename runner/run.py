@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .. import __version__
 from ..cache import default_build_dir, overlay_dir
@@ -31,7 +31,7 @@ class RunRequest:
     jobs: int | None = None
     timeout: int = 600
     kernel_args: list[str] = field(default_factory=list)
-    log = print
+    log: Callable[[str], None] = print
 
 
 @dataclass
@@ -118,7 +118,9 @@ def run(req: RunRequest) -> RunOutcome:
         req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting")
         console_log = build_dir.parent / f"{build_dir.name}.console.log"
         booted = kunit_tool.execute(inv, console_log)
-    result = parse_console(booted.output)
+    known = {spec.suite: [f"{spec.suite}_{case.name}" for case in spec.cases]
+             for spec in req.specs}
+    result = parse_console(booted.output, known_cases=known)
     result.properties.update(props)
     for spec in req.specs:
         for suite in result.suites:
@@ -143,6 +145,3 @@ def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
                 name=spec.suite, status=Status.ERROR, kind="not-run",
                 message=f"suite {spec.suite} ({spec.path}) produced no results"))
 
-
-def elapsed(start: float) -> str:
-    return f"{time.monotonic() - start:.0f}s"

@@ -1,0 +1,80 @@
+"""End to end on UML: specs -> KUnit C -> kunit.py -> KTAP -> JUnit."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from junitparser import Error, Failure, JUnitXml, Skipped
+
+from conftest import REPO, kgen
+from treehash import tree_digest
+
+SELFTEST_SPECS = REPO / "tests" / "integration" / "specs"
+
+
+def junit_cases(path: Path) -> dict[str, object]:
+    xml = JUnitXml.fromfile(str(path))
+    return {f"{suite.name}.{case.name}": case for suite in xml for case in suite}
+
+
+def test_shipped_specs_pass_and_tree_is_unchanged(kernel_tree, results_dir):
+    before = tree_digest(kernel_tree)
+    junit = results_dir / "shipped.xml"
+    proc = kgen("run", "--kernel", str(kernel_tree), "--junit", str(junit))
+    assert tree_digest(kernel_tree) == before
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cases = junit_cases(junit)
+    assert len(cases) >= 20
+    bad = {name: case.result for name, case in cases.items()
+           if any(isinstance(r, (Failure, Error)) for r in case.result)}
+    assert not bad
+    # Every generated case reported, and parameters are separate testcases.
+    assert "kgen_contig_split.kgen_contig_split_whole_span/order=9,free=free_pages_bulk" in cases
+    assert "passed, 0 failed" in proc.stdout
+
+
+def test_wrong_expectation_fails_naming_it(kernel_tree, results_dir):
+    before = tree_digest(kernel_tree)
+    junit = results_dir / "wrong.xml"
+    proc = kgen("run", "--kernel", str(kernel_tree), "--junit", str(junit),
+                "--spec", str(SELFTEST_SPECS / "wrong_expectation.yaml"))
+    assert tree_digest(kernel_tree) == before
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    cases = junit_cases(junit)
+    wrong = cases["kgen_selftest_wrong.kgen_selftest_wrong_wrong_free_delta"]
+    (failure,) = [r for r in wrong.result if isinstance(r, Failure)]
+    assert "expect.nr_free_pages" in failure.message
+    assert "changed by 4, expected 3" in failure.message
+    right = cases["kgen_selftest_wrong.kgen_selftest_wrong_right_free_delta"]
+    assert not [r for r in right.result if isinstance(r, (Failure, Error, Skipped))]
+
+
+def test_ctrl_c_during_build_leaves_tree_unchanged(kernel_tree, tmp_path):
+    # A spec the build dir has not seen forces a rebuild to interrupt.
+    spec = tmp_path / "interrupt.yaml"
+    spec.write_text(f"kgen: 1\nsuite: kgen_selftest_int_{int(time.time())}\n"
+                    "cases:\n  - name: c\n    span: {alloc: split_page, order: 1}\n"
+                    "    free: free_page_loop\n")
+    before = tree_digest(kernel_tree)
+    proc = subprocess.Popen([sys.executable, "-m", "kgen", "run", "--kernel",
+                             str(kernel_tree), "--spec", str(spec),
+                             "--junit", str(tmp_path / "int.xml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    line = ""
+    while "building" not in line and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err
+    assert tree_digest(kernel_tree) == before
+    # No kunit.py, make or UML process outlives kgen.
+    leftovers = subprocess.run(["pgrep", "-f", str(kernel_tree.name) + ".*kunit.py"],
+                               capture_output=True, text=True).stdout.split()
+    assert [p for p in leftovers if int(p) != os.getpid()] == []
