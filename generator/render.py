@@ -13,7 +13,8 @@ from pathlib import Path
 
 import jinja2
 
-from ..spec.model import FREE_APIS, Case, Selector, Spec
+from ..runner.capabilities import API_PROBES, FILE_PROBES, Capabilities, assume_all
+from ..spec.model import ALLOCS, FREE_APIS, SPOILS, Case, Selector, Spec
 
 _SEL_KINDS = {
     "first": "KGEN_SEL_FIRST",
@@ -52,26 +53,39 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _case_view(suite: str, case: Case) -> dict:
+def c_string(text: str) -> str:
+    """A C string literal for kgen-built text (skip reasons)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if " " <= c <= "~" else "?" for c in escaped) + '"'
+
+
+def _case_view(suite: str, case: Case, caps: Capabilities) -> dict:
     c_name = f"{suite}_{case.name}"
     tables: dict[tuple[Selector, ...], _SelTable] = {}
+
+    def table(sels: tuple[Selector, ...]) -> str:
+        if not sels:
+            return "NULL"
+        if sels not in tables:
+            tables[sels] = _SelTable(
+                f"{c_name}_sel{len(tables)}",
+                [{"c_kind": _SEL_KINDS[s.kind], "arg": s.arg} for s in sels])
+        return tables[sels].c_name
+
     params = []
     for variant in case.variants:
-        hold = "NULL"
-        if variant.hold:
-            if variant.hold not in tables:
-                tables[variant.hold] = _SelTable(
-                    f"{c_name}_hold{len(tables)}",
-                    [{"c_kind": _SEL_KINDS[s.kind], "arg": s.arg} for s in variant.hold])
-            hold = tables[variant.hold].c_name
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
+        skip = caps.skip_reason(case.needs_of(variant))
         params.append({
             "order": variant.order,
             "api": FREE_APIS[variant.free],
-            "hold": hold,
+            "hold": table(variant.hold),
             "nr_hold": len(variant.hold),
             "refs": variant.hold_refs,
+            "spoil": table(variant.spoil),
+            "nr_spoil": len(variant.spoil),
+            "skip": c_string(skip) if skip else "NULL",
             "desc": desc,
         })
     return {
@@ -83,6 +97,11 @@ def _case_view(suite: str, case: Case) -> dict:
         "params": params,
         "selectors": list(tables.values()),
         "any_hold": any(v.hold for v in case.variants),
+        "any_spoil": any(v.spoil for v in case.variants),
+        "spoil_kind": SPOILS.get(case.spoil_kind or "", ""),
+        "alloc": ALLOCS[(case.alloc, case.compound)],
+        "misuse": case.misuse,
+        "allowed_taints": "BIT(TAINT_BAD_PAGE)" if case.spoil_kind == "bad_state" else "0",
         "layout": "KGEN_LAYOUT_GUARDED" if case.guards else "KGEN_LAYOUT_BARE",
         "e": case.expect,
     }
@@ -92,15 +111,25 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(spec.path.read_bytes()).hexdigest()
 
 
-def render_suite(spec: Spec) -> str:
-    """The C source of the KUnit suite for one spec."""
+def render_suite(spec: Spec, caps: Capabilities | None = None) -> str:
+    """The C source of the KUnit suite for one spec, for a tree and arch."""
+    caps = caps or assume_all()
     template = _environment().get_template("suite.c.j2")
     return template.render(
         spec=spec,
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
-        cases=[_case_view(spec.suite, c) for c in spec.cases],
+        cases=[_case_view(spec.suite, c, caps) for c in spec.cases],
     )
+
+
+def render_caps(caps: Capabilities) -> str:
+    """kgen_caps.h: KGEN_HAVE_<API> for the probed tree."""
+    defines = [(api.upper().lstrip("_") if not api.startswith("__") else
+                "__" + api[2:].upper(), caps.apis.get(api, False))
+               for api in API_PROBES]
+    defines += [(key.upper(), caps.files.get(key, False)) for key in FILE_PROBES]
+    return _environment().get_template("kgen_caps.h.j2").render(defines=sorted(defines))
 
 
 def suite_filename(spec: Spec) -> str:
@@ -112,10 +141,12 @@ def render_makefile(specs: list[Spec]) -> str:
     return _environment().get_template("Makefile.j2").render(objects=objects)
 
 
-def render_all(specs: list[Spec]) -> dict[str, str]:
+def render_all(specs: list[Spec], caps: Capabilities | None = None) -> dict[str, str]:
     """File name -> contents of everything generated for mm/kgen/."""
-    files = {suite_filename(s): render_suite(s) for s in specs}
+    caps = caps or assume_all()
+    files = {suite_filename(s): render_suite(s, caps) for s in specs}
     files["Makefile"] = render_makefile(specs)
+    files["kgen_caps.h"] = render_caps(caps)
     return files
 
 

@@ -41,6 +41,17 @@ class Invocation:
     timeout: int = 600
     kernel_args: list[str] = field(default_factory=list)
     qemu_args: list[str] = field(default_factory=list)
+    accel: str = "tcg"
+    shim_dir: Path | None = None
+
+    def env(self) -> dict[str, str]:
+        """kunit.py's environment: QEMU launched through kgen's accel shim."""
+        env = dict(os.environ)
+        if self.shim_dir is not None:
+            env["PATH"] = f"{self.shim_dir}{os.pathsep}{env.get('PATH', '')}"
+            env["KGEN_QEMU_ACCEL"] = self.accel
+            env["KGEN_QEMU_SHIM_DIR"] = str(self.shim_dir)
+        return env
 
     def common(self) -> list[str]:
         args = ["--build_dir", str(self.build_dir), "--arch", self.arch]
@@ -96,14 +107,16 @@ class _Progress(threading.Thread):
 
 
 def _run(cmd: list[str], cwd: Path, log_path: Path, timeout: int | None,
-         progress: _Progress | None = None) -> PhaseResult:
+         progress: _Progress | None = None,
+         env: dict[str, str] | None = None) -> PhaseResult:
     start = time.monotonic()
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         # Own process group: Ctrl-C or a timeout stops make / QEMU / UML too.
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=env)
         if progress:
             progress.start()
         timed_out = False
@@ -143,7 +156,7 @@ def build(inv: Invocation, log_path: Path) -> PhaseResult:
     cmd = [sys.executable, str(inv.kunit_py), "build", *inv.common(),
            "--kunitconfig", str(inv.kunitconfig), "--jobs", str(inv.jobs)]
     return _run(cmd, inv.kunit_py.parents[3], log_path, timeout=None,
-                progress=_Progress("building kernel", inv.build_dir))
+                progress=_Progress("building kernel", inv.build_dir), env=inv.env())
 
 
 def execute(inv: Invocation, log_path: Path) -> PhaseResult:
@@ -155,4 +168,5 @@ def execute(inv: Invocation, log_path: Path) -> PhaseResult:
     if inv.qemu_args:
         cmd += ["--qemu_args", " ".join(inv.qemu_args)]
     # kunit.py enforces --timeout itself; ours is a backstop for a wedged tool.
-    return _run(cmd, inv.kunit_py.parents[3], log_path, timeout=inv.timeout + 60)
+    return _run(cmd, inv.kunit_py.parents[3], log_path, timeout=inv.timeout + 60,
+                env=inv.env())

@@ -6,9 +6,11 @@ from ..kernel import kunit_dir
 ARCHES = ("um", "x86_64", "arm64")
 
 
-def compose(arch: str) -> str:
-    """base.config plus the arch fragment, as one kunitconfig text."""
+def compose(arch: str, extra: list[str] | None = None) -> str:
+    """base.config, the arch fragment and what the selected specs need."""
     configs = kunit_dir().joinpath("configs")
     parts = [configs.joinpath("base.config").read_text(),
              configs.joinpath(f"{arch}.config").read_text()]
+    if extra:
+        parts.append("# kgen: needed by the selected specs\n" + "\n".join(extra) + "\n")
     return "".join(p if p.endswith("\n") else p + "\n" for p in parts)

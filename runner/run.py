@@ -1,4 +1,4 @@
-"""`kgen run`: specs -> generated suites -> overlay -> kunit.py -> results."""
+"""`kgen run`: specs -> plan -> generated suites -> overlay -> kunit.py -> results."""
 from __future__ import annotations
 
 import fcntl
@@ -8,16 +8,19 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from ..cache import default_build_dir, overlay_dir
+from ..cache import cache_root, default_build_dir, overlay_dir
 from ..errors import EnvironmentProblem
 from ..generator.render import render_all, spec_hash
 from ..kernel_tree import kernel_version
 from ..spec.model import Spec
-from . import kunit_tool
+from . import kunit_tool, qemu_shim
+from .capabilities import Capabilities, probe_tree
 from .ktap import parse_console
 from .kunitconfig import compose
 from .overlay import Overlay
+from .plan import Plan, make_plan
 from .results import CaseResult, RunResult, Status
+from .splats import find_splats
 
 LOG_TAIL = 60
 
@@ -31,12 +34,14 @@ class RunRequest:
     jobs: int | None = None
     timeout: int = 600
     kernel_args: list[str] = field(default_factory=list)
+    accel: str = "tcg"
     log: Callable[[str], None] = print
 
 
 @dataclass
 class RunOutcome:
     result: RunResult
+    plan: Plan
     build_seconds: float = 0.0
     exec_seconds: float = 0.0
     console_log: Path | None = None
@@ -73,15 +78,53 @@ class _Lock:
         self.file.close()
 
 
-def _properties(req: RunRequest, kunitconfig: str) -> dict[str, str]:
-    return {
+def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
+    """What the run would do, without building anything (kgen plan)."""
+    caps = probe_tree(req.tree, req.arch)
+    return make_plan(req.specs, caps, req.kernel_args), caps
+
+
+def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]:
+    props = {
         "arch": req.arch,
         "kernel.version": kernel_version(req.tree),
         "kernel.tree": str(req.tree),
         "kconfig.sha256": hashlib.sha256(kunitconfig.encode()).hexdigest()[:16],
-        "kernel_args": " ".join(req.kernel_args),
+        "kernel_args": " ".join(plan.kernel_args),
         "kgen.version": __version__,
     }
+    if req.arch != "um":
+        # Guest timings under TCG are ratios, not absolute numbers.
+        props["qemu.accel"] = req.accel
+        props["qemu_args"] = " ".join(plan.qemu_args)
+    return props
+
+
+def _expected_splats(specs: list[Spec]) -> dict[tuple[str, str], set[str]]:
+    """(suite, case function) -> splat kinds the case must produce."""
+    out = {}
+    for spec in specs:
+        for case in spec.cases:
+            if case.expect.splats:
+                out[(spec.suite, f"{spec.suite}_{case.name}")] = set(case.expect.splats)
+    return out
+
+
+def _check_expected_splats(result: RunResult,
+                           expected: dict[tuple[str, str], set[str]]) -> None:
+    """A declared splat that did not appear fails its (passing) case."""
+    for suite in result.suites:
+        for case in suite.cases:
+            kinds = expected.get((suite.name, case.name.split("/")[0]))
+            if not kinds or case.status is not Status.PASSED:
+                continue
+            seen = {s.kind for s in find_splats(case.log)}
+            missing = sorted(kinds - seen)
+            if missing:
+                case.status = Status.FAILED
+                case.kind = "expect.splats"
+                case.message = (f"expect.splats: expected {', '.join(missing)} in the "
+                                "kernel log of this case; it did not appear")
 
 
 def run(req: RunRequest) -> RunOutcome:
@@ -90,13 +133,16 @@ def run(req: RunRequest) -> RunOutcome:
     if missing:
         raise EnvironmentProblem("missing tools for --arch {}: {}".format(
             req.arch, ", ".join(missing)))
+    plan, caps = plan_run(req)
     build_dir = (req.build_dir or default_build_dir(req.tree, req.arch)).resolve()
     overlay = Overlay(req.tree, overlay_dir(req.tree))
-    kunitconfig_text = compose(req.arch)
-    props = _properties(req, kunitconfig_text)
+    kunitconfig_text = compose(req.arch, plan.kconfig)
+    props = _properties(req, plan, kunitconfig_text)
+    req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
+            "(`kgen plan` says why)")
 
     with _Lock(overlay.root.with_suffix(".lock")):
-        changed = overlay.sync(render_all(req.specs))
+        changed = overlay.sync(render_all(req.specs, caps))
         req.log(f"kgen: {len(req.specs)} suite(s) generated into {overlay.root}/mm/kgen"
                 f" ({len(changed)} file(s) changed)")
         build_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +151,9 @@ def run(req: RunRequest) -> RunOutcome:
         inv = kunit_tool.Invocation(
             kunit_py=overlay.kunit_py, build_dir=build_dir, kunitconfig=kunitconfig,
             arch=req.arch, jobs=req.jobs or kunit_tool.Invocation.jobs,
-            timeout=req.timeout, kernel_args=list(req.kernel_args))
+            timeout=req.timeout, kernel_args=plan.kernel_args,
+            qemu_args=plan.qemu_args, accel=req.accel,
+            shim_dir=qemu_shim.install(cache_root() / "qemu-shim"))
 
         req.log(f"kgen: building {req.arch} kernel in {build_dir}")
         built = kunit_tool.build(inv, build_dir.parent / f"{build_dir.name}.build.log")
@@ -113,14 +161,20 @@ def run(req: RunRequest) -> RunOutcome:
             result = RunResult(properties=props, raw_log=built.output)
             result.errors.append(_error_result(
                 "build", "build", _first_error_line(built.output), built.output))
-            return RunOutcome(result, build_seconds=built.seconds)
+            return RunOutcome(result, plan, build_seconds=built.seconds)
 
-        req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting")
+        req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
+                + (f" (QEMU, accel {req.accel})" if req.arch != "um" else ""))
         console_log = build_dir.parent / f"{build_dir.name}.console.log"
         booted = kunit_tool.execute(inv, console_log)
+
     known = {spec.suite: [f"{spec.suite}_{case.name}" for case in spec.cases]
              for spec in req.specs}
-    result = parse_console(booted.output, known_cases=known)
+    expected = _expected_splats(req.specs)
+    result = parse_console(
+        booted.output, known_cases=known,
+        expected_splats=lambda suite, case: expected.get((suite, case.split("/")[0]), set()))
+    _check_expected_splats(result, expected)
     result.properties.update(props)
     for spec in req.specs:
         for suite in result.suites:
@@ -132,8 +186,8 @@ def run(req: RunRequest) -> RunOutcome:
             "timeout", "timeout", f"kernel did not finish within {req.timeout}s",
             booted.output))
     _report_missing_suites(req.specs, result)
-    return RunOutcome(result, build_seconds=built.seconds, exec_seconds=booted.seconds,
-                      console_log=console_log)
+    return RunOutcome(result, plan, build_seconds=built.seconds,
+                      exec_seconds=booted.seconds, console_log=console_log)
 
 
 def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
@@ -144,4 +198,3 @@ def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
             result.errors.append(CaseResult(
                 name=spec.suite, status=Status.ERROR, kind="not-run",
                 message=f"suite {spec.suite} ({spec.path}) produced no results"))
-

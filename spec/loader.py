@@ -16,13 +16,16 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import MERGED_MAX, Case, Expect, Selector, Spec, Variant
+from .model import (MERGED_MAX, Case, Expect, ExplicitNeeds, Selector, Spec,
+                    Variant)
 
 # KUnit truncates parameter descriptions at KUNIT_PARAM_DESC_SIZE (128).
 MAX_PARAM_DESC = 127
 # Keep one generated suite bounded: each parameter is a boot-time test.
 MAX_VARIANTS_PER_CASE = 256
-SWEEP_KEYS = ("order", "free", "hold", "hold_refs")
+SWEEP_KEYS = ("order", "free", "hold", "hold_refs", "poison", "bad_state")
+# bad_page() stops printing after 60 reports a minute; stay well below.
+MAX_BAD_STATE_PAGES = 40
 
 JsonPath = tuple[Any, ...]
 
@@ -144,16 +147,25 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
 
     span = raw["span"]
     sweep = raw.get("sweep", {})
+    alloc = span["alloc"]
+    compound = span.get("compound", False)
+    spoil_keys = [k for k in ("poison", "bad_state") if k in raw or k in sweep]
+    if len(spoil_keys) > 1:
+        problem((), "use poison or bad_state in one case, not both")
+        return None
+    spoil_kind = spoil_keys[0] if spoil_keys else None
     base = {
         "order": span.get("order"),
         "free": raw.get("free"),
         "hold": raw.get("hold", []),
         "hold_refs": raw.get("hold_refs", 1),
+        "poison": raw.get("poison", []),
+        "bad_state": raw.get("bad_state", []),
     }
     for key in sweep:
         if key == "order" and "order" in span:
             problem(("sweep", key), "order is set in span and swept: pick one")
-        elif key in ("free", "hold", "hold_refs") and key in raw:
+        elif key in base and key in raw:
             problem(("sweep", key), f"{key} is set and swept: pick one")
     if base["order"] is None and "order" not in sweep:
         problem(("span",), "span needs an order (or sweep.order)")
@@ -161,6 +173,21 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
     if base["free"] is None and "free" not in sweep:
         problem((), "case needs a free API: free: or sweep.free")
         return None
+    if compound and alloc != "frozen":
+        problem(("span", "compound"), "compound spans are frozen: alloc: frozen")
+    guards = span.get("guards", not compound)
+    if compound and guards:
+        problem(("span", "guards"), "a compound span is one folio: it cannot have guards")
+    if alloc == "frozen" and (raw.get("hold") or "hold" in sweep):
+        problem(("hold",) if "hold" in raw else ("sweep", "hold"),
+                "frozen pages have refcount 0: get_page_unless_zero() cannot hold them")
+    if compound and spoil_kind:
+        problem((spoil_kind,) if spoil_kind in raw else ("sweep", spoil_kind),
+                "spoiling a page of a compound span is not supported")
+    misuse = raw.get("misuse")
+    if misuse and not compound:
+        problem(("misuse",), "misuse cases need a compound frozen span "
+                "(span: {alloc: frozen, compound: true})")
 
     swept = tuple(k for k in SWEEP_KEYS if k in sweep)
     axes = [sweep[k] if k in sweep else [base[k]] for k in SWEEP_KEYS]
@@ -172,15 +199,25 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
 
     variants: list[Variant] = []
     seen: set[str] = set()
-    for order, free, hold, refs in combos:
+    for order, free, hold, refs, poison, bad_state in combos:
         variant = Variant(order=order, free=free,
                           hold=tuple(_selector(s) for s in hold),
-                          hold_refs=refs)
-        for sel_idx, sel in enumerate(variant.hold):
-            if sel.kind == "index" and sel.arg >= variant.nr_pages:
-                sub = ("sweep", "hold") if "hold" in sweep else ("hold", sel_idx)
-                problem(sub, f"hold index {sel.arg} is outside an order-{order} "
-                        f"span ({variant.nr_pages} pages)")
+                          hold_refs=refs,
+                          spoil=tuple(_selector(s) for s in (poison or bad_state)))
+        for key, sels in (("hold", variant.hold), (spoil_kind, variant.spoil)):
+            for sel_idx, sel in enumerate(sels):
+                if sel.kind == "index" and sel.arg >= variant.nr_pages:
+                    sub = ("sweep", key) if key in sweep else (key, sel_idx)
+                    problem(sub, f"{key} index {sel.arg} is outside an order-{order} "
+                            f"span ({variant.nr_pages} pages)")
+        if variant.held_indices() & variant.spoiled_indices():
+            problem((), f"{variant.describe(SWEEP_KEYS)}: a page is both held and "
+                    f"{spoil_kind}; its free would never reach free_pages_prepare()")
+        frozen_api = free == "free_contig_frozen_range"
+        if frozen_api != (alloc == "frozen"):
+            problem(("sweep", "free") if "free" in sweep else ("free",),
+                    "free_contig_frozen_range() frees frozen spans, and frozen spans "
+                    "need free_contig_frozen_range()")
         desc = variant.describe(swept)
         if len(desc) > MAX_PARAM_DESC:
             problem(("sweep",), f"parameter description too long ({len(desc)} > "
@@ -189,6 +226,13 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
             problem(("sweep",), f"sweep produces the parameter {desc!r} twice")
         seen.add(desc)
         variants.append(variant)
+    if spoil_kind == "bad_state":
+        total = sum(len(v.spoiled_indices()) for v in variants)
+        if total > MAX_BAD_STATE_PAGES:
+            problem(("bad_state",) if "bad_state" in raw else ("sweep", "bad_state"),
+                    f"{total} bad pages in one case; the kernel stops printing "
+                    f"bad-page reports after 60 a minute, keep it under "
+                    f"{MAX_BAD_STATE_PAGES}")
 
     raw_expect = raw.get("expect", {})
     expect = Expect(
@@ -199,17 +243,27 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         merged=_merged(raw_expect.get("merged", "max")),
         nr_free_pages=raw_expect.get("nr_free_pages", True),
         balanced=raw_expect.get("balanced", True),
-        guards=raw_expect.get("guards", span.get("guards", True)),
+        guards=raw_expect.get("guards", guards),
         no_warning=raw_expect.get("no_warning", True),
+        leaked=raw_expect.get("leaked", True),
+        warnings=raw_expect.get("warnings", 1 if misuse == "tail_start" else None),
+        splats=tuple(raw_expect.get(
+            "splats", ["Bad page state"] if spoil_kind == "bad_state" else [])),
     )
-    guards = span.get("guards", True)
     if expect.guards and not guards:
         problem(("expect", "guards"), "expect.guards needs span.guards: true")
     if expect.held_refcount is not None and not any(v.hold for v in variants):
         problem(("expect", "held_refcount"), "held_refcount without any held pages")
+    if expect.warnings is not None and not misuse:
+        problem(("expect", "warnings"), "expect.warnings counts the WARNs of a misuse: case")
+    raw_needs = raw.get("needs", {})
+    needs = ExplicitNeeds(kconfig=tuple(raw_needs.get("kconfig", [])),
+                          memory_mb=raw_needs.get("memory_mb"),
+                          kernel_args=tuple(raw_needs.get("kernel_args", [])))
     return Case(name=raw["name"], line=pos.at(where)[0], variants=variants,
                 swept=swept, expect=expect, guards=guards,
-                description=raw.get("description", ""))
+                description=raw.get("description", ""), alloc=alloc,
+                compound=compound, spoil_kind=spoil_kind, misuse=misuse, needs=needs)
 
 
 def load_spec(path: Path) -> Spec:

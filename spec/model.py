@@ -15,7 +15,40 @@ FREE_APIS: dict[str, str] = {
     "__free_contig_range": "KGEN_FREE___CONTIG_RANGE",
     "free_pages_bulk": "KGEN_FREE_PAGES_BULK",
     "free_page_loop": "KGEN_FREE_PAGE_LOOP",
+    "free_contig_frozen_range": "KGEN_FREE_CONTIG_FROZEN_RANGE",
 }
+# Spec span.alloc (+ compound) -> C enum kgen_alloc.
+ALLOCS: dict[tuple[str, bool], str] = {
+    ("split_page", False): "KGEN_ALLOC_SPLIT",
+    ("contig", False): "KGEN_ALLOC_CONTIG",
+    ("frozen", False): "KGEN_ALLOC_FROZEN",
+    ("frozen", True): "KGEN_ALLOC_FROZEN_COMPOUND",
+}
+# Spec key -> C enum kgen_spoil: ways to make free_pages_prepare() refuse.
+SPOILS: dict[str, str] = {
+    "poison": "KGEN_SPOIL_HWPOISON",
+    "bad_state": "KGEN_SPOIL_BAD_STATE",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Need:
+    """Something a case needs from the kernel tree, its config or the arch.
+
+    kind: "kconfig" (CONFIG_<name>=y), "kconfig_off" (must be unset, e.g. a
+    misuse that would BUG under DEBUG_VM), or "api" (declared in the tree).
+    """
+
+    kind: str
+    name: str
+    why: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "kconfig":
+            return f"CONFIG_{self.name}"
+        if self.kind == "kconfig_off":
+            return f"CONFIG_{self.name}=n"
+        return f"{self.name}()"
 
 # "merged: max" - every freed page in the largest block the holes allow.
 MERGED_MAX = -1
@@ -56,16 +89,17 @@ class Variant:
     free: str
     hold: tuple[Selector, ...] = ()
     hold_refs: int = 1
+    spoil: tuple[Selector, ...] = ()
 
     @property
     def nr_pages(self) -> int:
         return 1 << self.order
 
     def held_indices(self) -> set[int]:
-        held: set[int] = set()
-        for sel in self.hold:
-            held |= sel.indices(self.nr_pages)
-        return held
+        return _union(self.hold, self.nr_pages)
+
+    def spoiled_indices(self) -> set[int]:
+        return _union(self.spoil, self.nr_pages)
 
     def describe(self, keys: tuple[str, ...]) -> str:
         """KUnit parameter description naming the swept values."""
@@ -80,7 +114,17 @@ class Variant:
                 parts.append(f"hold={held}")
             elif key == "hold_refs":
                 parts.append(f"refs={self.hold_refs}")
+            elif key in ("poison", "bad_state"):
+                spoiled = "+".join(s.describe() for s in self.spoil) or "none"
+                parts.append(f"{key}={spoiled}")
         return ",".join(parts)
+
+
+def _union(selectors: tuple[Selector, ...], nr_pages: int) -> set[int]:
+    out: set[int] = set()
+    for sel in selectors:
+        out |= sel.indices(nr_pages)
+    return out
 
 
 @dataclass(frozen=True)
@@ -96,6 +140,18 @@ class Expect:
     balanced: bool = True
     guards: bool = True
     no_warning: bool = True
+    leaked: bool = True
+    warnings: int | None = None        # WARN*() count a misuse must cause
+    splats: tuple[str, ...] = ()       # console reports the case must cause
+
+
+@dataclass(frozen=True)
+class ExplicitNeeds:
+    """What a spec asks for beyond what kgen derives from it."""
+
+    kconfig: tuple[str, ...] = ()
+    memory_mb: int | None = None
+    kernel_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -107,10 +163,40 @@ class Case:
     expect: Expect
     guards: bool = True
     description: str = ""
+    alloc: str = "split_page"
+    compound: bool = False
+    spoil_kind: str | None = None      # "poison" | "bad_state"
+    misuse: str | None = None          # "tail_start" | "order_mismatch"
+    needs: ExplicitNeeds = ExplicitNeeds()
 
     @property
     def parameterised(self) -> bool:
         return bool(self.swept)
+
+    @property
+    def frozen(self) -> bool:
+        return self.alloc == "frozen"
+
+    def needs_of(self, variant: Variant) -> list[Need]:
+        """Everything this variant needs, derived from the spec."""
+        needs = {Need("kconfig", k, "spec needs:") for k in self.needs.kconfig}
+        if variant.free != "free_page_loop":
+            needs.add(Need("api", variant.free, "the API under test"))
+        if variant.free in ("free_contig_range", "free_contig_frozen_range") or \
+                self.alloc in ("contig", "frozen"):
+            needs.add(Need("kconfig", "CONTIG_ALLOC", "contiguous allocation"))
+        if self.frozen:
+            needs.add(Need("api", "alloc_contig_frozen_pages", "frozen span"))
+        if self.spoil_kind == "poison":
+            needs.add(Need("kconfig", "MEMORY_FAILURE", "HWPoison pages"))
+        if self.misuse:
+            needs.add(Need("api", "kunit_warning_suppress", "counting the WARN"))
+        if self.misuse == "order_mismatch":
+            needs.add(Need("kconfig_off", "DEBUG_VM",
+                           "after its WARN the kernel frees with the wrong order, "
+                           "which hits VM_BUG_ON_PAGE(compound_order != order) in "
+                           "free_pages_prepare() under DEBUG_VM and crashes the kernel"))
+        return sorted(needs)
 
 
 @dataclass

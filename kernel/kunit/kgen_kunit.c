@@ -15,8 +15,10 @@
 #include <linux/vmstat.h>
 
 #include "../internal.h"
-#include "../page_alloc.h"
 #include "kgen_kunit.h"
+#if KGEN_HAVE_MM_PAGE_ALLOC_H
+#include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
+#endif
 
 /* Taints that mean "the kernel complained" while a case ran. */
 #define KGEN_COMPLAINT_TAINTS	(BIT(TAINT_WARN) | BIT(TAINT_BAD_PAGE) | \
@@ -68,30 +70,83 @@ const char *kgen_free_api_name(enum kgen_free_api api)
 		return "free_pages_bulk";
 	case KGEN_FREE_PAGE_LOOP:
 		return "__free_page loop";
+	case KGEN_FREE_CONTIG_FROZEN_RANGE:
+		return "free_contig_frozen_range";
 	}
 	return "?";
+}
+
+static bool kgen_frozen(const struct kgen_span *span)
+{
+	return span->alloc == KGEN_ALLOC_FROZEN ||
+	       span->alloc == KGEN_ALLOC_FROZEN_COMPOUND;
+}
+
+/* Give back one order-0 page the test owns, refcounted or frozen. */
+static void kgen_free_owned_page(struct page *page, bool frozen)
+{
+	if (frozen)
+		set_page_refcounted(page);
+	__free_page(page);
+}
+
+/*
+ * A spoiled page the free path refused sits with refcount 0 outside the
+ * buddy.  Undo the spoiling and free it for real, so the next case finds
+ * the zone as it was.  If the free path wrongly put it in the buddy (the
+ * bug kgen looks for), only clear the flag: the page is no longer ours.
+ */
+static void kgen_unspoil(struct kgen_span *span, unsigned long idx)
+{
+	struct page *page = pfn_to_page(span->pfn + idx);
+	enum kgen_spoil how = span->spoiled[idx];
+	bool leaked = span->owner[span->pfn - span->block_pfn + idx] == KGEN_GIVEN &&
+		      kgen_free_block_order(page) < 0 && !page_ref_count(page);
+
+	span->spoiled[idx] = KGEN_SPOIL_NONE;
+	if (how == KGEN_SPOIL_HWPOISON)
+		ClearPageHWPoison(page);
+	else if (how == KGEN_SPOIL_BAD_STATE)
+		ClearPageReserved(page);
+	if (leaked)
+		kgen_free_owned_page(page, true);
 }
 
 /**
  * kgen_span_release() - give back everything the test still owns
  * @span: the span
  *
- * Drops the extra references still held on span pages and frees every
- * block page the test still owns (guards, the rest of the block, span pages
- * never handed to the free API).  Idempotent: the body calls it to check
- * the zone balances, and the KUnit cleanup action calls it again, which
- * then does nothing unless the body was aborted.
+ * Drops the extra references still held on span pages, returns spoiled
+ * pages the free path leaked, and frees every block page the test still
+ * owns (guards, the rest of the block, span pages never handed to the free
+ * API).  Idempotent: the body calls it to check the zone balances, and the
+ * KUnit cleanup action calls it again, which then does nothing unless the
+ * body was aborted.
  */
 void kgen_span_release(struct kgen_span *span)
 {
 	unsigned long i;
 
 	kgen_span_put_held(span);
+	for (i = 0; i < span->nr_pages; i++)
+		if (span->spoiled[i] != KGEN_SPOIL_NONE)
+			kgen_unspoil(span, i);
+#if KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && defined(CONFIG_CONTIG_ALLOC)
+	if (span->alloc == KGEN_ALLOC_FROZEN_COMPOUND) {
+		/* A compound block goes back whole, or not at all. */
+		if (span->owner[0] == KGEN_OWNED) {
+			memset(span->owner, KGEN_GIVEN, span->block_pages);
+			free_contig_frozen_range(span->block_pfn, span->block_pages);
+		}
+		return;
+	}
+#endif
 	for (i = 0; i < span->block_pages; i++) {
 		if (span->owner[i] != KGEN_OWNED)
 			continue;
 		span->owner[i] = KGEN_GIVEN;
-		__free_page(pfn_to_page(span->block_pfn + i));
+		kgen_free_owned_page(pfn_to_page(span->block_pfn + i),
+				     kgen_frozen(span));
 	}
 }
 
@@ -100,43 +155,64 @@ static void kgen_span_release_action(void *data)
 	kgen_span_release(data);
 }
 
-static struct page *kgen_alloc_block(struct kgen_span *span,
+static struct page *kgen_alloc_block(struct kunit *test, struct kgen_span *span,
 				     unsigned int block_order)
 {
-	struct page *block = NULL;
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN;
+	struct page *block;
 
-	if (block_order <= MAX_PAGE_ORDER) {
-		block = alloc_pages(GFP_KERNEL | __GFP_NOWARN, block_order);
-		if (block)
-			split_page(block, block_order);
-		return block;
-	}
+	switch (span->alloc) {
+	case KGEN_ALLOC_SPLIT:
+		if (block_order <= MAX_PAGE_ORDER) {
+			block = alloc_pages(gfp, block_order);
+			if (block)
+				split_page(block, block_order);
+			return block;
+		}
+		/* Beyond the buddy's reach: a naturally aligned contiguous range. */
+		fallthrough;
+	case KGEN_ALLOC_CONTIG:
 #ifdef CONFIG_CONTIG_ALLOC
-	/* Beyond the buddy's reach: a naturally aligned contiguous range. */
-	block = alloc_contig_pages(1UL << block_order,
-				   GFP_KERNEL | __GFP_NOWARN, numa_node_id(),
-				   NULL);
-	span->contig = true;
+		return alloc_contig_pages(1UL << block_order, gfp, numa_node_id(),
+					  NULL);
+#else
+		kunit_skip(test, "needs CONFIG_CONTIG_ALLOC for %lu pages",
+			   1UL << block_order);
+		return NULL;
 #endif
-	return block;
+	case KGEN_ALLOC_FROZEN:
+	case KGEN_ALLOC_FROZEN_COMPOUND:
+#if KGEN_HAVE_ALLOC_CONTIG_FROZEN_PAGES && defined(CONFIG_CONTIG_ALLOC)
+		if (span->alloc == KGEN_ALLOC_FROZEN_COMPOUND)
+			gfp |= __GFP_COMP;
+		return alloc_contig_frozen_pages(1UL << block_order, gfp,
+						 numa_node_id(), NULL);
+#else
+		kunit_skip(test, "needs alloc_contig_frozen_pages()");
+		return NULL;
+#endif
+	}
+	return NULL;
 }
 
 /**
- * kgen_span_alloc_split() - allocate a span of split order-0 pages
+ * kgen_span_alloc() - allocate a span of order-0 pages
  * @test: the test case
+ * @alloc: how to allocate the block
  * @order: log2 of the number of pages in the span
  * @layout: whether the span has guard pages around it
  *
- * Allocates with alloc_pages() and split_page() (or, for a guarded span
- * whose block exceeds MAX_PAGE_ORDER, alloc_contig_pages()), fills every
- * page with a pfn-derived pattern, drains the pcp lists and snapshots the
- * zone's NR_FREE_PAGES.  Skips the case when @order exceeds this kernel's
- * MAX_PAGE_ORDER; asserts (and so ends the case) when memory is short.
+ * Allocates the block (for a guarded split span above MAX_PAGE_ORDER with
+ * alloc_contig_pages()), fills every page with a pfn-derived pattern,
+ * drains the pcp lists and snapshots the zone's NR_FREE_PAGES.  Skips the
+ * case when @order exceeds this kernel's MAX_PAGE_ORDER; asserts (and so
+ * ends the case) when memory is short.
  *
  * Return: the span; it is released by a KUnit cleanup action.
  */
-struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
-					enum kgen_span_layout layout)
+struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
+				  unsigned int order,
+				  enum kgen_span_layout layout)
 {
 	unsigned int block_order = order;
 	struct kgen_span *span;
@@ -148,15 +224,11 @@ struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
 			   order, MAX_PAGE_ORDER);
 	if (layout == KGEN_LAYOUT_GUARDED)
 		block_order += 2;
-#ifndef CONFIG_CONTIG_ALLOC
-	if (block_order > MAX_PAGE_ORDER)
-		kunit_skip(test, "guarded order-%u span needs CONFIG_CONTIG_ALLOC",
-			   order);
-#endif
 
 	span = kunit_kzalloc(test, sizeof(*span), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, span);
 	span->test = test;
+	span->alloc = alloc;
 	span->order = order;
 	span->nr_pages = 1UL << order;
 	span->block_pages = 1UL << block_order;
@@ -166,6 +238,9 @@ struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
 	span->refs = kunit_kcalloc(test, span->nr_pages, sizeof(unsigned int),
 				   GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, span->refs);
+	span->spoiled = kunit_kcalloc(test, span->nr_pages, sizeof(u8),
+				      GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, span->spoiled);
 	/*
 	 * The page array for free_pages_bulk() is allocated up front: a later
 	 * kmalloc() could pull a slab page from the zone between the counter
@@ -175,7 +250,7 @@ struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
 					  sizeof(*span->array), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, span->array);
 
-	block = kgen_alloc_block(span, block_order);
+	block = kgen_alloc_block(test, span, block_order);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, block,
 				  "cannot allocate %lu contiguous pages",
 				  span->block_pages);
@@ -263,6 +338,55 @@ unsigned long kgen_span_nr_held(const struct kgen_span *span)
 }
 
 /**
+ * kgen_span_spoil() - make selected span pages unfreeable
+ * @span: the span
+ * @sel: page selectors
+ * @nr_sel: number of selectors
+ * @how: HWPoison (needs CONFIG_MEMORY_FAILURE) or a bad page state
+ *
+ * free_pages_prepare() must then refuse these pages: the free path has to
+ * leak them, never hand them to the buddy.  kgen_span_release() undoes it.
+ */
+void kgen_span_spoil(struct kgen_span *span, const struct kgen_sel *sel,
+		     unsigned int nr_sel, enum kgen_spoil how)
+{
+	unsigned long idx;
+	unsigned int s;
+
+	if (how == KGEN_SPOIL_HWPOISON && !IS_ENABLED(CONFIG_MEMORY_FAILURE))
+		kunit_skip(span->test, "needs CONFIG_MEMORY_FAILURE (HWPoison)");
+	for (idx = 0; idx < span->nr_pages; idx++) {
+		struct page *page = kgen_span_page(span, idx);
+
+		for (s = 0; s < nr_sel; s++) {
+			if (!kgen_sel_match(&sel[s], idx, span->nr_pages))
+				continue;
+			if (how == KGEN_SPOIL_HWPOISON)
+				SetPageHWPoison(page);
+			else
+				SetPageReserved(page);
+			span->spoiled[idx] = how;
+			break;
+		}
+	}
+}
+
+/**
+ * kgen_span_nr_spoiled() - number of span pages made unfreeable
+ * @span: the span
+ *
+ * Return: the count of spoiled pages.
+ */
+unsigned long kgen_span_nr_spoiled(const struct kgen_span *span)
+{
+	unsigned long idx, spoiled = 0;
+
+	for (idx = 0; idx < span->nr_pages; idx++)
+		spoiled += span->spoiled[idx] != KGEN_SPOIL_NONE;
+	return spoiled;
+}
+
+/**
  * kgen_span_free() - hand the whole span to a free API
  * @span: the span
  * @api: the free path under test
@@ -272,33 +396,50 @@ unsigned long kgen_span_nr_held(const struct kgen_span *span)
  */
 void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 {
-	struct kunit *test = span->test;
 	unsigned long idx, base = span->pfn - span->block_pfn;
 
-#ifndef CONFIG_CONTIG_ALLOC
-	if (api == KGEN_FREE_CONTIG_RANGE)
-		kunit_skip(test, "free_contig_range() needs CONFIG_CONTIG_ALLOC");
-#endif
 	for (idx = 0; idx < span->nr_pages; idx++)
 		span->owner[base + idx] = KGEN_GIVEN;
 
 	switch (api) {
 	case KGEN_FREE_CONTIG_RANGE:
-#ifdef CONFIG_CONTIG_ALLOC
+#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
 		free_contig_range(span->pfn, span->nr_pages);
+		return;
+#else
+		break;
 #endif
-		break;
 	case KGEN_FREE___CONTIG_RANGE:
+#if KGEN_HAVE___FREE_CONTIG_RANGE
 		__free_contig_range(span->pfn, span->nr_pages);
+		return;
+#else
 		break;
+#endif
 	case KGEN_FREE_PAGES_BULK:
+#if KGEN_HAVE_FREE_PAGES_BULK
 		free_pages_bulk(span->array, span->nr_pages);
+		return;
+#else
 		break;
+#endif
 	case KGEN_FREE_PAGE_LOOP:
 		for (idx = 0; idx < span->nr_pages; idx++)
 			__free_page(kgen_span_page(span, idx));
+		return;
+	case KGEN_FREE_CONTIG_FROZEN_RANGE:
+#if KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && defined(CONFIG_CONTIG_ALLOC)
+		free_contig_frozen_range(span->pfn, span->nr_pages);
+		return;
+#else
 		break;
+#endif
 	}
+	/* Not in this tree: nothing was freed, so the pages are still ours. */
+	for (idx = 0; idx < span->nr_pages; idx++)
+		span->owner[base + idx] = KGEN_OWNED;
+	kunit_skip(span->test, "%s() is not available in this kernel",
+		   kgen_free_api_name(api));
 }
 
 /**
@@ -388,7 +529,7 @@ void kgen_expect_freed(struct kunit *test, struct kgen_span *span,
 	unsigned long idx, bad = 0, first = 0;
 
 	for (idx = 0; idx < span->nr_pages; idx++) {
-		if (span->refs[idx])
+		if (span->refs[idx] || span->spoiled[idx])
 			continue;
 		if (kgen_free_block_order(kgen_span_page(span, idx)) >= 0)
 			continue;
@@ -397,7 +538,8 @@ void kgen_expect_freed(struct kunit *test, struct kgen_span *span,
 	}
 	KUNIT_EXPECT_EQ_MSG(test, bad, 0,
 		"expect.%s: %lu of %lu pages not in the buddy after drain; first: page %lu (pfn %#lx) refcount %d",
-		what, bad, span->nr_pages - kgen_span_nr_held(span), first,
+		what, bad, span->nr_pages - kgen_span_nr_held(span) -
+		kgen_span_nr_spoiled(span), first,
 		span->pfn + first,
 		page_ref_count(kgen_span_page(span, first)));
 }
@@ -435,10 +577,44 @@ void kgen_expect_retained(struct kunit *test, struct kgen_span *span,
 	}
 }
 
+/**
+ * kgen_expect_leaked() - every spoiled page was refused by the free path
+ * @test: the test case
+ * @span: the span, freed and drained
+ *
+ * free_pages_prepare() fails for a HWPoison or bad page; the batched free
+ * must then leave it out: refcount 0, not in the buddy, so it can never be
+ * handed out again.
+ */
+void kgen_expect_leaked(struct kunit *test, struct kgen_span *span)
+{
+	unsigned long idx, bad = 0, first = 0;
+	int order = -1;
+
+	for (idx = 0; idx < span->nr_pages; idx++) {
+		struct page *page = kgen_span_page(span, idx);
+		int got;
+
+		if (!span->spoiled[idx])
+			continue;
+		got = kgen_free_block_order(page);
+		if (got < 0 && !page_ref_count(page))
+			continue;
+		if (!bad++) {
+			first = idx;
+			order = got;
+		}
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0,
+		"expect.leaked: %lu of %lu unfreeable pages were not left out; first: page %lu (pfn %#lx) buddy order %d refcount %d",
+		bad, kgen_span_nr_spoiled(span), first, span->pfn + first, order,
+		page_ref_count(kgen_span_page(span, first)));
+}
+
 /*
  * Largest order a free page at @idx can have reached: the biggest naturally
  * aligned block around it that stays inside the span and holds no page the
- * test kept a reference on.
+ * test kept a reference on or spoiled.
  */
 static int kgen_best_order(const struct kgen_span *span, unsigned long idx)
 {
@@ -449,7 +625,7 @@ static int kgen_best_order(const struct kgen_span *span, unsigned long idx)
 		unsigned long i;
 
 		for (i = start; i < start + (1UL << order); i++)
-			if (span->refs[i])
+			if (span->refs[i] || span->spoiled[i])
 				return best;
 		best = order;
 	}
@@ -471,7 +647,7 @@ void kgen_expect_merged(struct kunit *test, struct kgen_span *span,
 	for (idx = 0; idx < span->nr_pages; idx++) {
 		int want, got;
 
-		if (span->refs[idx])
+		if (span->refs[idx] || span->spoiled[idx])
 			continue;
 		want = min_order >= 0 ? min_order : kgen_best_order(span, idx);
 		got = kgen_free_block_order(kgen_span_page(span, idx));
@@ -513,6 +689,7 @@ void kgen_expect_free_delta(struct kunit *test, struct kgen_span *span,
 void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span)
 {
 	unsigned long guards[2] = { span->pfn - 1, span->pfn + span->nr_pages };
+	int refcount = kgen_frozen(span) ? 0 : 1;
 	int i;
 
 	if (span->pfn == span->block_pfn)
@@ -520,7 +697,7 @@ void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span)
 	for (i = 0; i < ARRAY_SIZE(guards); i++) {
 		struct page *page = pfn_to_page(guards[i]);
 
-		KUNIT_EXPECT_EQ_MSG(test, page_ref_count(page), 1,
+		KUNIT_EXPECT_EQ_MSG(test, page_ref_count(page), refcount,
 			"expect.guards: guard pfn %#lx refcount", guards[i]);
 		KUNIT_EXPECT_LT_MSG(test, kgen_free_block_order(page), 0,
 			"expect.guards: guard pfn %#lx is in the buddy",
@@ -550,18 +727,54 @@ void kgen_expect_balanced(struct kunit *test, struct kgen_span *span)
  * kgen_expect_no_warning() - the kernel did not WARN or report a bad page
  * @test: the test case
  * @span: the span, whose allocation recorded the taint flags
+ * @allowed_taints: taint bits the case expects (a bad-state case reports a
+ *                  bad page on purpose)
  *
  * Taints are sticky, so this sees only the first complaint of each kind in
  * a boot; kgen's log parser attributes every later splat to its case.
  */
-void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span)
+void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
+			    unsigned long allowed_taints)
 {
-	unsigned long fresh = get_taint() & ~span->taint_before;
+	unsigned long fresh = get_taint() & ~span->taint_before &
+			      KGEN_COMPLAINT_TAINTS & ~allowed_taints;
 
-	KUNIT_EXPECT_EQ_MSG(test, fresh & KGEN_COMPLAINT_TAINTS, 0UL,
+	KUNIT_EXPECT_EQ_MSG(test, fresh, 0UL,
 		"expect.no_warning: kernel taint %#lx appeared (WARN=%d BAD_PAGE=%d DIE=%d)",
 		fresh, !!(fresh & BIT(TAINT_WARN)),
 		!!(fresh & BIT(TAINT_BAD_PAGE)), !!(fresh & BIT(TAINT_DIE)));
+}
+
+/**
+ * kgen_span_misuse_tail_start() - free a compound frozen span from a tail
+ * @test: the test case
+ * @span: a bare KGEN_ALLOC_FROZEN_COMPOUND span
+ * @warnings: WARN*() calls the kernel must make (it defines this misuse as
+ *            WARN-and-return)
+ *
+ * Calls free_contig_frozen_range() starting at the first tail page with
+ * the warning backtrace suppressed and counted, then checks that nothing
+ * was freed.  The span stays owned, to be freed properly afterwards.
+ */
+void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
+				 int warnings)
+{
+#if KGEN_HAVE_KUNIT_WARNING_SUPPRESS && KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && \
+	defined(CONFIG_CONTIG_ALLOC)
+	unsigned long before = kgen_zone_free_pages(span);
+
+	kunit_warning_suppress(test) {
+		free_contig_frozen_range(span->pfn + 1, span->nr_pages - 1);
+		KUNIT_EXPECT_EQ_MSG(test, KUNIT_SUPPRESSED_WARNING_COUNT(), warnings,
+			"expect.warnings: free_contig_frozen_range() from a tail page");
+	}
+	kgen_drain(span);
+	kgen_expect_free_delta(test, span, before, 0);
+	/* The WARN is expected: it must not count as a complaint later. */
+	span->taint_before |= BIT(TAINT_WARN);
+#else
+	kunit_skip(test, "needs kunit_warning_suppress() and free_contig_frozen_range()");
+#endif
 }
 
 /**

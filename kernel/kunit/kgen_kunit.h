@@ -8,6 +8,10 @@
  * test still owns, so that a KUnit cleanup action can give every page back
  * even when an assertion aborts the case half-way: one failing case must
  * not leak memory into, or poison, the next one.
+ *
+ * kgen_caps.h is generated per kernel tree: KGEN_HAVE_<API> says whether
+ * the tree declares an API, so this library builds on trees that predate
+ * parts of the batched free (the cases that need them are emitted as skips).
  */
 #ifndef _MM_KGEN_KUNIT_H
 #define _MM_KGEN_KUNIT_H
@@ -16,17 +20,28 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 
+#include "kgen_caps.h"
+
 /* Free paths a span can be handed to. */
 enum kgen_free_api {
 	KGEN_FREE_CONTIG_RANGE,		/* free_contig_range() */
 	KGEN_FREE___CONTIG_RANGE,	/* __free_contig_range() */
 	KGEN_FREE_PAGES_BULK,		/* free_pages_bulk() on a page array */
 	KGEN_FREE_PAGE_LOOP,		/* __free_page() per page: pre-7.1 way */
+	KGEN_FREE_CONTIG_FROZEN_RANGE,	/* free_contig_frozen_range() */
+};
+
+/* How the block holding the span is allocated. */
+enum kgen_alloc {
+	KGEN_ALLOC_SPLIT,		/* alloc_pages(order) + split_page() */
+	KGEN_ALLOC_CONTIG,		/* alloc_contig_pages() */
+	KGEN_ALLOC_FROZEN,		/* alloc_contig_frozen_pages(), refcount 0 */
+	KGEN_ALLOC_FROZEN_COMPOUND,	/* the same with __GFP_COMP */
 };
 
 /* How a span is placed in the block the test allocates. */
 enum kgen_span_layout {
-	/* The span is the whole block: alloc_pages(order) + split_page(). */
+	/* The span is the whole block. */
 	KGEN_LAYOUT_BARE,
 	/*
 	 * The span is the second quarter of a block four times its size, so
@@ -50,52 +65,29 @@ struct kgen_sel {
 	unsigned long arg;
 };
 
+/* Ways to make free_pages_prepare() refuse a page. */
+enum kgen_spoil {
+	KGEN_SPOIL_NONE,
+	KGEN_SPOIL_HWPOISON,	/* PageHWPoison: silently leaked */
+	KGEN_SPOIL_BAD_STATE,	/* PG_reserved: "BUG: Bad page state", leaked */
+};
+
 /* Per-page ownership, for cleanup and for the expectations. */
 enum kgen_page_owner {
-	KGEN_OWNED,		/* the test holds the allocation reference */
+	KGEN_OWNED,		/* the test holds the allocation (or frozen) page */
 	KGEN_GIVEN,		/* handed to the free API or freed by the test */
 };
 
 /**
- * struct kgen_span - a span of order-0 pages under test
- * @test: the KUnit test that owns the span
- * @zone: zone of the block (all of it: the block is one allocation)
- * @block_pfn: first pfn of the allocation
- * @block_pages: number of pages allocated
- * @contig: block came from alloc_contig_pages() rather than alloc_pages()
- * @pfn: first pfn of the span handed to the free API
- * @nr_pages: number of pages in the span
- * @order: log2 of @nr_pages
- * @owner: per block page, enum kgen_page_owner
- * @refs: per span page, extra references the test holds (as a compaction
- *        scanner's get_page_unless_zero() would)
- * @array: the span's pages, for free_pages_bulk()
- * @free_after_alloc: zone NR_FREE_PAGES right after allocation and a drain
- * @taint_before: kernel taint flags when the span was allocated
- */
-struct kgen_span {
-	struct kunit *test;
-	struct zone *zone;
-	unsigned long block_pfn;
-	unsigned long block_pages;
-	bool contig;
-	unsigned long pfn;
-	unsigned long nr_pages;
-	unsigned int order;
-	u8 *owner;
-	unsigned int *refs;
-	struct page **array;
-	unsigned long free_after_alloc;
-	unsigned long taint_before;
-};
-
-/**
- * struct kgen_split_param - one parameter of a generated split-span case
+ * struct kgen_split_param - one parameter of a generated span case
  * @order: log2 of the span size in pages
  * @api: free path under test
  * @hold: selectors of the pages the test keeps extra references on
  * @nr_hold: number of entries in @hold
  * @hold_refs: extra references per held page
+ * @spoil: selectors of the pages made unfreeable before the free
+ * @nr_spoil: number of entries in @spoil
+ * @skip: reason this parameter cannot run on this tree or arch, or NULL
  * @desc: KUnit parameter description ("order=9,free=free_contig_range")
  */
 struct kgen_split_param {
@@ -104,33 +96,79 @@ struct kgen_split_param {
 	const struct kgen_sel *hold;
 	unsigned int nr_hold;
 	unsigned int hold_refs;
+	const struct kgen_sel *spoil;
+	unsigned int nr_spoil;
+	const char *skip;
 	char desc[KUNIT_PARAM_DESC_SIZE];
 };
 
-struct kgen_span *kgen_span_alloc_split(struct kunit *test, unsigned int order,
-					enum kgen_span_layout layout);
+/**
+ * struct kgen_span - a span of order-0 pages under test
+ * @test: the KUnit test that owns the span
+ * @zone: zone of the block (all of it: the block is one allocation)
+ * @alloc: how the block was allocated
+ * @block_pfn: first pfn of the allocation
+ * @block_pages: number of pages allocated
+ * @pfn: first pfn of the span handed to the free API
+ * @nr_pages: number of pages in the span
+ * @order: log2 of @nr_pages
+ * @owner: per block page, enum kgen_page_owner
+ * @refs: per span page, extra references the test holds (as a compaction
+ *        scanner's get_page_unless_zero() would)
+ * @spoiled: per span page, enum kgen_spoil applied to it
+ * @array: the span's pages, for free_pages_bulk()
+ * @free_after_alloc: zone NR_FREE_PAGES right after allocation and a drain
+ * @taint_before: kernel taint flags when the span was allocated
+ */
+struct kgen_span {
+	struct kunit *test;
+	struct zone *zone;
+	enum kgen_alloc alloc;
+	unsigned long block_pfn;
+	unsigned long block_pages;
+	unsigned long pfn;
+	unsigned long nr_pages;
+	unsigned int order;
+	u8 *owner;
+	unsigned int *refs;
+	u8 *spoiled;
+	struct page **array;
+	unsigned long free_after_alloc;
+	unsigned long taint_before;
+};
+
+struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
+				  unsigned int order,
+				  enum kgen_span_layout layout);
 void kgen_span_hold(struct kgen_span *span, const struct kgen_sel *sel,
 		    unsigned int nr_sel, unsigned int refs);
+void kgen_span_spoil(struct kgen_span *span, const struct kgen_sel *sel,
+		     unsigned int nr_sel, enum kgen_spoil how);
 void kgen_span_free(struct kgen_span *span, enum kgen_free_api api);
 void kgen_span_put_held(struct kgen_span *span);
 void kgen_span_release(struct kgen_span *span);
+void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
+				 int warnings);
 
 void kgen_drain(struct kgen_span *span);
 unsigned long kgen_zone_free_pages(struct kgen_span *span);
 int kgen_free_block_order(struct page *page);
 unsigned long kgen_span_nr_held(const struct kgen_span *span);
+unsigned long kgen_span_nr_spoiled(const struct kgen_span *span);
 
 void kgen_expect_freed(struct kunit *test, struct kgen_span *span,
 		       const char *what);
 void kgen_expect_retained(struct kunit *test, struct kgen_span *span,
 			  int refcount);
+void kgen_expect_leaked(struct kunit *test, struct kgen_span *span);
 void kgen_expect_merged(struct kunit *test, struct kgen_span *span,
 			int min_order);
 void kgen_expect_free_delta(struct kunit *test, struct kgen_span *span,
 			    unsigned long before, long expected);
 void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span);
 void kgen_expect_balanced(struct kunit *test, struct kgen_span *span);
-void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span);
+void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
+			    unsigned long allowed_taints);
 
 const char *kgen_free_api_name(enum kgen_free_api api);
 void kgen_report_time(struct kunit *test, u64 start_ns);

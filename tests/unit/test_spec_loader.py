@@ -92,6 +92,42 @@ def test_invalid_specs_name_the_place(tmp_path, text, expected):
                expected.split(":", 1)[1] in p[len(str(tmp_path)) + 1:] for p in found), found
 
 
+FROZEN = """\
+kgen: 1
+suite: kgen_f
+cases:
+  - name: f
+    span: {alloc: frozen, order: 3}
+    free: free_contig_frozen_range
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (FROZEN + "    hold: [first]\n", "frozen pages have refcount 0"),
+    (FROZEN.replace("free_contig_frozen_range", "free_contig_range"),
+     "frozen spans need free_contig_frozen_range()"),
+    (VALID.replace("free_contig_range", "free_contig_frozen_range"),
+     "free_contig_frozen_range() frees frozen spans"),
+    (VALID + "    poison: [first]\n    bad_state: [last]\n", "not both"),
+    (VALID + "    hold: [first]\n    poison: [first]\n", "a page is both held and poison"),
+    (VALID.replace("order: 3}", "order: 3, compound: true}"), "compound spans are frozen"),
+    (FROZEN.replace("order: 3}", "order: 3, compound: true, guards: true}"),
+     "cannot have guards"),
+    (FROZEN.replace("order: 3}", "order: 3, compound: true}") + "    poison: [1]\n",
+     "spoiling a page of a compound span"),
+    (FROZEN + "    misuse: tail_start\n", "misuse cases need a compound frozen span"),
+    (VALID + "    expect: {warnings: 1}\n", "expect.warnings counts the WARNs"),
+    (VALID.replace("order: 3", "order: 6") + "    bad_state: [{every: 1}]\n",
+     "64 bad pages in one case"),
+    (VALID + "    needs: {kconfig: [numa]}\n", "does not match"),
+    (VALID + "    needs: {kernel_args: [\"a; rm -rf /\"]}\n", "does not match"),
+    (VALID + "    poison: [9]\n", "poison index 9 is outside an order-3 span"),
+])
+def test_family_rules(tmp_path, text, message):
+    found = problems(tmp_path, text)
+    assert any(message in p for p in found), found
+
+
 def test_sweep_too_large(tmp_path):
     found = problems(tmp_path, """\
         kgen: 1

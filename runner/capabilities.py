@@ -1,0 +1,96 @@
+"""What a kernel tree and an arch can provide, and whether a case's needs fit.
+
+Three sources, each checked where it lives:
+- APIs: declarations in the tree's headers (an older tree such as Debian's
+  linux-source-6.12 predates __free_contig_range() and free_pages_bulk());
+- Kconfig options an arch cannot have (UML has no MEMORY_FAILURE, no NUMA);
+- options kgen always sets (DEBUG_VM), for needs that require them unset.
+
+A need that cannot be met turns the case into a KUnit skip whose reason
+names it; nothing is silently dropped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..spec.model import Need
+
+# API -> (header relative to the tree, pattern of its declaration).
+API_PROBES: dict[str, tuple[str, str]] = {
+    "free_contig_range": ("include/linux/gfp.h", r"\bvoid\s+free_contig_range\s*\("),
+    "__free_contig_range": ("include/linux/gfp.h", r"\bvoid\s+__free_contig_range\s*\("),
+    "free_pages_bulk": ("include/linux/gfp.h", r"\bvoid\s+free_pages_bulk\s*\("),
+    "free_contig_frozen_range": ("include/linux/gfp.h",
+                                 r"\bvoid\s+free_contig_frozen_range\s*\("),
+    "alloc_contig_frozen_pages": ("include/linux/gfp.h",
+                                  r"#define\s+alloc_contig_frozen_pages\b"),
+    "kunit_warning_suppress": ("include/kunit/test.h",
+                               r"#define\s+kunit_warning_suppress\b"),
+}
+# Files whose presence the helper library adapts to.
+FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
+
+# Kconfig options an arch cannot provide, with the reason.
+ARCH_LIMITS: dict[str, dict[str, str]] = {
+    "um": {
+        "MEMORY_FAILURE": "UML has no MEMORY_FAILURE (no ARCH_SUPPORTS_MEMORY_FAILURE)",
+        "NUMA": "UML has no NUMA",
+    },
+    "x86_64": {},
+    "arm64": {},
+}
+# Options every kgen build sets (kernel/kunit/configs/base.config).
+ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_ALLOC"}
+
+
+@dataclass
+class Capabilities:
+    arch: str
+    apis: dict[str, bool] = field(default_factory=dict)
+    files: dict[str, bool] = field(default_factory=dict)
+    tree: Path | None = None
+
+    def unmet(self, need: Need) -> str | None:
+        """Why need cannot be met here, or None if it can."""
+        if need.kind == "api":
+            if not self.apis.get(need.name, False):
+                where = API_PROBES.get(need.name, ("the tree", ""))[0]
+                return f"needs {need}: not declared in this tree ({where})"
+        elif need.kind == "kconfig":
+            limit = ARCH_LIMITS.get(self.arch, {}).get(need.name)
+            if limit:
+                return f"needs {need}: {limit}"
+        elif need.kind == "kconfig_off" and need.name in ALWAYS_ON:
+            return f"needs {need}: {need.why}"
+        return None
+
+    def skip_reason(self, needs: list[Need]) -> str | None:
+        reasons = [r for r in map(self.unmet, needs) if r]
+        return "; ".join(reasons) if reasons else None
+
+    def kconfig_wanted(self, needs: list[Need]) -> list[str]:
+        """CONFIG_X=y lines for needs this arch can meet, beyond the base."""
+        return sorted({f"CONFIG_{n.name}=y" for n in needs
+                       if n.kind == "kconfig" and n.name not in ALWAYS_ON
+                       and not self.unmet(n)})
+
+
+def probe_tree(tree: Path, arch: str) -> Capabilities:
+    """Read which APIs the tree declares."""
+    apis = {}
+    cache: dict[str, str] = {}
+    for api, (header, pattern) in API_PROBES.items():
+        if header not in cache:
+            path = tree / header
+            cache[header] = path.read_text(errors="replace") if path.is_file() else ""
+        apis[api] = re.search(pattern, cache[header]) is not None
+    files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
+    return Capabilities(arch=arch, apis=apis, files=files, tree=tree)
+
+
+def assume_all(arch: str = "um") -> Capabilities:
+    """Capabilities of a tree that has every API (for generation without a tree)."""
+    return Capabilities(arch=arch, apis={a: True for a in API_PROBES},
+                        files={k: True for k in FILE_PROBES})

@@ -1,0 +1,74 @@
+"""What a run will do on a tree and arch: which cases run, which skip and
+why, and the kconfig, kernel and QEMU arguments the selected specs need."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..spec.model import Spec
+from .capabilities import Capabilities
+
+
+@dataclass
+class PlannedCase:
+    suite: str
+    name: str                 # "<suite>_<case>" or "<suite>_<case>/<param>"
+    skip: str | None = None   # reason, when it cannot run here
+    needs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    arch: str
+    cases: list[PlannedCase]
+    kconfig: list[str]        # CONFIG_X=y beyond base + arch fragments
+    kernel_args: list[str]
+    qemu_args: list[str]
+
+    @property
+    def nr_run(self) -> int:
+        return sum(1 for c in self.cases if not c.skip)
+
+    @property
+    def nr_skip(self) -> int:
+        return sum(1 for c in self.cases if c.skip)
+
+    def render(self) -> str:
+        lines = [f"arch {self.arch}: {self.nr_run} case(s) run, "
+                 f"{self.nr_skip} skip"]
+        lines.append("kconfig (beyond base): " + (" ".join(self.kconfig) or "-"))
+        lines.append("kernel args: " + (" ".join(self.kernel_args) or "-"))
+        lines.append("qemu args: " + (" ".join(self.qemu_args) or "-"))
+        for case in self.cases:
+            state = f"SKIP  ({case.skip})" if case.skip else "RUN"
+            lines.append(f"  {case.suite}.{case.name}: {state}")
+        return "\n".join(lines)
+
+
+def make_plan(specs: list[Spec], caps: Capabilities,
+              extra_kernel_args: list[str] | None = None) -> Plan:
+    cases: list[PlannedCase] = []
+    needs_all = []
+    memory = 0
+    kernel_args: list[str] = []
+    for spec in specs:
+        for case in spec.cases:
+            memory = max(memory, case.needs.memory_mb or 0)
+            kernel_args += [a for a in case.needs.kernel_args if a not in kernel_args]
+            for variant in case.variants:
+                needs = case.needs_of(variant)
+                name = f"{spec.suite}_{case.name}"
+                if case.parameterised:
+                    name += "/" + variant.describe(case.swept)
+                skip = caps.skip_reason(needs)
+                if not skip:
+                    needs_all += needs
+                cases.append(PlannedCase(spec.suite, name, skip, [str(n) for n in needs]))
+    qemu_args: list[str] = []
+    if memory:
+        if caps.arch == "um":
+            kernel_args.append(f"mem={memory}M")
+        else:
+            qemu_args += ["-m", str(memory)]
+    kernel_args += [a for a in extra_kernel_args or [] if a not in kernel_args]
+    return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
+                kernel_args=kernel_args, qemu_args=qemu_args)
