@@ -28,6 +28,7 @@ API_PROBES: dict[str, tuple[str, str]] = {
                                   r"#define\s+alloc_contig_frozen_pages\b"),
     "kunit_warning_suppress": ("include/kunit/test.h",
                                r"#define\s+kunit_warning_suppress\b"),
+    "alloc_frozen_pages": ("mm/page_alloc.h", r"#define\s+alloc_frozen_pages\b"),
 }
 # Files whose presence the helper library adapts to.
 FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}

@@ -186,7 +186,8 @@ class Case:
                 self.alloc in ("contig", "frozen"):
             needs.add(Need("kconfig", "CONTIG_ALLOC", "contiguous allocation"))
         if self.frozen:
-            needs.add(Need("api", "alloc_contig_frozen_pages", "frozen span"))
+            needs.add(Need("api", "alloc_frozen_pages" if self.compound
+                           else "alloc_contig_frozen_pages", "frozen span"))
         if self.spoil_kind == "poison":
             needs.add(Need("kconfig", "MEMORY_FAILURE", "HWPoison pages"))
         if self.misuse:
