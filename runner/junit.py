@@ -34,10 +34,12 @@ def _clean(text: str) -> str:
 
 
 def _testcase(case: CaseResult, classname: str) -> TestCase:
-    # JUnit consumers expect seconds with millisecond precision; plain
-    # str(float) would write tiny values as "1e-06".
-    time = round(case.time, 3) if case.time is not None else None
-    testcase = TestCase(_clean(case.name), _clean(classname), time)
+    testcase = TestCase(_clean(case.name), _clean(classname))
+    if case.time is not None:
+        # Most cases take microseconds: keep them, in plain decimal notation
+        # (junitparser's float attribute would write "2.1e-05", which the
+        # XSD's xs:decimal rejects).
+        testcase._elem.set("time", f"{case.time:.6f}")
     message = _clean(case.message) or None
     kind = _clean(case.kind) or None
     if case.status is Status.FAILED:

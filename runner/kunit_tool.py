@@ -159,10 +159,15 @@ def build(inv: Invocation, log_path: Path) -> PhaseResult:
                 progress=_Progress("building kernel", inv.build_dir), env=inv.env())
 
 
-def execute(inv: Invocation, log_path: Path) -> PhaseResult:
-    """kunit.py exec --raw_output=all: boot and capture the whole console."""
+def execute(inv: Invocation, log_path: Path, filter_glob: str = "") -> PhaseResult:
+    """kunit.py exec --raw_output=all: boot and capture the whole console.
+
+    filter_glob ("suite" or "suite.case") limits the boot to those tests.
+    """
     cmd = [sys.executable, str(inv.kunit_py), "exec", *inv.common(),
            "--raw_output=all", "--timeout", str(inv.timeout)]
+    if filter_glob:
+        cmd.append(filter_glob)
     for arg in inv.kernel_args:
         cmd += ["--kernel_args", arg]
     if inv.qemu_args:

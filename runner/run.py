@@ -13,7 +13,7 @@ from ..errors import EnvironmentProblem
 from ..generator.render import render_all, spec_hash
 from ..kernel_tree import kernel_version
 from ..spec.model import Spec
-from . import kunit_tool, qemu_shim
+from . import kunit_tool, qemu_shim, recovery
 from .capabilities import Capabilities, probe_tree
 from .ktap import parse_console
 from .kunitconfig import compose
@@ -166,28 +166,44 @@ def run(req: RunRequest) -> RunOutcome:
         req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
                 + (f" (QEMU, accel {req.accel})" if req.arch != "um" else ""))
         console_log = build_dir.parent / f"{build_dir.name}.console.log"
-        booted = kunit_tool.execute(inv, console_log)
+        known = {spec.suite: [f"{spec.suite}_{case.name}" for case in spec.cases]
+                 for spec in req.specs}
+        expected = _expected_splats(req.specs)
 
-    known = {spec.suite: [f"{spec.suite}_{case.name}" for case in spec.cases]
-             for spec in req.specs}
-    expected = _expected_splats(req.specs)
-    result = parse_console(
-        booted.output, known_cases=known,
-        expected_splats=lambda suite, case: expected.get((suite, case.split("/")[0]), set()))
-    _check_expected_splats(result, expected)
+        def boot(log_path: Path, glob: str = "") -> tuple[RunResult, float]:
+            booted = kunit_tool.execute(inv, log_path, glob)
+            parsed = parse_console(
+                booted.output, known_cases=known,
+                expected_splats=lambda suite, case: expected.get(
+                    (suite, case.split("/")[0]), set()))
+            _check_expected_splats(parsed, expected)
+            recovery.mark_timeout(parsed, booted.output, req.timeout)
+            if booted.timed_out:
+                parsed.errors.append(_error_result(
+                    "timeout", "timeout", f"kunit.py did not return within "
+                    f"{req.timeout + 60}s", booted.output))
+            return parsed, booted.seconds
+
+        result, exec_seconds = boot(console_log)
+
+        def boot_again(glob: str, number: int) -> RunResult:
+            req.log(f"kgen: booting again for {glob} (not run after a crash or hang)")
+            log_path = build_dir.parent / f"{build_dir.name}.console.rerun{number}.log"
+            return boot(log_path, glob)[0]
+
+        reboots = recovery.recover(result, boot_again)
+        if reboots:
+            props["kgen.reboots"] = str(reboots)
+
     result.properties.update(props)
     for spec in req.specs:
         for suite in result.suites:
             if suite.name == spec.suite:
                 suite.properties["spec.file"] = str(spec.path)
                 suite.properties["spec.sha256"] = spec_hash(spec)[:16]
-    if booted.timed_out:
-        result.errors.append(_error_result(
-            "timeout", "timeout", f"kernel did not finish within {req.timeout}s",
-            booted.output))
     _report_missing_suites(req.specs, result)
     return RunOutcome(result, plan, build_seconds=built.seconds,
-                      exec_seconds=booted.seconds, console_log=console_log)
+                      exec_seconds=exec_seconds, console_log=console_log)
 
 
 def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:

@@ -185,6 +185,8 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         problem((spoil_kind,) if spoil_kind in raw else ("sweep", spoil_kind),
                 "spoiling a page of a compound span is not supported")
     misuse = raw.get("misuse")
+    if raw.get("force") and misuse != "order_mismatch":
+        problem(("force",), "force only applies to misuse: order_mismatch")
     if misuse and not compound:
         problem(("misuse",), "misuse cases need a compound frozen span "
                 "(span: {alloc: frozen, compound: true})")
@@ -263,7 +265,8 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
     return Case(name=raw["name"], line=pos.at(where)[0], variants=variants,
                 swept=swept, expect=expect, guards=guards,
                 description=raw.get("description", ""), alloc=alloc,
-                compound=compound, spoil_kind=spoil_kind, misuse=misuse, needs=needs)
+                compound=compound, spoil_kind=spoil_kind, misuse=misuse,
+                force=raw.get("force", False), needs=needs)
 
 
 def load_spec(path: Path) -> Spec:

@@ -167,6 +167,7 @@ class Case:
     compound: bool = False
     spoil_kind: str | None = None      # "poison" | "bad_state"
     misuse: str | None = None          # "tail_start" | "order_mismatch"
+    force: bool = False                # run a misuse known to crash the kernel
     needs: ExplicitNeeds = ExplicitNeeds()
 
     @property
@@ -192,7 +193,7 @@ class Case:
             needs.add(Need("kconfig", "MEMORY_FAILURE", "HWPoison pages"))
         if self.misuse:
             needs.add(Need("api", "kunit_warning_suppress", "counting the WARN"))
-        if self.misuse == "order_mismatch":
+        if self.misuse == "order_mismatch" and not self.force:
             needs.add(Need("kconfig_off", "DEBUG_VM",
                            "after its WARN the kernel frees with the wrong order, "
                            "which hits VM_BUG_ON_PAGE(compound_order != order) in "

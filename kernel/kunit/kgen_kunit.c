@@ -790,6 +790,26 @@ void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 }
 
 /**
+ * kgen_span_misuse_order_mismatch() - free a compound head with half its size
+ * @test: the test case
+ * @span: a bare KGEN_ALLOC_FROZEN_COMPOUND span
+ *
+ * 7.3 WARNs about the order mismatch and then frees the folio with the
+ * wrong order, which with CONFIG_DEBUG_VM hits VM_BUG_ON_PAGE() in
+ * free_pages_prepare().  kgen only runs this when a spec forces it, to
+ * test its own crash handling; the pages are written off either way.
+ */
+void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span)
+{
+#if KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && defined(CONFIG_CONTIG_ALLOC)
+	memset(span->owner, KGEN_GIVEN, span->block_pages);
+	free_contig_frozen_range(span->pfn, span->nr_pages / 2);
+#else
+	kunit_skip(test, "needs free_contig_frozen_range()");
+#endif
+}
+
+/**
  * kgen_report_time() - log how long the case body took
  * @test: the test case
  * @start_ns: ktime_get_ns() at the start of the body

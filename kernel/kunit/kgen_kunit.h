@@ -149,6 +149,7 @@ void kgen_span_put_held(struct kgen_span *span);
 void kgen_span_release(struct kgen_span *span);
 void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 				 int warnings);
+void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span);
 
 void kgen_drain(struct kgen_span *span);
 unsigned long kgen_zone_free_pages(struct kgen_span *span);

@@ -99,7 +99,7 @@ def test_properties_merge_run_and_suite(tmp_path: Path):
 def test_case_elements(tmp_path: Path):
     cases = {c.get("name"): c for c in written(tmp_path, sample()).iter("testcase")}
     passed = cases["free_simple"]
-    assert passed.get("time") == "0.002"
+    assert passed.get("time") == "0.001500"
     assert passed.find("failure") is None and passed.find("error") is None
     assert passed.findtext("system-out") == "# kgen: time_us=1500"
 
@@ -109,7 +109,7 @@ def test_case_elements(tmp_path: Path):
     assert failure.text == "# free_orders: EXPECTATION FAILED at mm/kgen/free.c:42"
     out = cases["free_orders/order=9,hold=first"].findtext("system-out")
     assert out.endswith("bell and escape red")
-    assert cases["free_orders/order=9,hold=first"].get("time") == "0.0"
+    assert cases["free_orders/order=9,hold=first"].get("time") == "0.000000"
 
     assert cases["free_skip"].find("skipped").get("message") == "needs CONFIG_FOO"
     assert cases["free_skip"].get("time") is None
