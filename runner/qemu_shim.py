@@ -45,7 +45,11 @@ def main() -> None:
     real = real_binary(name, shim_dir)
     if real is None:
         sys.exit(f"kgen qemu shim: {name} not found on PATH")
-    args = filter_args(sys.argv[1:], os.environ.get(ENV_ACCEL, "tcg"))
+    accel = os.environ.get(ENV_ACCEL, "tcg")
+    args = filter_args(sys.argv[1:], accel)
+    # Into the console log, so a reader of kunit.py's "-accel kvm ..." line
+    # knows what actually ran.
+    print(f"kgen qemu shim: {name} with -accel {accel} only", file=sys.stderr, flush=True)
     os.execv(real, [real, *args])
 
 

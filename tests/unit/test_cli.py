@@ -56,3 +56,12 @@ def test_generate_writes_suites_and_helpers(tmp_path):
     names = {p.name for p in tmp_path.iterdir()}
     assert {"kgen_kunit.c", "kgen_kunit.h", "Kconfig", "Makefile",
             "kgen_contig_split_kunit.c", "kgen_refcount_hold_kunit.c"} <= names
+
+
+def test_missing_tools_name_the_debian_package(monkeypatch):
+    from kgen.runner import kunit_tool
+    monkeypatch.setenv("PATH", "/nonexistent")
+    missing = kunit_tool.missing_tools("arm64")
+    assert "flex (apt-get install flex)" in missing
+    assert "aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)" in missing
+    assert "qemu-system-aarch64 (apt-get install qemu-system-arm)" in missing
