@@ -6,3 +6,12 @@ from importlib import resources
 def kunit_dir():
     """Traversable for the kunit/ resource directory."""
     return resources.files(__package__).joinpath("kunit")
+
+
+# Static files copied next to the generated suites in mm/kgen/.
+HELPER_FILES = ("kgen_kunit.c", "kgen_kunit.h", "Kconfig")
+
+
+def helper_files() -> dict[str, bytes]:
+    """File name -> contents of the static helper library files."""
+    return {name: kunit_dir().joinpath(name).read_bytes() for name in HELPER_FILES}

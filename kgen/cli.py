@@ -62,14 +62,13 @@ def cmd_lint(args) -> int:
 
 def cmd_generate(args) -> int:
     from .generator.render import render_all, write_files
-    from .kernel import kunit_dir
+    from .kernel import helper_files
     from .runner.capabilities import assume_all, probe_tree
     specs = _load(args.spec)
     caps = probe_tree(check_tree(args.kernel), args.arch) if args.kernel \
         else assume_all(args.arch)
     files = render_all(specs, caps)
-    for name in ("kgen_kunit.c", "kgen_kunit.h", "Kconfig"):
-        files[name] = kunit_dir().joinpath(name).read_text()
+    files.update({name: data.decode() for name, data in helper_files().items()})
     changed = write_files(files, args.output)
     print(f"{len(files)} file(s) in {args.output} ({len(changed)} changed)")
     return EXIT_OK

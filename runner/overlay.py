@@ -23,7 +23,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..kernel import kunit_dir
+from ..kernel import helper_files
 
 # Paths (relative to the tree) that the overlay materialises as real
 # directories; everything else in them is a symlink to the tree.
@@ -34,7 +34,6 @@ _WIRING = {
     "mm/Kconfig": '\n# kgen: generated KUnit tests\nsource "mm/kgen/Kconfig"\n',
 }
 KGEN_SUBDIR = "mm/kgen"
-_HELPER_FILES = ("kgen_kunit.c", "kgen_kunit.h", "Kconfig")
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:
@@ -118,7 +117,7 @@ class Overlay:
 
         kgen_dir = self.root / KGEN_SUBDIR
         kgen_dir.mkdir(exist_ok=True)
-        files = {name: kunit_dir().joinpath(name).read_bytes() for name in _HELPER_FILES}
+        files = helper_files()
         files.update({name: text.encode() for name, text in generated.items()})
         changed = []
         for entry in kgen_dir.iterdir():
