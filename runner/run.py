@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -52,10 +53,21 @@ def _error_result(name: str, kind: str, message: str, log: list[str]) -> CaseRes
                       log=log[-LOG_TAIL:])
 
 
+# Most telling first: a compiler/linker diagnostic, then kunit.py's own
+# explanations (e.g. a Kconfig option that could not be set), then anything.
+_BUILD_ERROR_PATTERNS = (
+    re.compile(r":\d+:\d+: (fatal )?error: "),
+    re.compile(r"undefined reference to|ld: .*error"),
+    re.compile(r"Not all Kconfig options|Missing: |were not set"),
+    re.compile(r"ERROR:|\berror:|Error \d"),
+)
+
+
 def _first_error_line(lines: list[str]) -> str:
-    for line in lines:
-        if "error:" in line or "Error " in line or "ERROR:" in line:
-            return line.strip()
+    for pattern in _BUILD_ERROR_PATTERNS:
+        for line in lines:
+            if pattern.search(line):
+                return line.strip().removeprefix("ERROR:root:")
     return lines[-1].strip() if lines else "build failed"
 
 

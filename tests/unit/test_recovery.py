@@ -69,3 +69,14 @@ def test_merge_unknown_suite_appends_it():
     merge(result, RunResult(suites=[SuiteResult("s", [CaseResult("c", Status.PASSED)])]),
           "s", 1)
     assert [s.name for s in result.suites] == ["s"] and result.errors == []
+
+
+def test_real_hang_log_becomes_timeout_and_targets_the_rest():
+    lines = (FIXTURES / "um_hang_timeout.log").read_text().splitlines()
+    known = json.loads((FIXTURES / "um_hang_timeout.expected.json").read_text())["_known_cases"]
+    result = parse_console(lines, known_cases=known)
+    assert mark_timeout(result, lines, 30)
+    first = result.suites[0].cases[0]
+    assert first.kind == "timeout" and "30s limit" in first.message
+    assert rerun_targets(result, set()) == ["kgen_selftest_hang.kgen_selftest_hang_hangs",
+                                            "kgen_selftest_hang.kgen_selftest_hang_after"]
