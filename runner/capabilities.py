@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..kernel import kunit_dir
 from ..spec.model import Need
 
 # API -> (header relative to the tree, pattern of its declaration).
@@ -72,10 +73,19 @@ class Capabilities:
         return "; ".join(reasons) if reasons else None
 
     def kconfig_wanted(self, needs: list[Need]) -> list[str]:
-        """CONFIG_X=y lines for needs this arch can meet, beyond the base."""
+        """CONFIG_X=y lines for needs this arch can meet, beyond the fixed
+        base and arch fragments (which already hold what the shipped
+        families need, so the common case adds nothing)."""
+        fixed = ALWAYS_ON | fragment_options(self.arch)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
-                       if n.kind == "kconfig" and n.name not in ALWAYS_ON
+                       if n.kind == "kconfig" and n.name not in fixed
                        and not self.unmet(n)})
+
+
+def fragment_options(arch: str) -> set[str]:
+    """Options set to y by kernel/kunit/configs/<arch>.config."""
+    text = kunit_dir().joinpath("configs", f"{arch}.config").read_text()
+    return set(re.findall(r"^CONFIG_(\w+)=y$", text, re.M))
 
 
 def probe_tree(tree: Path, arch: str) -> Capabilities:
