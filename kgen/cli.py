@@ -122,6 +122,30 @@ def cmd_run(args) -> int:
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
 
+def cmd_validate(args) -> int:
+    from .runner.validate import ValidateRequest, validate
+    from .runner.validate_report import as_json, first_messages, markdown
+    specs = _load(args.spec)
+    tree = check_tree(args.kernel) if args.kernel else _resolve_tree(None)
+    out = args.out or (cache_root() / "validate-results" / tree_key(tree))
+    req = ValidateRequest(tree=tree, series=args.series, specs=specs, out_dir=out,
+                          arch=args.arch, tip_only=args.tip_only, repeat=args.repeat,
+                          timeout=args.timeout, accel=args.accel, log=_log)
+    try:
+        outcome = validate(req)
+    except KeyboardInterrupt:
+        _log("kgen: interrupted; the kernel tree was never modified")
+        return EXIT_INTERRUPTED
+    report = markdown(outcome, first_messages(outcome))
+    (out / "report.md").write_text(report)
+    (out / "report.json").write_text(as_json(outcome))
+    print(report)
+    print(f"report: {out / 'report.md'} (JSON beside it); per-step JUnit in {out}")
+    if outcome.incomplete:
+        return EXIT_USAGE          # 2: a step did not apply, build or boot
+    return EXIT_TEST_FAILURES if outcome.regressed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kgen", description="Page-allocator free-path scenarios as KUnit tests.")
@@ -155,6 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
     runp.add_argument("--dry-run", action="store_true", help="same as `kgen plan`")
     runp.set_defaults(func=cmd_run)
     planp.set_defaults(func=cmd_plan)
+
+    val = sub.add_parser("validate", help="run the specs at the base of a patch series "
+                         "and after each patch; classify regressions")
+    val.add_argument("--kernel", type=Path, metavar="TREE",
+                     help="base tree (never modified; default: as for run)")
+    val.add_argument("--series", required=True, metavar="S",
+                     help="mbox file, directory of .patch files, or BASE..TIP in a git tree")
+    val.add_argument("--arch", choices=ARCHES, default="um")
+    val.add_argument("--spec", action="append", type=Path, metavar="PATH")
+    val.add_argument("--tip-only", action="store_true",
+                     help="run the base and the last patch only")
+    val.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="run each step N times; cases that differ are unstable")
+    val.add_argument("--out", type=Path, metavar="DIR",
+                     help="per-step JUnit and report.md/json (default: under the cache)")
+    val.add_argument("--timeout", type=int, default=600, metavar="SECONDS")
+    val.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    val.set_defaults(func=cmd_validate)
     return parser
 
 
