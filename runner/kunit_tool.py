@@ -77,10 +77,17 @@ def missing_tools(arch: str) -> list[str]:
             if which(tool) is None]
 
 
-def _count_objects(build_dir: Path) -> int:
+def _count_objects(build_dir: Path, since: float) -> int:
+    """Object files written since the build started (a rebuild overwrites
+    existing ones, so counting all of them would show no progress)."""
     count = 0
-    for _root, _dirs, files in os.walk(build_dir):
-        count += sum(1 for f in files if f.endswith(".o"))
+    for root, _dirs, files in os.walk(build_dir):
+        for name in files:
+            if name.endswith(".o"):
+                try:
+                    count += os.stat(os.path.join(root, name)).st_mtime >= since
+                except OSError:
+                    pass
     return count
 
 
@@ -92,14 +99,16 @@ class _Progress(threading.Thread):
         self.label, self.build_dir, self.stream = label, build_dir, stream
         self.stop = threading.Event()
         self.start_time = time.monotonic()
+        self.start_wall = time.time()
         self.tty = stream.isatty()
 
     def run(self) -> None:
         interval = 2 if self.tty else 30
         while not self.stop.wait(interval):
             elapsed = int(time.monotonic() - self.start_time)
+            built = _count_objects(self.build_dir, self.start_wall)
             line = (f"  {self.label}: {elapsed // 60}m{elapsed % 60:02d}s, "
-                    f"{_count_objects(self.build_dir)} objects in {self.build_dir}")
+                    f"{built} objects compiled so far in {self.build_dir}")
             self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
             self.stream.flush()
         if self.tty:
