@@ -324,9 +324,19 @@ def _kunit_failure(log: list[str]) -> tuple[str, str, list[str]]:
         if not head:
             continue
         block = [line]
-        for following in log[i + 1:i + _MAX_FAILURE_BLOCK]:
+        window = log[i + 1:i + _MAX_FAILURE_BLOCK]
+        for j, following in enumerate(window):
             stripped = following.strip()
-            if not stripped or stripped.startswith("#") or splat_kind(following):
+            if not stripped:
+                # KUnit leaves a blank line before the custom message when
+                # the expected value is a literal ("bad == 0"): keep going
+                # if a message line follows.
+                nxt = window[j + 1].strip() if j + 1 < len(window) else ""
+                if nxt and not nxt.startswith("#") and not splat_kind(nxt) \
+                        and not _FAILURE_HEAD.match(nxt):
+                    continue
+                break
+            if stripped.startswith("#") or splat_kind(following):
                 break
             block.append(following)
         texts.append(_headline(_compact_failure(head.group(1), block[1:])))
