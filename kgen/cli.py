@@ -146,6 +146,44 @@ def cmd_validate(args) -> int:
     return EXIT_TEST_FAILURES if outcome.regressed else EXIT_OK
 
 
+def cmd_bench(args) -> int:
+    from .runner.bench import (BenchRequest, as_json, compare_markdown, junit_properties,
+                               report_markdown, run_bench)
+    from .runner.bench_stats import compare
+    from .runner.junit import write_junit
+    from .runner.results import CaseResult, RunResult, Status, SuiteResult
+    if args.boots < 2:
+        raise UsageError("--boots must be at least 2 (statistics need a spread)")
+    trees = [check_tree(t) for t in args.compare] if args.compare \
+        else [_resolve_tree(args.kernel)]
+    results = []
+    for tree in trees:
+        req = BenchRequest(tree=tree, arch=args.arch, boots=args.boots,
+                           iterations=args.iterations, timeout=args.timeout,
+                           accel=args.accel, log=_log)
+        try:
+            results.append(run_bench(req))
+        except KeyboardInterrupt:
+            _log("kgen: interrupted; the kernel tree was never modified")
+            return EXIT_INTERRUPTED
+    out = args.out or (cache_root() / "bench-results" / tree_key(trees[-1]))
+    out.mkdir(parents=True, exist_ok=True)
+    comparisons = compare(results[0].rows, results[1].rows) if args.compare else None
+    text = "\n".join(report_markdown(r) for r in results)
+    if comparisons is not None:
+        text += "\n" + compare_markdown(results[0], results[1], comparisons)
+    (out / "bench.md").write_text(text)
+    (out / "bench.json").write_text(as_json(results[-1], comparisons))
+    last = results[-1]
+    suite = SuiteResult("kgen_bench", [
+        CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"])
+        for row in last.rows], properties=junit_properties(last, comparisons))
+    write_junit(RunResult(suites=[suite]), out / "bench.xml")
+    print(text)
+    print(f"report: {out / 'bench.md'} (bench.json, bench.xml beside it)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kgen", description="Page-allocator free-path scenarios as KUnit tests.")
@@ -197,6 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--timeout", type=int, default=600, metavar="SECONDS")
     val.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
     val.set_defaults(func=cmd_validate)
+
+    bench = sub.add_parser("bench", help="benchmark lane: batched vs per-page free, "
+                           "contiguous allocations; N boots, statistics, comparison")
+    bench.add_argument("--arch", choices=ARCHES, default="um")
+    bench.add_argument("--kernel", type=Path, metavar="PATH")
+    bench.add_argument("--compare", nargs=2, type=Path, metavar=("BASE_TREE", "NEW_TREE"))
+    bench.add_argument("--boots", type=int, default=5, metavar="N")
+    bench.add_argument("--iterations", type=int, metavar="N",
+                       help="high-order iterations per boot (default scales with arch)")
+    bench.add_argument("--out", type=Path, metavar="DIR")
+    bench.add_argument("--timeout", type=int, default=1200, metavar="SECONDS")
+    bench.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

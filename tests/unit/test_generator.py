@@ -12,7 +12,7 @@ import pytest
 from kgen.cache import cache_root
 from kgen.cli import shipped_specs
 from kgen.generator.render import render_all, render_suite, write_files
-from kgen.kernel import kunit_dir
+from kgen.kernel import helper_files
 from kgen.spec.loader import load_spec, load_specs
 
 
@@ -96,8 +96,7 @@ def _checkpatch() -> Path | None:
                     reason="checkpatch.pl comes from the cached kernel tree: run `kgen kernel fetch`")
 def test_generated_and_helper_c_are_checkpatch_clean(tmp_path):
     files = render_all(load_specs(shipped_specs()))
-    for name in ("kgen_kunit.c", "kgen_kunit.h"):
-        files[name] = kunit_dir().joinpath(name).read_text()
+    files.update({n: d.decode() for n, d in helper_files().items()})
     write_files(files, tmp_path)
     for name in sorted(files):
         if not name.endswith((".c", ".h")):

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen benchmark lane: the batched contiguous free against the per-page
+ * loop it replaced, in the same boot, as the series' page_alloc_high_order
+ * test did, plus CMA-style contiguous allocate/free.
+ *
+ * Built only into kgen's benchmark kernel (CONFIG_KGEN_BENCH, no DEBUG_VM).
+ * Each case prints one line per measurement, which kgen bench collects over
+ * several boots:
+ *
+ *   # <case>: kgen-bench: name=<row> iterations=<n> total_ns=<t>
+ */
+#include <kunit/test.h>
+#include <linux/gfp.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+
+/* Iterations per measurement; kgen scales them per arch (QEMU TCG is slow). */
+static unsigned int iterations = 1000;
+module_param(iterations, uint, 0444);
+MODULE_PARM_DESC(iterations, "iterations per measurement");
+
+static unsigned int contig_iterations = 20;
+module_param(contig_iterations, uint, 0444);
+MODULE_PARM_DESC(contig_iterations, "iterations of the 16384-page contiguous allocations");
+
+#define KGEN_BENCH_HIGH_ORDER	PMD_ORDER
+#define KGEN_BENCH_CONTIG_PAGES	16384UL
+
+static void kgen_bench_report(struct kunit *test, const char *row,
+			      unsigned int n, u64 total_ns)
+{
+	kunit_info(test, "kgen-bench: name=%s iterations=%u total_ns=%llu",
+		   row, n, total_ns);
+}
+
+/*
+ * alloc_pages(PMD_ORDER) + split_page(), freed either by free_contig_range()
+ * or by __free_page() on every page.  Only the free is timed.
+ */
+static u64 kgen_bench_high_order_once(struct kunit *test, bool batched)
+{
+	unsigned long nr = 1UL << KGEN_BENCH_HIGH_ORDER, i;
+	struct page *page;
+	u64 start, elapsed;
+
+	page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, KGEN_BENCH_HIGH_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	split_page(page, KGEN_BENCH_HIGH_ORDER);
+	start = ktime_get_ns();
+	if (batched) {
+		free_contig_range(page_to_pfn(page), nr);
+	} else {
+		for (i = 0; i < nr; i++)
+			__free_page(page + i);
+	}
+	elapsed = ktime_get_ns() - start;
+	return elapsed;
+}
+
+static void kgen_bench_high_order(struct kunit *test)
+{
+	u64 batched = 0, loop = 0;
+	unsigned int i;
+
+	/* Interleaved, so drift in the boot affects both sides alike. */
+	for (i = 0; i < iterations; i++) {
+		batched += kgen_bench_high_order_once(test, true);
+		loop += kgen_bench_high_order_once(test, false);
+	}
+	kgen_bench_report(test, "high_order.free_contig_range", iterations, batched);
+	kgen_bench_report(test, "high_order.free_page_loop", iterations, loop);
+}
+
+/* CMA-style: 16384 contiguous pages, normal and frozen, alloc + free timed. */
+static void kgen_bench_contig(struct kunit *test)
+{
+	u64 alloc_ns = 0, free_ns = 0, falloc_ns = 0, ffree_ns = 0, t;
+	struct page *page;
+	unsigned int i;
+
+	for (i = 0; i < contig_iterations; i++) {
+		t = ktime_get_ns();
+		page = alloc_contig_pages(KGEN_BENCH_CONTIG_PAGES, GFP_KERNEL | __GFP_NOWARN,
+					  numa_node_id(), NULL);
+		alloc_ns += ktime_get_ns() - t;
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		t = ktime_get_ns();
+		free_contig_range(page_to_pfn(page), KGEN_BENCH_CONTIG_PAGES);
+		free_ns += ktime_get_ns() - t;
+
+		t = ktime_get_ns();
+		page = alloc_contig_frozen_pages(KGEN_BENCH_CONTIG_PAGES,
+						 GFP_KERNEL | __GFP_NOWARN,
+						 numa_node_id(), NULL);
+		falloc_ns += ktime_get_ns() - t;
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		t = ktime_get_ns();
+		free_contig_frozen_range(page_to_pfn(page), KGEN_BENCH_CONTIG_PAGES);
+		ffree_ns += ktime_get_ns() - t;
+	}
+	kgen_bench_report(test, "contig16384.alloc_contig_pages", contig_iterations, alloc_ns);
+	kgen_bench_report(test, "contig16384.free_contig_range", contig_iterations, free_ns);
+	kgen_bench_report(test, "contig16384.alloc_contig_frozen_pages", contig_iterations,
+			  falloc_ns);
+	kgen_bench_report(test, "contig16384.free_contig_frozen_range", contig_iterations,
+			  ffree_ns);
+}
+
+static struct kunit_case kgen_bench_cases[] = {
+	KUNIT_CASE_SLOW(kgen_bench_high_order),
+	KUNIT_CASE_SLOW(kgen_bench_contig),
+	{}
+};
+
+static struct kunit_suite kgen_bench_suite = {
+	.name = "kgen_bench",
+	.test_cases = kgen_bench_cases,
+};
+
+kunit_test_suite(kgen_bench_suite);
+
+MODULE_DESCRIPTION("kgen benchmark lane: batched vs per-page contiguous free");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,83 @@
+"""Benchmark statistics: per-row mean, stddev, coefficient of variation over
+boots, and the series-style comparison with Welch's t-test."""
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+
+from scipy import stats
+
+ALPHA = 0.05
+_LINE = re.compile(r"kgen-bench: name=(?P<name>[\w.]+) iterations=(?P<n>\d+) "
+                   r"total_ns=(?P<ns>\d+)")
+RATIO_ROW = "high_order.speedup (loop / batched)"
+
+
+def parse_boot(lines: list[str]) -> dict[str, float]:
+    """Row -> ns per iteration for one boot; adds the batched-free speedup."""
+    rows: dict[str, float] = {}
+    for line in lines:
+        match = _LINE.search(line)
+        if match and int(match["n"]):
+            rows[match["name"]] = int(match["ns"]) / int(match["n"])
+    batched = rows.get("high_order.free_contig_range")
+    loop = rows.get("high_order.free_page_loop")
+    if batched and loop:
+        rows[RATIO_ROW] = loop / batched
+    return rows
+
+
+@dataclass
+class Row:
+    name: str
+    values: list[float]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def stdev(self) -> float:
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+    @property
+    def cv(self) -> float:
+        return self.stdev / self.mean if self.mean else 0.0
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.name == RATIO_ROW
+
+
+def collect(boots: list[dict[str, float]]) -> list[Row]:
+    names = sorted({n for boot in boots for n in boot})
+    return [Row(n, [b[n] for b in boots if n in b]) for n in names]
+
+
+@dataclass
+class Comparison:
+    name: str
+    base: Row
+    new: Row
+    change: float      # (new - base) / base
+    p_value: float
+    mark: str          # "(R)" regression, "(I)" improvement, "" not significant
+
+
+def compare(base: list[Row], new: list[Row], alpha: float = ALPHA) -> list[Comparison]:
+    """Welch's t-test per row.  Times: higher is worse; the speedup ratio:
+    higher is better."""
+    by_name = {r.name: r for r in new}
+    out = []
+    for row in base:
+        other = by_name.get(row.name)
+        if other is None or len(row.values) < 2 or len(other.values) < 2:
+            continue
+        result = stats.ttest_ind(other.values, row.values, equal_var=False)
+        p = float(result.pvalue)
+        change = (other.mean - row.mean) / row.mean if row.mean else 0.0
+        worse = change < 0 if row.is_ratio else change > 0
+        mark = ("(R)" if worse else "(I)") if p < alpha else ""
+        out.append(Comparison(row.name, row, other, change, p, mark))
+    return out
