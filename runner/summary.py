@@ -61,11 +61,29 @@ def _case_line(case: CaseResult, width: int, color: bool) -> str:
     return f"  {_paint(label, case.status, color)} {text}"
 
 
+def _skip_groups(cases: list[CaseResult], width: int, color: bool) -> list[str]:
+    """One line per skip reason: on UML a whole family skips for one reason,
+    and listing each parameter would bury the failures."""
+    reasons: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        reasons.setdefault(_one_line(case.message), []).append(case)
+    lines = []
+    for reason, group in reasons.items():
+        if len(group) == 1:
+            lines.append(_case_line(group[0], width, color))
+            continue
+        label = f"{_LABELS[Status.SKIPPED]:<7}"
+        text = _truncate(f"{len(group)} cases: {reason}", width - len(label) - 3)
+        lines.append(f"  {_paint(label, Status.SKIPPED, color)} {text}")
+    return lines
+
+
 def _section(heading: str, cases: list[CaseResult], width: int,
              color: bool) -> list[str]:
     lines = [_paint(f"{heading}: {_counts(cases)}", _worst(cases), color)]
     lines += [_case_line(case, width, color) for case in cases
-              if case.status is not Status.PASSED]
+              if case.status in (Status.FAILED, Status.ERROR)]
+    lines += _skip_groups([c for c in cases if c.status is Status.SKIPPED], width, color)
     return lines
 
 
