@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 
 from ..runner.capabilities import API_PROBES, FILE_PROBES, Capabilities, assume_all
-from ..spec.model import ALLOCS, FREE_APIS, SPOILS, Case, Selector, Spec
+from ..spec.model import ALLOCS, FREE_APIS, LAYOUTS, SPOILS, Case, Selector, Spec, Variant
 
 _SEL_KINDS = {
     "first": "KGEN_SEL_FIRST",
@@ -77,6 +77,15 @@ def _case_view(suite: str, case: Case, caps: Capabilities) -> dict:
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
         skip = caps.skip_reason(case.needs_of(variant))
+        if case.array_family:
+            params.append({
+                "nr_pages": variant.nr_pages,
+                "layout": LAYOUTS.get(variant.layout or "", "KGEN_ARRAY_SORTED"),
+                "merge_order": _merge_order(case, variant),
+                "skip": c_string(skip) if skip else "NULL",
+                "desc": desc,
+            })
+            continue
         params.append({
             "order": variant.order,
             "api": FREE_APIS[variant.free],
@@ -99,12 +108,31 @@ def _case_view(suite: str, case: Case, caps: Capabilities) -> dict:
         "any_hold": any(v.hold for v in case.variants),
         "any_spoil": any(v.spoil for v in case.variants),
         "spoil_kind": SPOILS.get(case.spoil_kind or "", ""),
-        "alloc": ALLOCS[(case.alloc, case.compound)],
+        "alloc": ALLOCS.get((case.alloc, case.compound), ""),
+        "array": case.array_family,
+        "span_alloc": case.alloc,
+        "huge": "true" if case.huge else "false",
         "misuse": case.misuse,
         "allowed_taints": "BIT(TAINT_BAD_PAGE)" if case.spoil_kind == "bad_state" else "0",
         "layout": "KGEN_LAYOUT_GUARDED" if case.guards else "KGEN_LAYOUT_BARE",
         "e": case.expect,
     }
+
+
+def _merge_order(case: Case, variant: Variant) -> int:
+    """Order every freed page of a vmalloc-family case must be back in.
+
+    -1 means the vmalloc area's own page order (PMD order when vmalloc_huge()
+    got huge pages, else 0).  A page array freed whole merges back to its
+    block's order; gaps keep every page's buddy allocated.
+    """
+    if case.expect.merged is None:
+        return 0
+    if case.alloc == "vmalloc":
+        return -1
+    size_order = variant.nr_pages.bit_length() - 1
+    return {"sorted": size_order, "reversed": size_order, "gaps": 0,
+            "interleaved": size_order - 1}[variant.layout or "sorted"]
 
 
 def spec_hash(spec: Spec) -> str:

@@ -16,14 +16,15 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import (MERGED_MAX, Case, Expect, ExplicitNeeds, Selector, Spec,
-                    Variant)
+from .model import (ARRAY_ALLOCS, MERGED_MAX, Case, Expect, ExplicitNeeds, Selector,
+                    Spec, Variant)
 
 # KUnit truncates parameter descriptions at KUNIT_PARAM_DESC_SIZE (128).
 MAX_PARAM_DESC = 127
 # Keep one generated suite bounded: each parameter is a boot-time test.
 MAX_VARIANTS_PER_CASE = 256
-SWEEP_KEYS = ("order", "free", "hold", "hold_refs", "poison", "bad_state")
+SWEEP_KEYS = ("order", "free", "hold", "hold_refs", "poison", "bad_state", "pages",
+              "layout")
 # bad_page() stops printing after 60 reports a minute; stay well below.
 MAX_BAD_STATE_PAGES = 40
 
@@ -161,13 +162,23 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         "hold_refs": raw.get("hold_refs", 1),
         "poison": raw.get("poison", []),
         "bad_state": raw.get("bad_state", []),
+        "pages": span.get("pages"),
+        "layout": span.get("layout"),
     }
     for key in sweep:
-        if key == "order" and "order" in span:
-            problem(("sweep", key), "order is set in span and swept: pick one")
+        if key in ("order", "pages", "layout") and key in span:
+            problem(("sweep", key), f"{key} is set in span and swept: pick one")
         elif key in base and key in raw:
             problem(("sweep", key), f"{key} is set and swept: pick one")
-    if base["order"] is None and "order" not in sweep:
+    array = alloc in ARRAY_ALLOCS
+    if array and not _array_case_ok(raw, span, sweep, alloc, problem):
+        return None
+    if not array and (base["pages"] is not None or "pages" in sweep
+                      or base["layout"] or "layout" in sweep or "huge" in span):
+        problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
+    if array:
+        base["order"] = 0
+    elif base["order"] is None and "order" not in sweep:
         problem(("span",), "span needs an order (or sweep.order)")
         return None
     if base["free"] is None and "free" not in sweep:
@@ -201,11 +212,15 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
 
     variants: list[Variant] = []
     seen: set[str] = set()
-    for order, free, hold, refs, poison, bad_state in combos:
+    for order, free, hold, refs, poison, bad_state, pages, layout in combos:
         variant = Variant(order=order, free=free,
                           hold=tuple(_selector(s) for s in hold),
                           hold_refs=refs,
-                          spoil=tuple(_selector(s) for s in (poison or bad_state)))
+                          spoil=tuple(_selector(s) for s in (poison or bad_state)),
+                          pages=pages, layout=layout)
+        if alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
+            problem(("sweep", "pages") if "pages" in sweep else ("span", "pages"),
+                    f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
         for key, sels in (("hold", variant.hold), (spoil_kind, variant.spoil)):
             for sel_idx, sel in enumerate(sels):
                 if sel.kind == "index" and sel.arg >= variant.nr_pages:
@@ -216,7 +231,11 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
             problem((), f"{variant.describe(SWEEP_KEYS)}: a page is both held and "
                     f"{spoil_kind}; its free would never reach free_pages_prepare()")
         frozen_api = free == "free_contig_frozen_range"
-        if frozen_api != (alloc == "frozen"):
+        if array:
+            pass   # _array_case_ok checked the free API
+        elif free == "vfree":
+            problem(("free",), "vfree() frees vmalloc spans only")
+        elif frozen_api != (alloc == "frozen"):
             problem(("sweep", "free") if "free" in sweep else ("free",),
                     "free_contig_frozen_range() frees frozen spans, and frozen spans "
                     "need free_contig_frozen_range()")
@@ -248,10 +267,15 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         guards=raw_expect.get("guards", guards),
         no_warning=raw_expect.get("no_warning", True),
         leaked=raw_expect.get("leaked", True),
+        nr_vmalloc=raw_expect.get("nr_vmalloc", alloc == "vmalloc"),
         warnings=raw_expect.get("warnings", 1 if misuse == "tail_start" else None),
         splats=tuple(raw_expect.get(
             "splats", ["Bad page state"] if spoil_kind == "bad_state" else [])),
     )
+    if array:
+        guards = False
+        expect = Expect(freed=expect.freed, merged=expect.merged, no_warning=expect.no_warning,
+                        nr_vmalloc=expect.nr_vmalloc, guards=False)
     if expect.guards and not guards:
         problem(("expect", "guards"), "expect.guards needs span.guards: true")
     if expect.held_refcount is not None and not any(v.hold for v in variants):
@@ -263,10 +287,50 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
                           memory_mb=raw_needs.get("memory_mb"),
                           kernel_args=tuple(raw_needs.get("kernel_args", [])))
     return Case(name=raw["name"], line=pos.at(where)[0], variants=variants,
-                swept=swept, expect=expect, guards=guards,
+                swept=swept, expect=expect, guards=guards and not array,
                 description=raw.get("description", ""), alloc=alloc,
                 compound=compound, spoil_kind=spoil_kind, misuse=misuse,
-                force=raw.get("force", False), needs=needs)
+                force=raw.get("force", False), needs=needs, huge=span.get("huge", False))
+
+
+# What a vmalloc-family case may use: these specs track pages as an array.
+_ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
+_ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "no_warning"}
+
+
+def _array_case_ok(raw: dict, span: dict, sweep: dict, alloc: str, problem) -> bool:
+    ok = True
+    for key in sorted(set(raw) - _ARRAY_CASE_KEYS):
+        problem((key,), f"{key} does not apply to {alloc} spans")
+        ok = False
+    for key in sorted(set(raw.get("expect", {})) - _ARRAY_EXPECT_KEYS):
+        problem(("expect", key), f"expect.{key} does not apply to {alloc} spans "
+                f"(use {', '.join(sorted(_ARRAY_EXPECT_KEYS))})")
+        ok = False
+    for key in sorted(set(sweep) - {"pages", "layout"}):
+        problem(("sweep", key), f"{alloc} spans sweep pages or layout only")
+        ok = False
+    for key in ("order", "guards", "compound"):
+        if key in span:
+            problem(("span", key), f"{key} does not apply to {alloc} spans (use pages)")
+            ok = False
+    if "pages" not in span and "pages" not in sweep:
+        problem(("span",), f"a {alloc} span needs pages (or sweep.pages)")
+        ok = False
+    want = "vfree" if alloc == "vmalloc" else "free_pages_bulk"
+    if raw.get("free") != want:
+        problem(("free",) if "free" in raw else (), f"{alloc} spans are freed by {want}")
+        ok = False
+    if alloc == "vmalloc" and ("layout" in span or "layout" in sweep):
+        problem(("span",), "layout applies to page_array spans")
+        ok = False
+    if alloc == "page_array" and "layout" not in span and "layout" not in sweep:
+        problem(("span",), "a page_array span needs a layout (or sweep.layout)")
+        ok = False
+    if alloc == "page_array" and "huge" in span:
+        problem(("span", "huge"), "huge applies to vmalloc spans")
+        ok = False
+    return ok
 
 
 def load_spec(path: Path) -> Spec:

@@ -16,7 +16,16 @@ FREE_APIS: dict[str, str] = {
     "free_pages_bulk": "KGEN_FREE_PAGES_BULK",
     "free_page_loop": "KGEN_FREE_PAGE_LOOP",
     "free_contig_frozen_range": "KGEN_FREE_CONTIG_FROZEN_RANGE",
+    "vfree": "KGEN_FREE_PAGE_LOOP",   # vmalloc family: the template calls vfree()
 }
+# Spec page_array layout -> C enum kgen_array_layout.
+LAYOUTS: dict[str, str] = {
+    "sorted": "KGEN_ARRAY_SORTED",
+    "reversed": "KGEN_ARRAY_REVERSED",
+    "gaps": "KGEN_ARRAY_GAPS",
+    "interleaved": "KGEN_ARRAY_INTERLEAVED",
+}
+ARRAY_ALLOCS = ("vmalloc", "page_array")
 # Spec span.alloc (+ compound) -> C enum kgen_alloc.
 ALLOCS: dict[tuple[str, bool], str] = {
     ("split_page", False): "KGEN_ALLOC_SPLIT",
@@ -90,10 +99,12 @@ class Variant:
     hold: tuple[Selector, ...] = ()
     hold_refs: int = 1
     spoil: tuple[Selector, ...] = ()
+    pages: int | None = None           # vmalloc family: pages instead of order
+    layout: str | None = None          # page_array layout
 
     @property
     def nr_pages(self) -> int:
-        return 1 << self.order
+        return self.pages if self.pages is not None else 1 << self.order
 
     def held_indices(self) -> set[int]:
         return _union(self.hold, self.nr_pages)
@@ -114,6 +125,10 @@ class Variant:
                 parts.append(f"hold={held}")
             elif key == "hold_refs":
                 parts.append(f"refs={self.hold_refs}")
+            elif key == "pages":
+                parts.append(f"pages={self.pages}")
+            elif key == "layout":
+                parts.append(f"layout={self.layout}")
             elif key in ("poison", "bad_state"):
                 spoiled = "+".join(s.describe() for s in self.spoil) or "none"
                 parts.append(f"{key}={spoiled}")
@@ -141,6 +156,7 @@ class Expect:
     guards: bool = True
     no_warning: bool = True
     leaked: bool = True
+    nr_vmalloc: bool = True            # vmalloc family: NR_VMALLOC balanced
     warnings: int | None = None        # WARN*() count a misuse must cause
     splats: tuple[str, ...] = ()       # console reports the case must cause
 
@@ -168,6 +184,7 @@ class Case:
     spoil_kind: str | None = None      # "poison" | "bad_state"
     misuse: str | None = None          # "tail_start" | "order_mismatch"
     force: bool = False                # run a misuse known to crash the kernel
+    huge: bool = False                 # vmalloc_huge()
     needs: ExplicitNeeds = ExplicitNeeds()
 
     @property
@@ -178,10 +195,15 @@ class Case:
     def frozen(self) -> bool:
         return self.alloc == "frozen"
 
+    @property
+    def array_family(self) -> bool:
+        """vmalloc family: pages tracked as an array, not one pfn span."""
+        return self.alloc in ARRAY_ALLOCS
+
     def needs_of(self, variant: Variant) -> list[Need]:
         """Everything this variant needs, derived from the spec."""
         needs = {Need("kconfig", k, "spec needs:") for k in self.needs.kconfig}
-        if variant.free != "free_page_loop":
+        if variant.free not in ("free_page_loop", "vfree"):
             needs.add(Need("api", variant.free, "the API under test"))
         if variant.free in ("free_contig_range", "free_contig_frozen_range") or \
                 self.alloc in ("contig", "frozen"):

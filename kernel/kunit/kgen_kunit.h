@@ -88,6 +88,10 @@ enum kgen_page_owner {
  * @spoil: selectors of the pages made unfreeable before the free
  * @nr_spoil: number of entries in @spoil
  * @skip: reason this parameter cannot run on this tree or arch, or NULL
+ * @nr_pages: vmalloc family: size in pages
+ * @layout: vmalloc family: page array layout
+ * @merge_order: vmalloc family: order every freed page's block must reach,
+ *               or -1 for the vmalloc area's own page order
  * @desc: KUnit parameter description ("order=9,free=free_contig_range")
  */
 struct kgen_split_param {
@@ -99,6 +103,9 @@ struct kgen_split_param {
 	const struct kgen_sel *spoil;
 	unsigned int nr_spoil;
 	const char *skip;
+	unsigned long nr_pages;
+	int layout;
+	int merge_order;
 	char desc[KUNIT_PARAM_DESC_SIZE];
 };
 
@@ -170,6 +177,54 @@ void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span);
 void kgen_expect_balanced(struct kunit *test, struct kgen_span *span);
 void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
 			    unsigned long allowed_taints);
+
+/* vmalloc family (kgen_vmalloc.c): pages tracked as an array. */
+enum kgen_array_layout {
+	KGEN_ARRAY_SORTED,		/* one split block, pfn order */
+	KGEN_ARRAY_REVERSED,		/* the same, last page first */
+	KGEN_ARRAY_GAPS,		/* every other page of a block */
+	KGEN_ARRAY_INTERLEAVED,		/* two blocks, alternating */
+};
+
+/**
+ * struct kgen_parr - pages of a vmalloc-family case
+ * @test: the KUnit test
+ * @pages: the pages, in the order the free API sees them
+ * @nr: entries in @pages
+ * @owned: pages the test allocated itself and still owns (NULL once given)
+ * @nr_owned: entries in @owned
+ * @order: allocation order backing the pages (vmalloc_huge: PMD order)
+ * @addr: the vmalloc area, or NULL for a bare page array
+ * @given: handed to vfree() or free_pages_bulk()
+ * @vmalloc_before: kgen_nr_vmalloc() before the allocation
+ * @vmalloc_after_alloc: kgen_nr_vmalloc() right after a vmalloc
+ * @taint_before: kernel taint flags before the allocation
+ */
+struct kgen_parr {
+	struct kunit *test;
+	struct page **pages;
+	unsigned long nr;
+	struct page **owned;
+	unsigned long nr_owned;
+	unsigned int order;
+	void *addr;
+	bool given;
+	long vmalloc_before;
+	long vmalloc_after_alloc;
+	unsigned long taint_before;
+};
+
+long kgen_nr_vmalloc(void);
+struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
+				    bool huge);
+void kgen_vfree_area(struct kgen_parr *arr);
+struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
+				  enum kgen_array_layout layout);
+void kgen_free_array_bulk(struct kgen_parr *arr);
+void kgen_expect_array_freed(struct kunit *test, struct kgen_parr *arr,
+			     int min_order);
+void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr);
+void kgen_expect_parr_no_warning(struct kunit *test, struct kgen_parr *arr);
 
 const char *kgen_free_api_name(enum kgen_free_api api);
 void kgen_report_time(struct kunit *test, u64 start_ns);

@@ -14,7 +14,8 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 from conftest import REPO, kgen
 from treehash import tree_digest
 
-FAMILIES = [str(REPO / "spec/suites/hwpoison.yaml"), str(REPO / "spec/suites/frozen.yaml")]
+FAMILIES = [str(REPO / "spec/suites/hwpoison.yaml"), str(REPO / "spec/suites/frozen.yaml"),
+            str(REPO / "spec/suites/vmalloc.yaml")]
 ORDER_MISMATCH = "kgen_frozen.kgen_frozen_misuse_order_mismatch"
 
 
@@ -53,6 +54,7 @@ def test_uml_runs_bad_state_and_frozen_and_skips_hwpoison_with_reason(kernel_tre
                           "no MEMORY_FAILURE" in msg for state, msg in poison.values())
     ran = {k: v for k, v in results.items() if not is_hwpoison_case(k) and k != ORDER_MISMATCH}
     assert any("bad_state" in k for k in ran) and any("frozen" in k for k in ran)
+    assert sum(1 for k in ran if k.startswith("kgen_vmalloc.")) == 22
     assert all(state == "passed" for state, _ in ran.values()), ran
     state, msg = results[ORDER_MISMATCH]
     assert state == "skipped" and "VM_BUG_ON_PAGE" in msg
@@ -69,3 +71,9 @@ def test_arm64_qemu_runs_hwpoison(kernel_tree, results_dir):
     assert all(state == "passed" for state, _ in poison.values()), poison
     skipped = {k for k, (state, _) in results.items() if state == "skipped"}
     assert skipped == {ORDER_MISMATCH}
+    assert all(state == "passed" for state, _ in results.values() if state != "skipped")
+    # vmalloc_huge() really used PMD-sized pages here, and they came back
+    # to the buddy as order >= 9 blocks (the case checks that).
+    huge = [c for s in JUnitXml.fromfile(str(results_dir / "families-arm64.xml"))
+            for c in s if c.name.startswith("kgen_vmalloc_vfree_huge/")]
+    assert huge and all("page order 9" in (c.system_out or "") for c in huge)

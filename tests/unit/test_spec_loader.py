@@ -128,6 +128,42 @@ def test_family_rules(tmp_path, text, message):
     assert any(message in p for p in found), found
 
 
+VM = """\
+kgen: 1
+suite: kgen_v
+cases:
+  - name: v
+    span: {alloc: vmalloc, pages: 3}
+    free: vfree
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (VM.replace("free: vfree", "free: free_pages_bulk"), "vmalloc spans are freed by vfree"),
+    (VM.replace("pages: 3", "order: 3"), "a vmalloc span needs pages"),
+    (VM + "    hold: [first]\n", "hold does not apply to vmalloc spans"),
+    (VM + "    expect: {guards: true}\n", "expect.guards does not apply to vmalloc spans"),
+    (VM.replace("vmalloc, pages: 3", "page_array, pages: 3, layout: gaps")
+     .replace("vfree", "free_pages_bulk"), "power-of-two size from 2 to 1024, not 3"),
+    (VM.replace("vmalloc, pages: 3", "page_array, pages: 4").replace("vfree", "free_pages_bulk"),
+     "a page_array span needs a layout"),
+    (VALID.replace("order: 3}", "order: 3, pages: 4}"), "pages, layout and huge belong to"),
+    (VALID.replace("free_contig_range", "vfree"), "vfree() frees vmalloc spans only"),
+])
+def test_vmalloc_family_rules(tmp_path, text, message):
+    found = problems(tmp_path, text)
+    assert any(message in p for p in found), found
+
+
+def test_vmalloc_sweep(tmp_path):
+    spec = load_spec(write(tmp_path, VM.replace("pages: 3}", "}") +
+                           "    sweep: {pages: [1, 513]}\n"))
+    case = spec.cases[0]
+    assert case.array_family and [v.describe(case.swept) for v in case.variants] == [
+        "pages=1", "pages=513"]
+    assert case.expect.nr_vmalloc and not case.guards
+
+
 def test_sweep_too_large(tmp_path):
     found = problems(tmp_path, """\
         kgen: 1

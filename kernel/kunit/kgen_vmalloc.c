@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen KUnit helpers for the vmalloc family: vmalloc()/vmalloc_huge() areas
+ * freed by vfree(), and page arrays of several layouts freed by
+ * free_pages_bulk(), which vfree() uses underneath.
+ *
+ * The pages of such a case are not one pfn range, so they are tracked as an
+ * array.  The checks: every page back in the buddy after a drain, huge
+ * allocations back as high-order blocks, and the NR_VMALLOC node counter
+ * (including per-cpu deltas) back to its value before the case.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/panic.h>
+#include <linux/vmalloc.h>
+#include <linux/vmstat.h>
+
+#include "../internal.h"
+#include "kgen_kunit.h"
+#if KGEN_HAVE_MM_PAGE_ALLOC_H
+#include "../page_alloc.h"
+#endif
+
+#define KGEN_COMPLAINT_TAINTS	(BIT(TAINT_WARN) | BIT(TAINT_BAD_PAGE) | \
+				 BIT(TAINT_DIE))
+
+/**
+ * kgen_nr_vmalloc() - NR_VMALLOC of all nodes, exactly
+ *
+ * node_page_state() leaves out the per-cpu deltas not yet folded in; a
+ * 512-page vfree() can sit entirely in them.
+ *
+ * Return: the number of pages accounted to vmalloc.
+ */
+long kgen_nr_vmalloc(void)
+{
+	long sum = 0;
+	int nid, cpu;
+
+	for_each_online_node(nid) {
+		struct pglist_data *pgdat = NODE_DATA(nid);
+
+		sum += node_page_state(pgdat, NR_VMALLOC);
+		for_each_online_cpu(cpu)
+			sum += per_cpu_ptr(pgdat->per_cpu_nodestats,
+					   cpu)->vm_node_stat_diff[NR_VMALLOC];
+	}
+	return sum;
+}
+
+static void kgen_parr_release(void *data)
+{
+	struct kgen_parr *arr = data;
+	unsigned long i;
+
+	if (arr->addr && !arr->given) {
+		arr->given = true;
+		vfree(arr->addr);
+	}
+	for (i = 0; i < arr->nr_owned; i++) {
+		if (arr->owned[i]) {
+			__free_page(arr->owned[i]);
+			arr->owned[i] = NULL;
+		}
+	}
+}
+
+static struct kgen_parr *kgen_parr_new(struct kunit *test, unsigned long nr,
+				       unsigned long nr_owned)
+{
+	struct kgen_parr *arr = kunit_kzalloc(test, sizeof(*arr), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, arr);
+	arr->test = test;
+	arr->nr = nr;
+	arr->pages = kunit_kcalloc(test, nr, sizeof(*arr->pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, arr->pages);
+	arr->nr_owned = nr_owned;
+	arr->owned = kunit_kcalloc(test, nr_owned ?: 1, sizeof(*arr->owned),
+				   GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, arr->owned);
+	drain_all_pages(NULL);
+	arr->vmalloc_before = kgen_nr_vmalloc();
+	arr->taint_before = get_taint();
+	return arr;
+}
+
+/**
+ * kgen_vmalloc_area() - a vmalloc area whose pages the case follows
+ * @test: the test case
+ * @nr_pages: size in pages
+ * @huge: use vmalloc_huge(), which may back the area with PMD-sized pages
+ *
+ * Return: the tracked pages; vfree()d by a cleanup action if the case ends
+ * before it frees them itself.
+ */
+struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
+				    bool huge)
+{
+	struct kgen_parr *arr = kgen_parr_new(test, nr_pages, 0);
+	unsigned long size = nr_pages << PAGE_SHIFT, i;
+	struct vm_struct *area;
+
+	arr->addr = huge ? vmalloc_huge(size, GFP_KERNEL) : vmalloc(size);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, arr->addr, "vmalloc of %lu pages failed",
+				  nr_pages);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
+							     arr));
+	arr->vmalloc_after_alloc = kgen_nr_vmalloc();
+	for (i = 0; i < nr_pages; i++)
+		arr->pages[i] = vmalloc_to_page(arr->addr + i * PAGE_SIZE);
+	area = find_vm_area(arr->addr);
+	KUNIT_ASSERT_NOT_NULL(test, area);
+#ifdef CONFIG_HAVE_ARCH_HUGE_VMALLOC
+	arr->order = area->page_order;
+#endif
+	/* In the case's log: whether huge pages backed the area here. */
+	kunit_info(test, "kgen: vmalloc area of %lu pages, page order %u",
+		   nr_pages, arr->order);
+	return arr;
+}
+
+/**
+ * kgen_vfree_area() - vfree() the area
+ * @arr: pages of a kgen_vmalloc_area()
+ */
+void kgen_vfree_area(struct kgen_parr *arr)
+{
+	arr->given = true;
+	vfree(arr->addr);
+}
+
+/*
+ * Interleaving and gaps need pages the array leaves out: those stay owned
+ * and go back at cleanup.
+ */
+static struct page *kgen_block(struct kunit *test, unsigned int order)
+{
+	struct page *block = alloc_pages(GFP_KERNEL | __GFP_NOWARN, order);
+
+	KUNIT_ASSERT_NOT_NULL_MSG(test, block, "cannot allocate an order-%u block",
+				  order);
+	split_page(block, order);
+	return block;
+}
+
+/**
+ * kgen_page_array() - order-0 pages in an array of a given layout
+ * @test: the test case
+ * @nr: pages in the array (a power of two)
+ * @layout: sorted, reversed, every other page (gaps), or two blocks
+ *          interleaved
+ *
+ * Return: the tracked pages, to be freed with kgen_free_array_bulk().
+ */
+struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
+				  enum kgen_array_layout layout)
+{
+	unsigned int order = ilog2(nr), i;
+	struct kgen_parr *arr;
+	struct page *a, *b;
+
+	switch (layout) {
+	case KGEN_ARRAY_SORTED:
+	case KGEN_ARRAY_REVERSED:
+		arr = kgen_parr_new(test, nr, nr);
+		a = kgen_block(test, order);
+		for (i = 0; i < nr; i++)
+			arr->owned[i] = a + i;
+		break;
+	case KGEN_ARRAY_GAPS:
+		arr = kgen_parr_new(test, nr, 2 * nr);
+		a = kgen_block(test, order + 1);
+		for (i = 0; i < 2 * nr; i++)
+			arr->owned[i] = a + i;
+		break;
+	case KGEN_ARRAY_INTERLEAVED:
+	default:
+		arr = kgen_parr_new(test, nr, nr);
+		a = kgen_block(test, order - 1);
+		b = kgen_block(test, order - 1);
+		for (i = 0; i < nr / 2; i++) {
+			arr->owned[i] = a + i;
+			arr->owned[nr / 2 + i] = b + i;
+		}
+		break;
+	}
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
+							     arr));
+	for (i = 0; i < nr; i++) {
+		switch (layout) {
+		case KGEN_ARRAY_SORTED:
+			arr->pages[i] = arr->owned[i];
+			break;
+		case KGEN_ARRAY_REVERSED:
+			arr->pages[i] = arr->owned[nr - 1 - i];
+			break;
+		case KGEN_ARRAY_GAPS:
+			arr->pages[i] = arr->owned[2 * i];
+			break;
+		case KGEN_ARRAY_INTERLEAVED:
+			arr->pages[i] = arr->owned[(i % 2) * (nr / 2) + i / 2];
+			break;
+		}
+	}
+	return arr;
+}
+
+/**
+ * kgen_free_array_bulk() - free_pages_bulk() on the array
+ * @arr: pages of a kgen_page_array()
+ */
+void kgen_free_array_bulk(struct kgen_parr *arr)
+{
+	unsigned long i, j;
+
+	/* The array's pages are no longer ours; the gaps' pages still are. */
+	for (i = 0; i < arr->nr; i++)
+		for (j = 0; j < arr->nr_owned; j++)
+			if (arr->owned[j] == arr->pages[i])
+				arr->owned[j] = NULL;
+	arr->given = true;
+#if KGEN_HAVE_FREE_PAGES_BULK
+	free_pages_bulk(arr->pages, arr->nr);
+#else
+	kunit_skip(arr->test, "free_pages_bulk() is not available in this kernel");
+#endif
+}
+
+/**
+ * kgen_expect_array_freed() - every page of the array is free, merged enough
+ * @test: the test case
+ * @arr: freed pages, after drain_all_pages()
+ * @min_order: order each page's free block must reach at least: 0, or the
+ *             vmalloc area's page order for huge mappings
+ */
+void kgen_expect_array_freed(struct kunit *test, struct kgen_parr *arr,
+			     int min_order)
+{
+	unsigned long i, bad = 0, first = 0;
+	int got_first = 0;
+
+	drain_all_pages(NULL);
+	for (i = 0; i < arr->nr; i++) {
+		int got = kgen_free_block_order(arr->pages[i]);
+
+		if (got >= min_order)
+			continue;
+		if (!bad++) {
+			first = i;
+			got_first = got;
+		}
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0,
+		"expect.freed: %lu of %lu pages not in a free block of order >= %d after drain; first: entry %lu (pfn %#lx) order %d",
+		bad, arr->nr, min_order, first, page_to_pfn(arr->pages[first]),
+		got_first);
+}
+
+/**
+ * kgen_expect_vmalloc_balanced() - NR_VMALLOC is back where it was
+ * @test: the test case
+ * @arr: the case's pages, after the free
+ *
+ * For a vmalloc area it also checks that the allocation raised the counter
+ * by exactly its size, so a counter that never moved cannot pass.
+ */
+void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr)
+{
+	long now = kgen_nr_vmalloc();
+
+	/*
+	 * The counter must have seen the area at all, or the check is empty.
+	 * Above PAGE_SIZE the area's own pages[] array is vmalloc()ed too
+	 * (__vmalloc_area_node()), and counted.
+	 */
+	if (arr->addr) {
+		unsigned long array_size = arr->nr * sizeof(struct page *);
+		long want = arr->nr;
+
+		if (array_size > PAGE_SIZE)
+			want += PAGE_ALIGN(array_size) >> PAGE_SHIFT;
+		KUNIT_EXPECT_EQ_MSG(test, arr->vmalloc_after_alloc - arr->vmalloc_before,
+				    want,
+			"expect.nr_vmalloc: vmalloc of %lu pages raised NR_VMALLOC by %ld, expected %ld",
+			arr->nr, arr->vmalloc_after_alloc - arr->vmalloc_before, want);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, now, arr->vmalloc_before,
+		"expect.nr_vmalloc: NR_VMALLOC is %ld, was %ld before the case (%+ld)",
+		now, arr->vmalloc_before, now - arr->vmalloc_before);
+}
+
+/**
+ * kgen_expect_parr_no_warning() - no WARN, bad page or oops during the case
+ * @test: the test case
+ * @arr: the case's pages (their allocation recorded the taint flags)
+ */
+void kgen_expect_parr_no_warning(struct kunit *test, struct kgen_parr *arr)
+{
+	unsigned long fresh = get_taint() & ~arr->taint_before & KGEN_COMPLAINT_TAINTS;
+
+	KUNIT_EXPECT_EQ_MSG(test, fresh, 0UL,
+		"expect.no_warning: kernel taint %#lx appeared", fresh);
+}
