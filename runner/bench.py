@@ -10,7 +10,7 @@ loop about 200x slower than UML here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -21,13 +21,26 @@ from ..generator.render import render_all
 from ..kernel import kunit_dir
 from ..kernel_tree import kernel_version
 from . import kunit_tool, qemu_shim
-from .bench_stats import ALPHA, Comparison, Row, collect, compare, parse_boot
+from .bench_stats import (ALPHA, Comparison, Row, collect, compare, parse_boot,
+                          parse_test_vmalloc)
 from .capabilities import probe_tree
 from .overlay import Overlay
 from .run import _first_error_line, _Lock
 
 # (high-order iterations, 16384-page contiguous iterations) per arch.
 ITERATIONS = {"um": (5000, 20), "x86_64": (2000, 10), "arm64": (300, 3)}
+# lib/test_vmalloc loop counts per arch.  On UML vmalloc maps pages with host
+# mmap/munmap calls, so its absolute numbers say little about real hardware.
+VMALLOC_LOOPS = {"um": 1000, "x86_64": 5000, "arm64": 500}
+# (label, kernel args) of the boots that run lib/test_vmalloc: the series'
+# fix_size_alloc_test p:1/512 h:0/1 rows, then the other tests in one boot.
+_FIX_SIZE = 1 << 0
+_OTHERS = sum(1 << b for b in (1, 2, 3, 4, 7, 8, 9, 10))  # full_fit ... vm_map_ram
+VMALLOC_BOOTS = [
+    (f"p:{p} h:{h}", [f"test_vmalloc.run_test_mask={_FIX_SIZE}",
+                      f"test_vmalloc.nr_pages={p}", f"test_vmalloc.use_huge={h}"])
+    for h in (0, 1) for p in (1, 512)
+] + [("", [f"test_vmalloc.run_test_mask={_OTHERS}"])]
 
 
 @dataclass
@@ -37,6 +50,7 @@ class BenchRequest:
     boots: int = 5
     iterations: int | None = None
     contig_iterations: int | None = None
+    vmalloc: bool = True          # also run lib/test_vmalloc rows
     timeout: int = 1200
     accel: str = "tcg"
     log: Callable[[str], None] = print
@@ -70,7 +84,8 @@ def run_bench(req: BenchRequest) -> BenchResult:
             kunit_py=overlay.kunit_py, build_dir=build_dir, kunitconfig=kunitconfig,
             arch=req.arch, timeout=req.timeout, accel=req.accel,
             kernel_args=[f"kgen_bench.iterations={high}",
-                         f"kgen_bench.contig_iterations={contig}"],
+                         f"kgen_bench.contig_iterations={contig}",
+                         "test_vmalloc.run_test_mask=0"],
             shim_dir=qemu_shim.install(cache_root() / "qemu-shim"))
         req.log(f"kgen bench: building the {req.arch} benchmark kernel in {build_dir}")
         built = kunit_tool.build(inv, build_dir.parent / f"{build_dir.name}.build.log")
@@ -87,16 +102,37 @@ def run_bench(req: BenchRequest) -> BenchResult:
                                          f"see {log_path}")
             req.log(f"kgen bench: boot {n}/{req.boots}: " + ", ".join(
                 f"{k}={v:.1f}" for k, v in sorted(rows.items()) if "speedup" in k))
+            if req.vmalloc:
+                rows.update(_test_vmalloc_rows(inv, build_dir, n, req))
             boots.append(rows)
             logs.append(log_path)
     props = {"arch": req.arch, "kernel.version": kernel_version(req.tree),
              "kernel.tree": str(req.tree), "kgen.version": __version__,
              "boots": str(req.boots), "iterations.high_order": str(high),
              "iterations.contig16384": str(contig),
+             "test_vmalloc.loops": str(VMALLOC_LOOPS[req.arch]) if req.vmalloc else "off",
              "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
     if req.arch != "um":
         props["qemu.accel"] = req.accel
     return BenchResult(req.tree, req.arch, collect(boots), props, logs)
+
+
+def _test_vmalloc_rows(inv: kunit_tool.Invocation, build_dir: Path, boot: int,
+                       req: BenchRequest) -> dict[str, float]:
+    """One round of lib/test_vmalloc boots (no KUnit suite runs in them)."""
+    rows: dict[str, float] = {}
+    loops = VMALLOC_LOOPS[req.arch]
+    for i, (label, args) in enumerate(VMALLOC_BOOTS):
+        this = replace(inv, kernel_args=[a for a in inv.kernel_args
+                                         if not a.startswith("test_vmalloc.")]
+                       + args + [f"test_vmalloc.test_loop_count={loops}"])
+        log_path = build_dir.parent / f"{build_dir.name}.console.boot{boot}.vmalloc{i}.log"
+        booted = kunit_tool.execute(this, log_path, "kgen_no_kunit_suite")
+        found = parse_test_vmalloc(booted.output, label)
+        if not found:
+            raise EnvironmentProblem(f"lib/test_vmalloc printed no Summary; see {log_path}")
+        rows.update(found)
+    return rows
 
 
 def _fmt(row: Row) -> str:

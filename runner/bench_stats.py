@@ -12,6 +12,23 @@ ALPHA = 0.05
 _LINE = re.compile(r"kgen-bench: name=(?P<name>[\w.]+) iterations=(?P<n>\d+) "
                    r"total_ns=(?P<ns>\d+)")
 RATIO_ROW = "high_order.speedup (loop / batched)"
+_VMALLOC_SUMMARY = re.compile(r"Summary: (?P<test>\w+) passed: (?P<passed>\d+) failed: "
+                              r"(?P<failed>\d+) .*?avg: (?P<usec>\d+) usec")
+
+
+def parse_test_vmalloc(lines: list[str], label: str) -> dict[str, float]:
+    """lib/test_vmalloc "Summary:" lines -> row "test_vmalloc.<test> <label>"
+    in ns (the test's own average per run, reported in usec).  A test that
+    failed gives no row: its time would not mean anything."""
+    rows = {}
+    for line in lines:
+        match = _VMALLOC_SUMMARY.search(line)
+        if match and int(match["failed"]) == 0:
+            loops = re.search(r"loops: (\d+)", line)
+            name = (f"test_vmalloc.{match['test']}" + (f" {label}" if label else "")
+                    + (f" (per run of {loops.group(1)} loops)" if loops else ""))
+            rows[name] = int(match["usec"]) * 1000.0
+    return rows
 
 
 def parse_boot(lines: list[str]) -> dict[str, float]:

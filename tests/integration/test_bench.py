@@ -28,6 +28,8 @@ def test_bench_uml_batched_free_is_at_least_3x_faster(kernel_tree, tmp_path):
     for name in ("high_order.free_contig_range", "high_order.free_page_loop",
                  "contig16384.alloc_contig_pages", "contig16384.free_contig_frozen_range"):
         assert len(rows[name]["values"]) == 5 and rows[name]["mean"] > 0
+    vmalloc = [n for n in rows if n.startswith("test_vmalloc.fix_size_alloc_test p:512 h:1")]
+    assert vmalloc and len(rows[vmalloc[0]]["values"]) == 5
     md = (out / "bench.md").read_text()
     assert "| high_order.speedup (loop / batched) |" in md and "CV" in md
     (suite,) = list(JUnitXml.fromfile(str(out / "bench.xml")))

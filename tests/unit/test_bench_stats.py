@@ -35,3 +35,13 @@ def test_compare_marks_significant_changes_only():
     assert by["t"].mark == "(R)" and by["t"].change == pytest.approx(0.2)
     assert by[RATIO_ROW].mark == "(I)"          # a higher speedup is better
     assert by["same"].mark == "" and by["same"].p_value > 0.05
+
+
+def test_test_vmalloc_summary_lines():
+    from kgen.runner.bench_stats import parse_test_vmalloc
+    lines = [
+        "Summary: fix_size_alloc_test passed: 1 failed: 0 xfailed: 0 repeat: 1 loops: 1000 avg: 5280 usec",
+        "Summary: vm_map_ram_test passed: 0 failed: 1 xfailed: 0 repeat: 1 loops: 1000 avg: 9 usec",
+    ]
+    rows = parse_test_vmalloc(lines, "p:1 h:0")
+    assert rows == {"test_vmalloc.fix_size_alloc_test p:1 h:0 (per run of 1000 loops)": 5280000.0}
