@@ -130,6 +130,8 @@ def _merge_order(case: Case, variant: Variant) -> int:
         return 0
     if case.alloc == "vmalloc":
         return -1
+    if case.alloc == "vmap":
+        return 0      # separately allocated order-0 pages
     size_order = variant.nr_pages.bit_length() - 1
     return {"sorted": size_order, "reversed": size_order, "gaps": 0,
             "interleaved": size_order - 1}[variant.layout or "sorted"]

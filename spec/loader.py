@@ -267,7 +267,7 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         guards=raw_expect.get("guards", guards),
         no_warning=raw_expect.get("no_warning", True),
         leaked=raw_expect.get("leaked", True),
-        nr_vmalloc=raw_expect.get("nr_vmalloc", alloc == "vmalloc"),
+        nr_vmalloc=raw_expect.get("nr_vmalloc", alloc in ("vmalloc", "vmap")),
         warnings=raw_expect.get("warnings", 1 if misuse == "tail_start" else None),
         splats=tuple(raw_expect.get(
             "splats", ["Bad page state"] if spoil_kind == "bad_state" else [])),
@@ -317,17 +317,17 @@ def _array_case_ok(raw: dict, span: dict, sweep: dict, alloc: str, problem) -> b
     if "pages" not in span and "pages" not in sweep:
         problem(("span",), f"a {alloc} span needs pages (or sweep.pages)")
         ok = False
-    want = "vfree" if alloc == "vmalloc" else "free_pages_bulk"
+    want = "free_pages_bulk" if alloc == "page_array" else "vfree"
     if raw.get("free") != want:
         problem(("free",) if "free" in raw else (), f"{alloc} spans are freed by {want}")
         ok = False
-    if alloc == "vmalloc" and ("layout" in span or "layout" in sweep):
+    if alloc != "page_array" and ("layout" in span or "layout" in sweep):
         problem(("span",), "layout applies to page_array spans")
         ok = False
     if alloc == "page_array" and "layout" not in span and "layout" not in sweep:
         problem(("span",), "a page_array span needs a layout (or sweep.layout)")
         ok = False
-    if alloc == "page_array" and "huge" in span:
+    if alloc != "vmalloc" and "huge" in span:
         problem(("span", "huge"), "huge applies to vmalloc spans")
         ok = False
     return ok

@@ -25,7 +25,7 @@ LAYOUTS: dict[str, str] = {
     "gaps": "KGEN_ARRAY_GAPS",
     "interleaved": "KGEN_ARRAY_INTERLEAVED",
 }
-ARRAY_ALLOCS = ("vmalloc", "page_array")
+ARRAY_ALLOCS = ("vmalloc", "vmap", "page_array")
 # Spec span.alloc (+ compound) -> C enum kgen_alloc.
 ALLOCS: dict[tuple[str, bool], str] = {
     ("split_page", False): "KGEN_ALLOC_SPLIT",

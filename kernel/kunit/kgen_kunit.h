@@ -196,6 +196,7 @@ enum kgen_array_layout {
  * @order: allocation order backing the pages (vmalloc_huge: PMD order)
  * @addr: the vmalloc area, or NULL for a bare page array
  * @given: handed to vfree() or free_pages_bulk()
+ * @put_pages: a vmap() with VM_MAP_PUT_PAGES owns the pages
  * @vmalloc_before: kgen_nr_vmalloc() before the allocation
  * @vmalloc_after_alloc: kgen_nr_vmalloc() right after a vmalloc
  * @taint_before: kernel taint flags before the allocation
@@ -209,6 +210,7 @@ struct kgen_parr {
 	unsigned int order;
 	void *addr;
 	bool given;
+	bool put_pages;
 	long vmalloc_before;
 	long vmalloc_after_alloc;
 	unsigned long taint_before;
@@ -217,6 +219,7 @@ struct kgen_parr {
 long kgen_nr_vmalloc(void);
 struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
 				    bool huge);
+struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages);
 void kgen_vfree_area(struct kgen_parr *arr);
 struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
 				  enum kgen_array_layout layout);
