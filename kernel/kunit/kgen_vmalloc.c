@@ -271,6 +271,9 @@ void kgen_free_array_bulk(struct kgen_parr *arr)
  * @arr: freed pages, after drain_all_pages()
  * @min_order: order each page's free block must reach at least: 0, or the
  *             vmalloc area's page order for huge mappings
+ *
+ * Also checks the pages the test kept (the gaps of a "gaps" array) are
+ * untouched.
  */
 void kgen_expect_array_freed(struct kunit *test, struct kgen_parr *arr,
 			     int min_order)
@@ -293,6 +296,23 @@ void kgen_expect_array_freed(struct kunit *test, struct kgen_parr *arr,
 		"expect.freed: %lu of %lu pages not in a free block of order >= %d after drain; first: entry %lu (pfn %#lx) order %d",
 		bad, arr->nr, min_order, first, page_to_pfn(arr->pages[first]),
 		got_first);
+
+	/*
+	 * Pages the test still owns (the gaps between a "gaps" array's pages)
+	 * are guards: the free must not have touched them.
+	 */
+	for (i = 0; i < arr->nr_owned; i++) {
+		struct page *page = arr->owned[i];
+
+		if (!page)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, page_ref_count(page), 1,
+			"expect.guards: page pfn %#lx between the array's pages: refcount",
+			page_to_pfn(page));
+		KUNIT_EXPECT_LT_MSG(test, kgen_free_block_order(page), 0,
+			"expect.guards: page pfn %#lx between the array's pages is in the buddy",
+			page_to_pfn(page));
+	}
 }
 
 /**
