@@ -25,7 +25,7 @@ from .bench_stats import (ALPHA, Comparison, Row, collect, compare, parse_boot,
                           parse_test_vmalloc)
 from .capabilities import probe_tree
 from .overlay import Overlay
-from .run import _first_error_line, _Lock
+from .run import first_error_line, OverlayLock
 
 # (high-order iterations, 16384-page contiguous iterations) per arch.
 ITERATIONS = {"um": (5000, 20), "x86_64": (2000, 10), "arm64": (300, 3)}
@@ -74,7 +74,7 @@ def run_bench(req: BenchRequest) -> BenchResult:
     contig = req.contig_iterations or contig
     build_dir = Path(f"{default_build_dir(req.tree, req.arch)}-bench")
     overlay = Overlay(req.tree, overlay_dir(req.tree))
-    with _Lock(overlay.root.with_suffix(".lock")):
+    with OverlayLock(overlay.root.with_suffix(".lock")):
         # The overlay carries the suites too; the bench config leaves them out.
         overlay.sync(render_all([], probe_tree(req.tree, req.arch)))
         build_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def run_bench(req: BenchRequest) -> BenchResult:
         built = kunit_tool.build(inv, build_dir.parent / f"{build_dir.name}.build.log")
         if not built.ok:
             raise EnvironmentProblem("benchmark kernel build failed: "
-                                     + _first_error_line(built.output))
+                                     + first_error_line(built.output))
         boots, logs = [], []
         for n in range(1, req.boots + 1):
             log_path = build_dir.parent / f"{build_dir.name}.console.boot{n}.log"

@@ -63,7 +63,7 @@ _BUILD_ERROR_PATTERNS = (
 )
 
 
-def _first_error_line(lines: list[str]) -> str:
+def first_error_line(lines: list[str]) -> str:
     for pattern in _BUILD_ERROR_PATTERNS:
         for line in lines:
             if pattern.search(line):
@@ -71,7 +71,7 @@ def _first_error_line(lines: list[str]) -> str:
     return lines[-1].strip() if lines else "build failed"
 
 
-class _Lock:
+class OverlayLock:
     """One kgen run per overlay at a time (they share files and build dir)."""
 
     def __init__(self, path: Path):
@@ -153,7 +153,7 @@ def run(req: RunRequest) -> RunOutcome:
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")
 
-    with _Lock(overlay.root.with_suffix(".lock")):
+    with OverlayLock(overlay.root.with_suffix(".lock")):
         changed = overlay.sync(render_all(req.specs, caps))
         req.log(f"kgen: {len(req.specs)} suite(s) generated into {overlay.root}/mm/kgen"
                 f" ({len(changed)} file(s) changed)")
@@ -172,7 +172,7 @@ def run(req: RunRequest) -> RunOutcome:
         if not built.ok:
             result = RunResult(properties=props, raw_log=built.output)
             result.errors.append(_error_result(
-                "build", "build", _first_error_line(built.output), built.output))
+                "build", "build", first_error_line(built.output), built.output))
             return RunOutcome(result, plan, build_seconds=built.seconds)
 
         req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"

@@ -20,9 +20,6 @@
 #include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
 #endif
 
-/* Taints that mean "the kernel complained" while a case ran. */
-#define KGEN_COMPLAINT_TAINTS	(BIT(TAINT_WARN) | BIT(TAINT_BAD_PAGE) | \
-				 BIT(TAINT_DIE))
 
 static u8 kgen_pattern(unsigned long pfn)
 {

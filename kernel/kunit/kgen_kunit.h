@@ -22,6 +22,10 @@
 
 #include "kgen_caps.h"
 
+/* Taints that mean "the kernel complained" while a case ran. */
+#define KGEN_COMPLAINT_TAINTS	(BIT(TAINT_WARN) | BIT(TAINT_BAD_PAGE) | \
+				 BIT(TAINT_DIE))
+
 /* Free paths a span can be handed to. */
 enum kgen_free_api {
 	KGEN_FREE_CONTIG_RANGE,		/* free_contig_range() */

@@ -21,8 +21,6 @@
 #include "../page_alloc.h"
 #endif
 
-#define KGEN_COMPLAINT_TAINTS	(BIT(TAINT_WARN) | BIT(TAINT_BAD_PAGE) | \
-				 BIT(TAINT_DIE))
 
 /**
  * kgen_nr_vmalloc() - NR_VMALLOC of all nodes, exactly

@@ -7,14 +7,14 @@ import xmlschema
 
 from kgen.runner.junit import write_junit
 from kgen.runner.results import RunResult
-from kgen.runner.run import _error_result, _first_error_line
+from kgen.runner.run import _error_result, first_error_line
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_compile_error_report(tmp_path):
     log = (FIXTURES / "build" / "um_compile_error.log").read_text().splitlines()
-    first = _first_error_line(log)
+    first = first_error_line(log)
     assert "error: implicit declaration of function ‘kgen_no_such_function’" in first
     result = RunResult()
     result.errors.append(_error_result("build", "build", first, log))
