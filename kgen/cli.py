@@ -122,6 +122,34 @@ def cmd_run(args) -> int:
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
 
+def _validate_bench(args, base_tree: Path, outcome, out: Path) -> str:
+    """Benchmark lane for base vs tip of a validated series."""
+    from .runner.bench import BenchRequest, as_json, compare_markdown, run_bench
+    from .runner.bench_stats import compare
+    from .runner.series import load_series
+    from .runner.worktree import WorkTree
+    work = WorkTree(base_tree, cache_root() / "validate" / tree_key(base_tree))
+    tip_ok = outcome.steps[-1].state in ("ok", "applied")
+    git_base, _ = load_series(args.series, base_tree, work.root)
+    if not tip_ok or git_base:
+        return ("kgen bench: not run (" + ("the series did not apply or build to its tip"
+                if not tip_ok else "base of a git range: bench the BASE checkout instead")
+                + ")\n")
+    results = []
+    for label, tree in (("base", base_tree), ("tip", work.path)):
+        try:
+            results.append(run_bench(BenchRequest(
+                tree=tree, arch=args.arch, boots=args.bench_boots,
+                timeout=args.timeout, accel=args.accel, log=_log)))
+        except KgenError as err:
+            # The series may break the benchmark itself; the validate
+            # report still stands, and says so.
+            return f"kgen bench: could not run at {label}: {err}\n"
+    comparisons = compare(results[0].rows, results[1].rows)
+    (out / "bench.json").write_text(as_json(results[1], comparisons))
+    return compare_markdown(results[0], results[1], comparisons)
+
+
 def cmd_validate(args) -> int:
     from .runner.validate import ValidateRequest, validate
     from .runner.validate_report import as_json, first_messages, markdown
@@ -137,6 +165,8 @@ def cmd_validate(args) -> int:
         _log("kgen: interrupted; the kernel tree was never modified")
         return EXIT_INTERRUPTED
     report = markdown(outcome, first_messages(outcome))
+    if args.bench:
+        report += "\n" + _validate_bench(args, tree, outcome, out)
     (out / "report.md").write_text(report)
     (out / "report.json").write_text(as_json(outcome))
     print(report)
@@ -234,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="per-step JUnit and report.md/json (default: under the cache)")
     val.add_argument("--timeout", type=int, default=600, metavar="SECONDS")
     val.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    val.add_argument("--bench", action="store_true",
+                     help="also run the benchmark lane on base and tip and compare them")
+    val.add_argument("--bench-boots", type=int, default=5, metavar="N")
     val.set_defaults(func=cmd_validate)
 
     bench = sub.add_parser("bench", help="benchmark lane: batched vs per-page free, "

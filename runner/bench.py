@@ -24,7 +24,9 @@ from . import kunit_tool, qemu_shim
 from .bench_stats import (ALPHA, Comparison, Row, collect, compare, parse_boot,
                           parse_test_vmalloc)
 from .capabilities import probe_tree
+from .ktap import parse_console
 from .overlay import Overlay
+from .results import Status
 from .run import first_error_line, OverlayLock
 
 # (high-order iterations, 16384-page contiguous iterations) per arch.
@@ -98,8 +100,8 @@ def run_bench(req: BenchRequest) -> BenchResult:
             booted = kunit_tool.execute(inv, log_path, "kgen_bench")
             rows = parse_boot(booted.output)
             if not rows:
-                raise EnvironmentProblem(f"boot {n} produced no benchmark lines; "
-                                         f"see {log_path}")
+                raise EnvironmentProblem(f"boot {n} produced no benchmark lines"
+                                         f"{_why(booted.output)}; see {log_path}")
             req.log(f"kgen bench: boot {n}/{req.boots}: " + ", ".join(
                 f"{k}={v:.1f}" for k, v in sorted(rows.items()) if "speedup" in k))
             if req.vmalloc:
@@ -115,6 +117,13 @@ def run_bench(req: BenchRequest) -> BenchResult:
     if req.arch != "um":
         props["qemu.accel"] = req.accel
     return BenchResult(req.tree, req.arch, collect(boots), props, logs)
+
+
+def _why(console: list[str]) -> str:
+    """The benchmark cases' own failure messages, if they failed."""
+    failed = [f"{c.name}: {c.message}" for s in parse_console(console).suites
+              for c in s.cases if c.status is not Status.PASSED]
+    return (": " + "; ".join(failed)) if failed else ""
 
 
 def _test_vmalloc_rows(inv: kunit_tool.Invocation, build_dir: Path, boot: int,

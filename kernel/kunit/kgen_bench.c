@@ -39,14 +39,18 @@ static void kgen_bench_report(struct kunit *test, const char *row,
  * alloc_pages(PMD_ORDER) + split_page(), freed either by free_contig_range()
  * or by __free_page() on every page.  Only the free is timed.
  */
-static u64 kgen_bench_high_order_once(struct kunit *test, bool batched)
+static u64 kgen_bench_high_order_once(struct kunit *test, bool batched,
+				      unsigned int iteration)
 {
 	unsigned long nr = 1UL << KGEN_BENCH_HIGH_ORDER, i;
 	struct page *page;
 	u64 start, elapsed;
 
 	page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, KGEN_BENCH_HIGH_ORDER);
-	KUNIT_ASSERT_NOT_NULL(test, page);
+	/* A free path that leaks pages fragments memory until this fails. */
+	KUNIT_ASSERT_NOT_NULL_MSG(test, page,
+				  "alloc_pages(order %d) failed at iteration %u",
+				  KGEN_BENCH_HIGH_ORDER, iteration);
 	split_page(page, KGEN_BENCH_HIGH_ORDER);
 	start = ktime_get_ns();
 	if (batched) {
@@ -66,8 +70,8 @@ static void kgen_bench_high_order(struct kunit *test)
 
 	/* Interleaved, so drift in the boot affects both sides alike. */
 	for (i = 0; i < iterations; i++) {
-		batched += kgen_bench_high_order_once(test, true);
-		loop += kgen_bench_high_order_once(test, false);
+		batched += kgen_bench_high_order_once(test, true, i);
+		loop += kgen_bench_high_order_once(test, false, i);
 	}
 	kgen_bench_report(test, "high_order.free_contig_range", iterations, batched);
 	kgen_bench_report(test, "high_order.free_page_loop", iterations, loop);
@@ -85,7 +89,9 @@ static void kgen_bench_contig(struct kunit *test)
 		page = alloc_contig_pages(KGEN_BENCH_CONTIG_PAGES, GFP_KERNEL | __GFP_NOWARN,
 					  numa_node_id(), NULL);
 		alloc_ns += ktime_get_ns() - t;
-		KUNIT_ASSERT_NOT_NULL(test, page);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, page,
+					  "alloc_contig_pages(%lu) failed at iteration %u",
+					  KGEN_BENCH_CONTIG_PAGES, i);
 		t = ktime_get_ns();
 		free_contig_range(page_to_pfn(page), KGEN_BENCH_CONTIG_PAGES);
 		free_ns += ktime_get_ns() - t;
@@ -95,7 +101,9 @@ static void kgen_bench_contig(struct kunit *test)
 						 GFP_KERNEL | __GFP_NOWARN,
 						 numa_node_id(), NULL);
 		falloc_ns += ktime_get_ns() - t;
-		KUNIT_ASSERT_NOT_NULL(test, page);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, page,
+					  "alloc_contig_frozen_pages(%lu) failed at iteration %u",
+					  KGEN_BENCH_CONTIG_PAGES, i);
 		t = ktime_get_ns();
 		free_contig_frozen_range(page_to_pfn(page), KGEN_BENCH_CONTIG_PAGES);
 		ffree_ns += ktime_get_ns() - t;
