@@ -14,7 +14,8 @@ from pathlib import Path
 import jinja2
 
 from ..runner.capabilities import API_PROBES, FILE_PROBES, Capabilities, assume_all
-from ..spec.model import ALLOCS, FREE_APIS, LAYOUTS, SPOILS, Case, Selector, Spec, Variant
+from ..spec.model import (ALLOCS, BOUNDARIES, FREE_APIS, LAYOUTS, SPOILS, Case, Selector,
+                          Spec, Variant)
 
 _SEL_KINDS = {
     "first": "KGEN_SEL_FIRST",
@@ -77,6 +78,17 @@ def _case_view(suite: str, case: Case, caps: Capabilities) -> dict:
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
         skip = caps.skip_reason(case.needs_of(variant))
+        if case.boundary_family:
+            params.append({
+                "kind": BOUNDARIES[case.boundary or "zone"],
+                # The loader admits only fixed zone names, never free text.
+                "upper_zone": f'"{case.upper_zone}"' if case.upper_zone else "NULL",
+                "nr_each": variant.each_side,
+                "api": FREE_APIS[variant.free],
+                "skip": c_string(skip) if skip else "NULL",
+                "desc": desc,
+            })
+            continue
         if case.array_family:
             params.append({
                 "nr_pages": variant.nr_pages,
@@ -110,6 +122,7 @@ def _case_view(suite: str, case: Case, caps: Capabilities) -> dict:
         "spoil_kind": SPOILS.get(case.spoil_kind or "", ""),
         "alloc": ALLOCS.get((case.alloc, case.compound), ""),
         "array": case.array_family,
+        "boundary": case.boundary_family,
         "span_alloc": case.alloc,
         "huge": "true" if case.huge else "false",
         "misuse": case.misuse,
@@ -150,6 +163,7 @@ def render_suite(spec: Spec, caps: Capabilities | None = None) -> str:
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
         cases=[_case_view(spec.suite, c, caps) for c in spec.cases],
+        guest=spec.guest is not None,
     )
 
 

@@ -9,7 +9,8 @@ def kunit_dir():
 
 
 # Static files copied next to the generated suites in mm/kgen/.
-HELPER_FILES = ("kgen_kunit.c", "kgen_kunit.h", "kgen_vmalloc.c", "kgen_bench.c", "Kconfig")
+HELPER_FILES = ("kgen_kunit.c", "kgen_kunit.h", "kgen_vmalloc.c", "kgen_boundary.c",
+                "kgen_bench.c", "Kconfig")
 
 
 def helper_files() -> dict[str, bytes]:

@@ -30,6 +30,9 @@ API_PROBES: dict[str, tuple[str, str]] = {
     "kunit_warning_suppress": ("include/kunit/test.h",
                                r"#define\s+kunit_warning_suppress\b"),
     "alloc_frozen_pages": ("mm/page_alloc.h", r"#define\s+alloc_frozen_pages\b"),
+    # alloc_contig_range(start, end, acr_flags_t, gfp) since 6.16; a
+    # migratetype before.  Not a need: the helper library adapts to either.
+    "acr_flags": ("include/linux/gfp.h", r"#define\s+ACR_FLAGS_NONE\b"),
 }
 # Files whose presence the helper library adapts to.
 FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
@@ -39,9 +42,24 @@ ARCH_LIMITS: dict[str, dict[str, str]] = {
     "um": {
         "MEMORY_FAILURE": "UML has no MEMORY_FAILURE (no ARCH_SUPPORTS_MEMORY_FAILURE)",
         "NUMA": "UML has no NUMA",
+        "SPARSEMEM": "UML is FLATMEM: it has no memory sections",
     },
     "x86_64": {},
     "arm64": {},
+}
+# Options an arch cannot turn off, with the reason.
+_VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
+                   "SPARSEMEM_VMEMMAP_ENABLE (mm/Kconfig), and {} does: its struct "
+                   "pages are always virtually contiguous")
+ARCH_FORCED_ON: dict[str, dict[str, str]] = {
+    "um": {},
+    "x86_64": {"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("x86_64")},
+    "arm64": {"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("arm64")},
+}
+# QEMU guest layout features an arch cannot provide.
+GUEST_LIMITS: dict[str, str] = {
+    "um": ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), and "
+           "ignores movablecore= (its setup_arch() never parses early params)"),
 }
 # Options every kgen build sets (kernel/kunit/configs/base.config).
 ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_ALLOC"}
@@ -66,6 +84,14 @@ class Capabilities:
                 return f"needs {need}: {limit}"
         elif need.kind == "kconfig_off" and need.name in ALWAYS_ON:
             return f"needs {need}: {need.why}"
+        elif need.kind == "kconfig_off":
+            forced = ARCH_FORCED_ON.get(self.arch, {}).get(need.name)
+            if forced:
+                return f"needs {need}: {forced}"
+        elif need.kind == "arch" and self.arch not in need.name.split("|"):
+            return f"needs {need}: {need.why}"
+        elif need.kind == "guest" and self.arch in GUEST_LIMITS:
+            return f"needs {need}: {GUEST_LIMITS[self.arch]}"
         return None
 
     def skip_reason(self, needs: list[Need]) -> str | None:

@@ -17,12 +17,22 @@ class PlannedCase:
 
 
 @dataclass
+class GuestBoot:
+    """A suite that boots on its own, in the QEMU guest layout its spec declares."""
+
+    suite: str
+    qemu_args: list[str]
+    kernel_args: list[str]
+
+
+@dataclass
 class Plan:
     arch: str
     cases: list[PlannedCase]
     kconfig: list[str]        # CONFIG_X=y beyond base + arch fragments
     kernel_args: list[str]
     qemu_args: list[str]
+    guest_boots: list[GuestBoot] = field(default_factory=list)
 
     @property
     def nr_run(self) -> int:
@@ -38,6 +48,10 @@ class Plan:
         lines.append("kconfig (beyond base): " + (" ".join(self.kconfig) or "-"))
         lines.append("kernel args: " + (" ".join(self.kernel_args) or "-"))
         lines.append("qemu args: " + (" ".join(self.qemu_args) or "-"))
+        for boot in self.guest_boots:
+            lines.append(f"guest boot for {boot.suite}: qemu args "
+                         f"{' '.join(boot.qemu_args) or '-'}; kernel args "
+                         f"{' '.join(boot.kernel_args)}")
         for case in self.cases:
             state = f"SKIP  ({case.skip})" if case.skip else "RUN"
             lines.append(f"  {case.suite}.{case.name}: {state}")
@@ -71,4 +85,18 @@ def make_plan(specs: list[Spec], caps: Capabilities,
             qemu_args += ["-m", str(memory)]
     kernel_args += [a for a in extra_kernel_args or [] if a not in kernel_args]
     return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
-                kernel_args=kernel_args, qemu_args=qemu_args)
+                kernel_args=kernel_args, qemu_args=qemu_args,
+                guest_boots=_guest_boots(specs, cases, caps.arch))
+
+
+def _guest_boots(specs: list[Spec], cases: list[PlannedCase], arch: str) -> list[GuestBoot]:
+    """One extra boot per suite with a guest layout that has a case to run.
+
+    UML has no QEMU guest to shape; its guest-layout cases are skips that
+    name the missing feature, so there is nothing to boot for them.
+    """
+    if arch == "um":
+        return []
+    runnable = {c.suite for c in cases if not c.skip}
+    return [GuestBoot(spec.suite, spec.guest.qemu_args(), spec.guest.kernel_args(spec.suite))
+            for spec in specs if spec.guest and spec.suite in runnable]

@@ -16,15 +16,15 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import (ARRAY_ALLOCS, MERGED_MAX, Case, Expect, ExplicitNeeds, Selector,
-                    Spec, Variant)
+from .model import (ARRAY_ALLOCS, BOUNDARY_FREE_APIS, MERGED_MAX, Case, Expect,
+                    ExplicitNeeds, Guest, Selector, Spec, Variant)
 
 # KUnit truncates parameter descriptions at KUNIT_PARAM_DESC_SIZE (128).
 MAX_PARAM_DESC = 127
 # Keep one generated suite bounded: each parameter is a boot-time test.
 MAX_VARIANTS_PER_CASE = 256
 SWEEP_KEYS = ("order", "free", "hold", "hold_refs", "poison", "bad_state", "pages",
-              "layout")
+              "layout", "pages_each_side")
 # bad_page() stops printing after 60 reports a minute; stay well below.
 MAX_BAD_STATE_PAGES = 40
 
@@ -164,6 +164,7 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         "bad_state": raw.get("bad_state", []),
         "pages": span.get("pages"),
         "layout": span.get("layout"),
+        "pages_each_side": span.get("pages_each_side"),
     }
     for key in sweep:
         if key in ("order", "pages", "layout") and key in span:
@@ -173,10 +174,18 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
     array = alloc in ARRAY_ALLOCS
     if array and not _array_case_ok(raw, span, sweep, alloc, problem):
         return None
+    boundary = alloc == "boundary"
+    if boundary and not _boundary_case_ok(raw, span, sweep, problem):
+        return None
+    if not boundary and any(k in span for k in _BOUNDARY_SPAN_KEYS) or \
+            "pages_each_side" in sweep and not boundary:
+        problem(("span",), "boundary, upper_zone and pages_each_side belong to "
+                "boundary spans (alloc: boundary)")
+        return None
     if not array and (base["pages"] is not None or "pages" in sweep
                       or base["layout"] or "layout" in sweep or "huge" in span):
         problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
-    if array:
+    if array or boundary:
         base["order"] = 0
     elif base["order"] is None and "order" not in sweep:
         problem(("span",), "span needs an order (or sweep.order)")
@@ -212,12 +221,12 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
 
     variants: list[Variant] = []
     seen: set[str] = set()
-    for order, free, hold, refs, poison, bad_state, pages, layout in combos:
+    for order, free, hold, refs, poison, bad_state, pages, layout, each in combos:
         variant = Variant(order=order, free=free,
                           hold=tuple(_selector(s) for s in hold),
                           hold_refs=refs,
                           spoil=tuple(_selector(s) for s in (poison or bad_state)),
-                          pages=pages, layout=layout)
+                          pages=pages, layout=layout, each_side=each)
         if alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
             problem(("sweep", "pages") if "pages" in sweep else ("span", "pages"),
                     f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
@@ -231,8 +240,8 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
             problem((), f"{variant.describe(SWEEP_KEYS)}: a page is both held and "
                     f"{spoil_kind}; its free would never reach free_pages_prepare()")
         frozen_api = free == "free_contig_frozen_range"
-        if array:
-            pass   # _array_case_ok checked the free API
+        if array or boundary:
+            pass   # _array_case_ok / _boundary_case_ok checked the free API
         elif free == "vfree":
             problem(("free",), "vfree() frees vmalloc spans only")
         elif frozen_api != (alloc == "frozen"):
@@ -266,6 +275,8 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         balanced=raw_expect.get("balanced", True),
         guards=raw_expect.get("guards", guards),
         no_warning=raw_expect.get("no_warning", True),
+        no_straddle=raw_expect.get("no_straddle", boundary),
+        zones_kept=raw_expect.get("zones_kept", boundary),
         leaked=raw_expect.get("leaked", True),
         nr_vmalloc=raw_expect.get("nr_vmalloc", alloc in ("vmalloc", "vmap")),
         warnings=raw_expect.get("warnings", 1 if misuse == "tail_start" else None),
@@ -276,6 +287,12 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         guards = False
         expect = Expect(freed=expect.freed, merged=expect.merged, no_warning=expect.no_warning,
                         nr_vmalloc=expect.nr_vmalloc, guards=False)
+    if boundary:
+        guards = False
+        expect = Expect(freed=expect.freed, nr_free_pages=expect.nr_free_pages,
+                        no_warning=expect.no_warning, no_straddle=expect.no_straddle,
+                        zones_kept=expect.zones_kept, guards=False, merged=None,
+                        balanced=False)
     if expect.guards and not guards:
         problem(("expect", "guards"), "expect.guards needs span.guards: true")
     if expect.held_refcount is not None and not any(v.hold for v in variants):
@@ -285,12 +302,60 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
     raw_needs = raw.get("needs", {})
     needs = ExplicitNeeds(kconfig=tuple(raw_needs.get("kconfig", [])),
                           memory_mb=raw_needs.get("memory_mb"),
-                          kernel_args=tuple(raw_needs.get("kernel_args", [])))
+                          kernel_args=tuple(raw_needs.get("kernel_args", [])),
+                          kconfig_off=tuple(raw_needs.get("kconfig_off", [])),
+                          arches=tuple(raw_needs.get("arches", [])),
+                          why=" ".join(raw_needs.get("why", "").split()))
     return Case(name=raw["name"], line=pos.at(where)[0], variants=variants,
                 swept=swept, expect=expect, guards=guards and not array,
                 description=raw.get("description", ""), alloc=alloc,
                 compound=compound, spoil_kind=spoil_kind, misuse=misuse,
-                force=raw.get("force", False), needs=needs, huge=span.get("huge", False))
+                force=raw.get("force", False), needs=needs, huge=span.get("huge", False),
+                boundary=span.get("boundary"), upper_zone=span.get("upper_zone"))
+
+
+_BOUNDARY_SPAN_KEYS = ("boundary", "upper_zone", "pages_each_side")
+_BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
+_BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
+                         "no_warning"}
+
+
+def _boundary_case_ok(raw: dict, span: dict, sweep: dict, problem) -> bool:
+    ok = True
+    for key in sorted(set(raw) - _BOUNDARY_CASE_KEYS):
+        problem((key,), f"{key} does not apply to boundary spans")
+        ok = False
+    for key in sorted(set(raw.get("expect", {})) - _BOUNDARY_EXPECT_KEYS):
+        problem(("expect", key), f"expect.{key} does not apply to boundary spans "
+                f"(use {', '.join(sorted(_BOUNDARY_EXPECT_KEYS))})")
+        ok = False
+    if not isinstance(raw.get("expect", {}).get("nr_free_pages", True), bool):
+        problem(("expect", "nr_free_pages"), "boundary spans check nr_free_pages per "
+                "zone: true or false")
+        ok = False
+    for key in sorted(set(sweep) - {"free", "pages_each_side"}):
+        problem(("sweep", key), "boundary spans sweep free or pages_each_side only")
+        ok = False
+    for key in sorted(set(span) - {"alloc", *_BOUNDARY_SPAN_KEYS}):
+        problem(("span", key), f"{key} does not apply to boundary spans")
+        ok = False
+    if "boundary" not in span:
+        problem(("span",), "a boundary span needs boundary: zone, node or section")
+        ok = False
+    if "upper_zone" in span and span.get("boundary") != "zone":
+        problem(("span", "upper_zone"), "upper_zone applies to boundary: zone")
+        ok = False
+    if "pages_each_side" not in span and "pages_each_side" not in sweep:
+        problem(("span",), "a boundary span needs pages_each_side (or sweep.pages_each_side)")
+        ok = False
+    frees = sweep.get("free", [raw.get("free")])
+    for free in frees:
+        if free not in BOUNDARY_FREE_APIS:
+            problem(("sweep", "free") if "free" in sweep else ("free",),
+                    f"a boundary span is freed by one of {', '.join(BOUNDARY_FREE_APIS)}"
+                    f", not {free}")
+            ok = False
+    return ok
 
 
 # What a vmalloc-family case may use: these specs track pages as an array.
@@ -358,8 +423,24 @@ def load_spec(path: Path) -> Spec:
             cases.append(case)
     if problems:
         raise SpecError(problems)
+    guest = None
+    if "guest" in data:
+        raw = data["guest"]
+        guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
+                      movablecore_mb=raw.get("movablecore_mb"))
+        if guest.memory_mb and guest.nodes_mb and sum(guest.nodes_mb) != guest.memory_mb:
+            problems.append(SpecProblem(path, *pos.at(("guest", "memory_mb")),
+                                        f"guest.memory_mb {guest.memory_mb} is not the sum "
+                                        f"of nodes_mb ({sum(guest.nodes_mb)})"))
+        total = guest.total_mb or 1024
+        if guest.movablecore_mb and guest.movablecore_mb >= total:
+            problems.append(SpecProblem(path, *pos.at(("guest", "movablecore_mb")),
+                                        f"movablecore {guest.movablecore_mb}M leaves no "
+                                        f"kernel memory in a {total}M guest"))
+    if problems:
+        raise SpecError(problems)
     return Spec(path=path, suite=data["suite"], cases=cases,
-                description=data.get("description", ""))
+                description=data.get("description", ""), guest=guest)
 
 
 def load_specs(paths: list[Path]) -> list[Spec]:

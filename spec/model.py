@@ -16,8 +16,17 @@ FREE_APIS: dict[str, str] = {
     "free_pages_bulk": "KGEN_FREE_PAGES_BULK",
     "free_page_loop": "KGEN_FREE_PAGE_LOOP",
     "free_contig_frozen_range": "KGEN_FREE_CONTIG_FROZEN_RANGE",
-    "vfree": "KGEN_FREE_PAGE_LOOP",   # vmalloc family: the template calls vfree()
+    "vfree": "KGEN_FREE_VFREE",       # vmalloc family calls vfree() itself
 }
+# Spec span.boundary -> C enum kgen_boundary_kind.
+BOUNDARIES: dict[str, str] = {
+    "zone": "KGEN_BOUNDARY_ZONE",
+    "node": "KGEN_BOUNDARY_NODE",
+    "section": "KGEN_BOUNDARY_SECTION",
+}
+# APIs that accept a span joined across a boundary.
+BOUNDARY_FREE_APIS = ("__free_contig_range", "free_pages_bulk", "vfree",
+                      "free_contig_range")
 # Spec page_array layout -> C enum kgen_array_layout.
 LAYOUTS: dict[str, str] = {
     "sorted": "KGEN_ARRAY_SORTED",
@@ -45,7 +54,9 @@ class Need:
     """Something a case needs from the kernel tree, its config or the arch.
 
     kind: "kconfig" (CONFIG_<name>=y), "kconfig_off" (must be unset, e.g. a
-    misuse that would BUG under DEBUG_VM), or "api" (declared in the tree).
+    misuse that would BUG under DEBUG_VM), "api" (declared in the tree),
+    "arch" (name: allowed arches joined by "|") or "guest" (a QEMU guest
+    layout feature such as several zones).
     """
 
     kind: str
@@ -57,6 +68,10 @@ class Need:
             return f"CONFIG_{self.name}"
         if self.kind == "kconfig_off":
             return f"CONFIG_{self.name}=n"
+        if self.kind == "arch":
+            return "arch " + " or ".join(self.name.split("|"))
+        if self.kind == "guest":
+            return f"a guest with {self.name}"
         return f"{self.name}()"
 
 # "merged: max" - every freed page in the largest block the holes allow.
@@ -101,9 +116,12 @@ class Variant:
     spoil: tuple[Selector, ...] = ()
     pages: int | None = None           # vmalloc family: pages instead of order
     layout: str | None = None          # page_array layout
+    each_side: int | None = None       # boundary family: pages per side
 
     @property
     def nr_pages(self) -> int:
+        if self.each_side is not None:
+            return 2 * self.each_side
         return self.pages if self.pages is not None else 1 << self.order
 
     def held_indices(self) -> set[int]:
@@ -129,6 +147,8 @@ class Variant:
                 parts.append(f"pages={self.pages}")
             elif key == "layout":
                 parts.append(f"layout={self.layout}")
+            elif key == "pages_each_side":
+                parts.append(f"each={self.each_side}")
             elif key in ("poison", "bad_state"):
                 spoiled = "+".join(s.describe() for s in self.spoil) or "none"
                 parts.append(f"{key}={spoiled}")
@@ -157,6 +177,8 @@ class Expect:
     no_warning: bool = True
     leaked: bool = True
     nr_vmalloc: bool = True            # vmalloc family: NR_VMALLOC balanced
+    no_straddle: bool = True           # boundary: no block holds two zones
+    zones_kept: bool = True            # boundary: pages keep zone and node
     warnings: int | None = None        # WARN*() count a misuse must cause
     splats: tuple[str, ...] = ()       # console reports the case must cause
 
@@ -168,6 +190,37 @@ class ExplicitNeeds:
     kconfig: tuple[str, ...] = ()
     memory_mb: int | None = None
     kernel_args: tuple[str, ...] = ()
+    kconfig_off: tuple[str, ...] = ()
+    arches: tuple[str, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Guest:
+    """A QEMU guest layout a suite boots in (spec `guest:`)."""
+
+    memory_mb: int | None = None
+    nodes_mb: tuple[int, ...] = ()
+    movablecore_mb: int | None = None
+
+    @property
+    def total_mb(self) -> int | None:
+        return self.memory_mb or (sum(self.nodes_mb) if self.nodes_mb else None)
+
+    def qemu_args(self) -> list[str]:
+        """Memory and NUMA arguments; a later -m overrides kunit.py's."""
+        args = ["-m", str(self.total_mb)] if self.total_mb else []
+        for nid, size in enumerate(self.nodes_mb):
+            args += ["-object", f"memory-backend-ram,id=kgen-mem{nid},size={size}M",
+                     "-numa", f"node,nodeid={nid},memdev=kgen-mem{nid}"]
+        return args
+
+    def kernel_args(self, suite: str) -> list[str]:
+        """The layout's own arguments plus the name the suite checks for."""
+        args = [f"kgen_boundary.guest={suite}"]
+        if self.movablecore_mb:
+            args.append(f"movablecore={self.movablecore_mb}M")
+        return args
 
 
 @dataclass
@@ -185,6 +238,8 @@ class Case:
     misuse: str | None = None          # "tail_start" | "order_mismatch"
     force: bool = False                # run a misuse known to crash the kernel
     huge: bool = False                 # vmalloc_huge()
+    boundary: str | None = None        # boundary family: zone/node/section
+    upper_zone: str | None = None      # zone boundary: zone above it
     needs: ExplicitNeeds = ExplicitNeeds()
 
     @property
@@ -200,13 +255,27 @@ class Case:
         """vmalloc family: pages tracked as an array, not one pfn span."""
         return self.alloc in ARRAY_ALLOCS
 
+    @property
+    def boundary_family(self) -> bool:
+        return self.alloc == "boundary"
+
     def needs_of(self, variant: Variant) -> list[Need]:
         """Everything this variant needs, derived from the spec."""
-        needs = {Need("kconfig", k, "spec needs:") for k in self.needs.kconfig}
+        why = self.needs.why or "spec needs:"
+        needs = {Need("kconfig", k, why) for k in self.needs.kconfig}
+        needs |= {Need("kconfig_off", k, why) for k in self.needs.kconfig_off}
+        if self.needs.arches:
+            needs.add(Need("arch", "|".join(self.needs.arches), why))
+        if self.boundary == "node":
+            needs.add(Need("kconfig", "NUMA", "a node boundary"))
+        elif self.boundary == "zone":
+            needs.add(Need("guest", "two adjacent zones", "a zone boundary"))
+        elif self.boundary == "section":
+            needs.add(Need("kconfig", "SPARSEMEM", "a memory section boundary"))
         if variant.free not in ("free_page_loop", "vfree"):
             needs.add(Need("api", variant.free, "the API under test"))
         if variant.free in ("free_contig_range", "free_contig_frozen_range") or \
-                self.alloc in ("contig", "frozen"):
+                self.alloc in ("contig", "frozen", "boundary"):
             needs.add(Need("kconfig", "CONTIG_ALLOC", "contiguous allocation"))
         if self.frozen:
             needs.add(Need("api", "alloc_frozen_pages" if self.compound
@@ -229,3 +298,4 @@ class Spec:
     suite: str
     cases: list[Case] = field(default_factory=list)
     description: str = ""
+    guest: Guest | None = None

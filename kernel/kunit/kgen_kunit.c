@@ -69,6 +69,8 @@ const char *kgen_free_api_name(enum kgen_free_api api)
 		return "__free_page loop";
 	case KGEN_FREE_CONTIG_FROZEN_RANGE:
 		return "free_contig_frozen_range";
+	case KGEN_FREE_VFREE:
+		return "vfree";
 	}
 	return "?";
 }
@@ -443,6 +445,9 @@ void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 #else
 		break;
 #endif
+	case KGEN_FREE_VFREE:
+		/* Span cases never take this path (vmalloc family only). */
+		break;
 	}
 	/* Not in this tree: nothing was freed, so the pages are still ours. */
 	for (idx = 0; idx < span->nr_pages; idx++)

@@ -17,6 +17,7 @@ void free_contig_range(unsigned long pfn, unsigned long nr_pages);
 void __free_contig_range(unsigned long pfn, unsigned long nr_pages);
 void free_contig_frozen_range(unsigned long pfn, unsigned long nr_pages);
 #define alloc_contig_frozen_pages(...) alloc_hooks(x(__VA_ARGS__))
+#define ACR_FLAGS_NONE ((__force acr_flags_t)0) // ordinary allocation request
 """
 # What linux-source-6.12 declares: none of the batched-free entry points.
 GFP_612 = """

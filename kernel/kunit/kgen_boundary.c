@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen boundary family: a PFN-contiguous span of order-0 pages that crosses
+ * a zone, node or memory-section boundary, freed in one call.
+ *
+ * The batched free cuts a run into naturally aligned power-of-two chunks and
+ * gives each chunk to the buddy allocator as one block, on the free lists
+ * and counters of the chunk's first page.  Nothing there looks at zones or
+ * nodes, and zone and node boundaries need not be aligned to MAX_PAGE_ORDER,
+ * so these cases check that no buddy block ends up holding pages of two
+ * zones and that every zone's NR_FREE_PAGES moves by exactly the pages
+ * freed into it.
+ *
+ * alloc_contig_range() cannot span zones, so each side of the boundary is
+ * allocated separately (pages come back refcounted, i.e. already order-0),
+ * then the joined span is handed to the API under test.  When a side
+ * cannot be allocated the case is skipped with the pfns, the error and the
+ * state of the first page in the way: that is the finding for the layout.
+ */
+#include <linux/gfp.h>
+#include <linux/moduleparam.h>
+#include <linux/mmzone.h>
+#include <linux/panic.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+#include <linux/vmstat.h>
+
+#include "../internal.h"
+#include "kgen_kunit.h"
+#if KGEN_HAVE_MM_PAGE_ALLOC_H
+#include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
+#endif
+
+/*
+ * The guest layout kgen booted this kernel with ("kgen_boundary.guest=").
+ * A boundary suite runs only in the boot made for its layout: in any other
+ * boot the boundary it needs is not there.
+ */
+static char guest[32];
+module_param_string(guest, guest, sizeof(guest), 0444);
+MODULE_PARM_DESC(guest, "name of the QEMU guest layout kgen booted");
+
+/* Section edges tried before a section case gives up. */
+#define KGEN_SECTION_TRIES	16
+
+/**
+ * kgen_guest_require() - skip unless this boot has a spec's guest layout
+ * @test: the test case
+ * @layout: the layout name the suite's spec declares
+ */
+void kgen_guest_require(struct kunit *test, const char *layout)
+{
+	if (strcmp(guest, layout))
+		kunit_skip(test, "runs only in a boot with guest layout %s (kgen run boots it with kgen_boundary.guest=%s and the layout's QEMU args); this boot has '%s'",
+			   layout, layout, guest);
+}
+
+/*
+ * One side at a time: alloc_contig_range() works inside one zone.  Without
+ * CONTIG_ALLOC the cases are skips (a derived need), but this still builds.
+ */
+static int kgen_alloc_side(unsigned long start, unsigned long end)
+{
+#if !defined(CONFIG_CONTIG_ALLOC)
+	return -EOPNOTSUPP;
+#elif KGEN_HAVE_ACR_FLAGS
+	return alloc_contig_range(start, end, ACR_FLAGS_NONE, GFP_KERNEL);
+#else
+	return alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL);
+#endif
+}
+
+static void kgen_free_side(unsigned long start, unsigned long nr)
+{
+#ifdef CONFIG_CONTIG_ALLOC
+	free_contig_range(start, nr);
+#endif
+}
+
+/*
+ * Why [start, end) could not be allocated, for the skip reason: the first
+ * pfn that is not memory or not a free/LRU page, with what it is instead.
+ */
+static void kgen_describe_blocker(char *buf, size_t len, unsigned long start,
+				  unsigned long end, int err)
+{
+	unsigned long pfn;
+
+	for (pfn = start; pfn < end; pfn++) {
+		struct page *page;
+
+		if (!pfn_valid(pfn)) {
+			scnprintf(buf, len, "[%#lx, %#lx): error %d; pfn %#lx is not memory (a hole)",
+				  start, end, err, pfn);
+			return;
+		}
+		page = pfn_to_page(pfn);
+		if (PageReserved(page) || (!PageBuddy(page) && !PageLRU(page) &&
+					   page_count(page))) {
+			scnprintf(buf, len, "[%#lx, %#lx): error %d; first busy pfn %#lx: %s, refcount %d, flags %pGp",
+				  start, end, err, pfn,
+				  PageReserved(page) ? "PageReserved (boot-time memblock reservation)" :
+						       "allocated",
+				  page_count(page), &page->flags);
+			return;
+		}
+	}
+	scnprintf(buf, len, "[%#lx, %#lx): error %d; every page free or on an LRU before and after the attempt",
+		  start, end, err);
+}
+
+/* Gives back what the test still owns, even after a failed assertion. */
+static void kgen_bspan_release(void *data)
+{
+	struct kgen_bspan *bs = data;
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		if (bs->owned[side])
+			kgen_free_side(bs->pfn + side * bs->nr_each, bs->nr_each);
+		bs->owned[side] = false;
+	}
+}
+
+/*
+ * Boundary pfn for a zone or node case, or 0 (with @why filled) if this
+ * boot has none.  A zone boundary must be inside one node.
+ */
+static unsigned long kgen_find_boundary(const struct kgen_boundary_param *p,
+					char *why, size_t len)
+{
+	pg_data_t *pgdat;
+	int nid;
+
+	if (p->kind == KGEN_BOUNDARY_NODE) {
+		for_each_online_node(nid) {
+			int next = next_online_node(nid);
+
+			if (next >= MAX_NUMNODES)
+				break;
+			if (node_end_pfn(nid) == node_start_pfn(next))
+				return node_start_pfn(next);
+		}
+		scnprintf(why, len, "no two online nodes are adjacent in pfn space (%u node(s) online)",
+			  num_online_nodes());
+		return 0;
+	}
+	for_each_online_pgdat(pgdat) {
+		struct zone *zone, *next;
+
+		for (zone = pgdat->node_zones;
+		     zone < pgdat->node_zones + MAX_NR_ZONES - 1; zone++) {
+			if (!populated_zone(zone))
+				continue;
+			for (next = zone + 1;
+			     next < pgdat->node_zones + MAX_NR_ZONES; next++)
+				if (populated_zone(next))
+					break;
+			if (next == pgdat->node_zones + MAX_NR_ZONES)
+				break;
+			if (zone_end_pfn(zone) != next->zone_start_pfn)
+				continue;
+			if (!p->upper_zone || !strcmp(next->name, p->upper_zone))
+				return next->zone_start_pfn;
+		}
+	}
+	scnprintf(why, len, "no populated zone %s directly follows another zone of its node",
+		  p->upper_zone ?: "");
+	return 0;
+}
+
+/* Allocates both sides of @b; 0, or the error with @why filled. */
+static int kgen_take_sides(struct kgen_bspan *bs, unsigned long b,
+			   char *why, size_t len)
+{
+	unsigned long n = bs->nr_each;
+	int err, side;
+
+	for (side = 0; side < 2; side++) {
+		unsigned long start = side ? b : b - n;
+
+		if (!pfn_valid(start) || !pfn_valid(start + n - 1)) {
+			kgen_describe_blocker(why, len, start, start + n, -EINVAL);
+			err = -EINVAL;
+		} else {
+			err = kgen_alloc_side(start, start + n);
+			if (err)
+				kgen_describe_blocker(why, len, start, start + n, err);
+		}
+		if (err) {
+			if (side)
+				kgen_free_side(b - n, n);
+			return err;
+		}
+	}
+	bs->boundary = b;
+	bs->pfn = b - n;
+	bs->owned[0] = bs->owned[1] = true;
+	return 0;
+}
+
+/* A section case: the first section edge inside one zone that allocates. */
+static int kgen_take_section_edge(struct kgen_bspan *bs, char *why, size_t len)
+{
+#ifdef CONFIG_SPARSEMEM
+	struct zone *zone;
+	int tries = 0, err = -ENOENT;
+
+	scnprintf(why, len, "no memory section edge lies inside a zone");
+	for_each_populated_zone(zone) {
+		unsigned long b = ALIGN(zone->zone_start_pfn + bs->nr_each,
+					PAGES_PER_SECTION);
+
+		for (; b + bs->nr_each <= zone_end_pfn(zone) &&
+		       tries < KGEN_SECTION_TRIES; b += PAGES_PER_SECTION, tries++) {
+			if (!pfn_valid(b - bs->nr_each) ||
+			    !pfn_valid(b + bs->nr_each - 1) ||
+			    page_zone(pfn_to_page(b - bs->nr_each)) != zone ||
+			    page_zone(pfn_to_page(b + bs->nr_each - 1)) != zone)
+				continue;
+			err = kgen_take_sides(bs, b, why, len);
+			if (!err)
+				return 0;
+		}
+	}
+	return err;
+#else
+	scnprintf(why, len, "this kernel has no memory sections (FLATMEM)");
+	return -ENOENT;
+#endif
+}
+
+/**
+ * kgen_bspan_alloc() - take nr_each pages on each side of a boundary
+ * @test: the test case
+ * @p: the parameter: boundary kind, zone, pages per side
+ *
+ * Skips the case, naming the pfns, the error and the first page in the way,
+ * when this boot has no such boundary or a side cannot be allocated.
+ *
+ * Return: the span, owned by the test until kgen_bspan_free().
+ */
+struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
+				    const struct kgen_boundary_param *p)
+{
+	struct kgen_bspan *bs = kunit_kzalloc(test, sizeof(*bs), GFP_KERNEL);
+	char why[200];
+	unsigned long b, i;
+	int err;
+
+	KUNIT_ASSERT_NOT_NULL(test, bs);
+	bs->test = test;
+	bs->nr_each = p->nr_each;
+	bs->taint_before = get_taint();
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_bspan_release, bs));
+
+	if (p->kind == KGEN_BOUNDARY_SECTION) {
+		err = kgen_take_section_edge(bs, why, sizeof(why));
+		if (err)
+			kunit_skip(test, "cannot take %lu pages each side of a section edge: %s",
+				   p->nr_each, why);
+	} else {
+		b = kgen_find_boundary(p, why, sizeof(why));
+		if (!b)
+			kunit_skip(test, "%s", why);
+		if (b < p->nr_each || !pfn_valid(b - 1))
+			kunit_skip(test, "boundary pfn %#lx (zone %s starts there): pfn %#lx below it is not memory (a hole)",
+				   b, page_zone(pfn_to_page(b))->name, b - 1);
+		err = kgen_take_sides(bs, b, why, sizeof(why));
+		if (err)
+			kunit_skip(test, "boundary pfn %#lx (%s node %d | %s node %d): cannot take %lu pages each side: %s",
+				   b, page_zone(pfn_to_page(b - 1))->name,
+				   page_to_nid(pfn_to_page(b - 1)),
+				   page_zone(pfn_to_page(b))->name,
+				   page_to_nid(pfn_to_page(b)), p->nr_each, why);
+	}
+
+	bs->zone[0] = page_zone(pfn_to_page(bs->boundary - 1));
+	bs->zone[1] = page_zone(pfn_to_page(bs->boundary));
+	bs->zid = kunit_kcalloc(test, 2 * bs->nr_each, sizeof(*bs->zid), GFP_KERNEL);
+	bs->nid = kunit_kcalloc(test, 2 * bs->nr_each, sizeof(*bs->nid), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, bs->zid);
+	KUNIT_ASSERT_NOT_NULL(test, bs->nid);
+	for (i = 0; i < 2 * bs->nr_each; i++) {
+		struct page *page = pfn_to_page(bs->pfn + i);
+
+		bs->zid[i] = page_zonenum(page);
+		bs->nid[i] = page_to_nid(page);
+	}
+	kunit_info(test, "span [%#lx, %#lx) crosses pfn %#lx: %s node %d | %s node %d\n",
+		   bs->pfn, bs->pfn + 2 * bs->nr_each, bs->boundary,
+		   bs->zone[0]->name, zone_to_nid(bs->zone[0]),
+		   bs->zone[1]->name, zone_to_nid(bs->zone[1]));
+	return bs;
+}
+
+static void kgen_bspan_drain(struct kgen_bspan *bs)
+{
+	drain_all_pages(bs->zone[0]);
+	if (bs->zone[1] != bs->zone[0])
+		drain_all_pages(bs->zone[1]);
+}
+
+static void kgen_bspan_snapshot(struct kgen_bspan *bs, unsigned long *free)
+{
+	free[0] = zone_page_state_snapshot(bs->zone[0], NR_FREE_PAGES);
+	free[1] = zone_page_state_snapshot(bs->zone[1], NR_FREE_PAGES);
+}
+
+/* vfree() of a vmap(VM_MAP_PUT_PAGES) area frees the array by free_pages_bulk(). */
+static void kgen_bspan_vfree(struct kgen_bspan *bs, struct page **pages)
+{
+	unsigned long nr = 2 * bs->nr_each;
+	void *addr = vmap(pages, nr, VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
+
+	if (!addr) {
+		kvfree(pages);
+		KUNIT_FAIL_AND_ABORT(bs->test, "vmap of the %lu-page span failed", nr);
+	}
+	bs->owned[0] = bs->owned[1] = false;
+	bs->given = true;
+	vfree(addr);
+}
+
+/**
+ * kgen_bspan_free() - hand the joined span to the API under test
+ * @bs: the span
+ * @api: free path
+ *
+ * Drains first and records each zone's NR_FREE_PAGES, so the deltas after
+ * the free count exactly the pages that reached each zone's free lists.
+ */
+void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
+{
+	unsigned long i, nr = 2 * bs->nr_each;
+	struct page **pages = NULL;
+
+	if (api == KGEN_FREE_PAGES_BULK || api == KGEN_FREE_VFREE) {
+		pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(bs->test, pages);
+		for (i = 0; i < nr; i++)
+			pages[i] = pfn_to_page(bs->pfn + i);
+	}
+	kgen_bspan_drain(bs);
+	kgen_bspan_snapshot(bs, bs->free_before);
+
+	switch (api) {
+	case KGEN_FREE_VFREE:
+		kgen_bspan_vfree(bs, pages);
+		return;
+	case KGEN_FREE_PAGES_BULK:
+#if KGEN_HAVE_FREE_PAGES_BULK
+		bs->owned[0] = bs->owned[1] = false;
+		bs->given = true;
+		free_pages_bulk(pages, nr);
+		kvfree(pages);
+		return;
+#else
+		break;
+#endif
+	case KGEN_FREE___CONTIG_RANGE:
+#if KGEN_HAVE___FREE_CONTIG_RANGE
+		bs->owned[0] = bs->owned[1] = false;
+		bs->given = true;
+		__free_contig_range(bs->pfn, nr);
+		return;
+#else
+		break;
+#endif
+	case KGEN_FREE_CONTIG_RANGE:
+#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
+		bs->owned[0] = bs->owned[1] = false;
+		bs->given = true;
+		free_contig_range(bs->pfn, nr);
+		return;
+#else
+		break;
+#endif
+	default:
+		break;
+	}
+	kvfree(pages);
+	kunit_skip(bs->test, "%s() cannot free a boundary span in this kernel",
+		   kgen_free_api_name(api));
+}
+
+/**
+ * kgen_expect_bspan_freed() - every span page is in a free buddy block
+ * @test: the test case
+ * @bs: the span, freed and drained
+ */
+void kgen_expect_bspan_freed(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long i, bad = 0, first = 0;
+
+	kgen_bspan_drain(bs);
+	for (i = 0; i < 2 * bs->nr_each; i++) {
+		if (kgen_free_block_order(pfn_to_page(bs->pfn + i)) >= 0)
+			continue;
+		if (!bad++)
+			first = i;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0UL,
+		"expect.freed: %lu of %lu pages not in the buddy after drain; first: pfn %#lx (%s side of boundary pfn %#lx), refcount %d",
+		bad, 2 * bs->nr_each, bs->pfn + first,
+		bs->pfn + first < bs->boundary ? "lower" : "upper",
+		bs->boundary, page_count(pfn_to_page(bs->pfn + first)));
+}
+
+/*
+ * The free buddy block holding @pfn: head pfn and order, or order -1.
+ * Under the lock of the head's zone, which is the free list it sits on.
+ */
+static int kgen_buddy_block(unsigned long pfn, unsigned long *head_pfn)
+{
+	int order;
+
+	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
+		unsigned long head = pfn & ~((1UL << order) - 1);
+		struct zone *zone;
+		unsigned long flags;
+		int found = -1;
+		struct page *page;
+
+		if (!pfn_valid(head))
+			break;
+		page = pfn_to_page(head);
+		zone = page_zone(page);
+		spin_lock_irqsave(&zone->lock, flags);
+		if (PageBuddy(page) && buddy_order(page) >= order)
+			found = buddy_order(page);
+		spin_unlock_irqrestore(&zone->lock, flags);
+		if (found >= 0) {
+			*head_pfn = head;
+			return found;
+		}
+	}
+	return -1;
+}
+
+/**
+ * kgen_expect_no_straddle() - no free buddy block holds pages of two zones
+ * @test: the test case
+ * @bs: the span, freed and drained
+ *
+ * Names the first offending block: its pfns, its order, the zone and node
+ * of its first and last page, and the boundary it crosses.
+ */
+void kgen_expect_no_straddle(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long i, head = 0, bad = 0, bad_head = 0;
+	int order, bad_order = 0;
+
+	for (i = 0; i < 2 * bs->nr_each; i++) {
+		struct page *first, *last;
+
+		order = kgen_buddy_block(bs->pfn + i, &head);
+		if (order < 0)
+			continue;	/* expect.freed reports it */
+		first = pfn_to_page(head);
+		last = pfn_to_page(head + (1UL << order) - 1);
+		if (page_zone(first) == page_zone(last))
+			continue;
+		if (!bad++) {
+			bad_head = head;
+			bad_order = order;
+		}
+		i = head + (1UL << order) - 1 - bs->pfn;	/* next block */
+	}
+	if (bad) {
+		struct page *first = pfn_to_page(bad_head);
+		struct page *last = pfn_to_page(bad_head + (1UL << bad_order) - 1);
+
+		KUNIT_FAIL(test,
+			   "expect.no_straddle: %lu buddy block(s) hold pages of two zones; first: order-%d block [%#lx, %#lx) on the free list of %s node %d crosses boundary pfn %#lx (its last page is %s node %d)",
+			   bad, bad_order, bad_head, bad_head + (1UL << bad_order),
+			   page_zone(first)->name, page_to_nid(first), bs->boundary,
+			   page_zone(last)->name, page_to_nid(last));
+	}
+}
+
+/**
+ * kgen_expect_bspan_zones_kept() - every freed page keeps its zone and node
+ * @test: the test case
+ * @bs: the span, freed
+ */
+void kgen_expect_bspan_zones_kept(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long i, bad = 0, first = 0;
+
+	for (i = 0; i < 2 * bs->nr_each; i++) {
+		struct page *page = pfn_to_page(bs->pfn + i);
+
+		if (page_zonenum(page) == bs->zid[i] && page_to_nid(page) == bs->nid[i])
+			continue;
+		if (!bad++)
+			first = i;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0UL,
+		"expect.zones_kept: %lu pages changed zone or node; first: pfn %#lx was zone %u node %d, is zone %u node %d",
+		bad, bs->pfn + first, bs->zid[first], bs->nid[first],
+		page_zonenum(pfn_to_page(bs->pfn + first)),
+		page_to_nid(pfn_to_page(bs->pfn + first)));
+}
+
+/**
+ * kgen_expect_bspan_free_deltas() - each zone gained exactly its own pages
+ * @test: the test case
+ * @bs: the span, freed
+ *
+ * Pages on pcp lists are not counted in NR_FREE_PAGES, hence the drain.  A
+ * chunk put on the wrong zone's lists shows up here as one zone gaining
+ * pages that belong to the other.
+ */
+void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long now[2];
+	long delta[2], want[2];
+
+	kgen_bspan_drain(bs);
+	kgen_bspan_snapshot(bs, now);
+	delta[0] = now[0] - bs->free_before[0];
+	delta[1] = now[1] - bs->free_before[1];
+	if (bs->zone[0] == bs->zone[1]) {
+		KUNIT_EXPECT_EQ_MSG(test, delta[0], (long)(2 * bs->nr_each),
+			"expect.nr_free_pages: zone %s node %d NR_FREE_PAGES changed by %+ld, expected %+ld",
+			bs->zone[0]->name, zone_to_nid(bs->zone[0]), delta[0],
+			(long)(2 * bs->nr_each));
+		return;
+	}
+	want[0] = want[1] = bs->nr_each;
+	KUNIT_EXPECT_TRUE_MSG(test, delta[0] == want[0] && delta[1] == want[1],
+		"expect.nr_free_pages: NR_FREE_PAGES changed by %+ld in %s node %d (expected %+ld, the pages below pfn %#lx) and by %+ld in %s node %d (expected %+ld)",
+		delta[0], bs->zone[0]->name, zone_to_nid(bs->zone[0]), want[0],
+		bs->boundary, delta[1], bs->zone[1]->name,
+		zone_to_nid(bs->zone[1]), want[1]);
+}
+
+/**
+ * kgen_expect_bspan_no_warning() - the kernel did not complain
+ * @test: the test case
+ * @bs: the span
+ */
+void kgen_expect_bspan_no_warning(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long fresh = get_taint() & ~bs->taint_before & KGEN_COMPLAINT_TAINTS;
+
+	KUNIT_EXPECT_EQ_MSG(test, fresh, 0UL,
+		"expect.no_warning: kernel taint %#lx appeared (WARN=%d BAD_PAGE=%d DIE=%d)",
+		fresh, !!(fresh & BIT(TAINT_WARN)),
+		!!(fresh & BIT(TAINT_BAD_PAGE)), !!(fresh & BIT(TAINT_DIE)));
+}

@@ -1,0 +1,141 @@
+"""Boundary family: spec rules, guest layouts, skip reasons, generated C."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kgen.generator.render import render_suite
+from kgen.runner.capabilities import assume_all
+from kgen.runner.plan import make_plan
+from kgen.spec.loader import SpecError, load_spec
+
+SPEC = """\
+kgen: 1
+suite: kgen_bnd
+guest:
+  nodes_mb: [1026, 998]
+  movablecore_mb: 256
+cases:
+  - name: node
+    span: {alloc: boundary, boundary: node}
+    sweep:
+      pages_each_side: [1, 512]
+      free: [__free_contig_range, vfree]
+  - name: section_classic
+    span: {alloc: boundary, boundary: section, pages_each_side: 4}
+    free: free_pages_bulk
+    needs:
+      kconfig_off: [SPARSEMEM_VMEMMAP]
+      why: struct pages must not be contiguous
+  - name: dma
+    span: {alloc: boundary, boundary: zone, upper_zone: DMA32, pages_each_side: 1}
+    free: __free_contig_range
+    needs: {arches: [x86_64], why: only x86 has ZONE_DMA32 after ZONE_DMA}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "b.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(SpecError) as err:
+        load_spec(write(tmp_path, text))
+    return [str(p) for p in err.value.problems]
+
+
+def test_boundary_spec_loads_with_sweep_and_guest(tmp_path):
+    spec = load_spec(write(tmp_path, SPEC))
+    node, classic, dma = spec.cases
+    assert [v.describe(node.swept) for v in node.variants] == [
+        "free=__free_contig_range,each=1", "free=__free_contig_range,each=512",
+        "free=vfree,each=1", "free=vfree,each=512"]
+    assert node.boundary == "node" and dma.upper_zone == "DMA32"
+    assert node.expect.no_straddle and node.expect.zones_kept
+    assert spec.guest.total_mb == 2024
+
+
+def test_guest_layout_becomes_qemu_and_kernel_args(tmp_path):
+    guest = load_spec(write(tmp_path, SPEC)).guest
+    assert guest.qemu_args() == [
+        "-m", "2024",
+        "-object", "memory-backend-ram,id=kgen-mem0,size=1026M",
+        "-numa", "node,nodeid=0,memdev=kgen-mem0",
+        "-object", "memory-backend-ram,id=kgen-mem1,size=998M",
+        "-numa", "node,nodeid=1,memdev=kgen-mem1"]
+    assert guest.kernel_args("kgen_bnd") == ["kgen_boundary.guest=kgen_bnd",
+                                             "movablecore=256M"]
+
+
+def test_skip_reasons_name_what_the_arch_lacks(tmp_path):
+    spec = load_spec(write(tmp_path, SPEC))
+    by_name = {}
+    for arch in ("um", "x86_64", "arm64"):
+        plan = make_plan([spec], assume_all(arch))
+        by_name[arch] = {c.name: c.skip for c in plan.cases}
+    um, x86, arm = by_name["um"], by_name["x86_64"], by_name["arm64"]
+    assert "UML has no NUMA" in um["kgen_bnd_node/free=vfree,each=1"]
+    assert "UML is FLATMEM" in um["kgen_bnd_section_classic"]
+    assert "x86_64 does" in x86["kgen_bnd_section_classic"]
+    assert "arm64 does" in arm["kgen_bnd_section_classic"]
+    assert x86["kgen_bnd_dma"] is None
+    assert "needs arch x86_64: only x86 has ZONE_DMA32" in arm["kgen_bnd_dma"]
+    assert x86["kgen_bnd_node/free=vfree,each=512"] is None
+
+
+def test_guest_boot_planned_on_qemu_arches_only(tmp_path):
+    spec = load_spec(write(tmp_path, SPEC))
+    assert make_plan([spec], assume_all("um")).guest_boots == []
+    (boot,) = make_plan([spec], assume_all("arm64")).guest_boots
+    assert boot.suite == "kgen_bnd" and "-numa" in boot.qemu_args
+    assert "kgen_boundary.guest=kgen_bnd" in boot.kernel_args
+
+
+def test_generated_case_checks_the_guest_and_every_expectation(tmp_path):
+    c = render_suite(load_spec(write(tmp_path, SPEC)), assume_all("x86_64"))
+    assert 'kgen_guest_require(test, "kgen_bnd");' in c
+    for call in ("kgen_bspan_alloc(test, p)", "kgen_bspan_free(bs, p->api)",
+                 "kgen_expect_no_straddle", "kgen_expect_bspan_zones_kept",
+                 "kgen_expect_bspan_free_deltas", "kgen_expect_bspan_no_warning"):
+        assert call in c
+    assert ".kind = KGEN_BOUNDARY_ZONE, .upper_zone = \"DMA32\"" in c
+    assert ".api = KGEN_FREE_VFREE" in c
+
+
+@pytest.mark.parametrize("case, message", [
+    ("span: {alloc: boundary, pages_each_side: 1}\n    free: vfree",
+     "a boundary span needs boundary: zone, node or section"),
+    ("span: {alloc: boundary, boundary: node, pages_each_side: 1}\n"
+     "    free: free_page_loop",
+     "a boundary span is freed by one of"),
+    ("span: {alloc: boundary, boundary: node, upper_zone: Normal, pages_each_side: 1}\n"
+     "    free: vfree",
+     "upper_zone applies to boundary: zone"),
+    ("span: {alloc: boundary, boundary: node}\n    free: vfree",
+     "needs pages_each_side"),
+    ("span: {alloc: boundary, boundary: node, pages_each_side: 2}\n"
+     "    free: vfree\n    hold: [first]",
+     "hold does not apply to boundary spans"),
+    ("span: {alloc: split_page, order: 2, boundary: node}\n    free: vfree",
+     "belong to boundary spans"),
+    ("span: {alloc: boundary, boundary: node, upper_zone: Highmem, pages_each_side: 1}\n"
+     "    free: vfree",
+     "upper_zone"),
+])
+def test_bad_boundary_cases_are_rejected_with_position(tmp_path, case, message):
+    text = f"kgen: 1\nsuite: kgen_bad\ncases:\n  - name: c\n    {case}\n"
+    found = problems(tmp_path, text)
+    assert any(message in p for p in found), found
+    assert all(p.startswith(str(tmp_path / "b.yaml") + ":") for p in found)
+
+
+def test_guest_memory_must_add_up(tmp_path):
+    found = problems(tmp_path, SPEC.replace("  movablecore_mb: 256",
+                                            "  memory_mb: 4096"))
+    assert any(":5:14:" in p and "not the sum of nodes_mb (2024)" in p for p in found), found
+    found = problems(tmp_path, SPEC.replace("movablecore_mb: 256", "movablecore_mb: 4000"))
+    assert any("leaves no kernel memory" in p for p in found), found
