@@ -60,7 +60,8 @@ def c_string(text: str) -> str:
     return '"' + "".join(c if " " <= c <= "~" else "?" for c in escaped) + '"'
 
 
-def _case_view(suite: str, case: Case, caps: Capabilities) -> dict:
+def _case_view(spec: Spec, case: Case, caps: Capabilities) -> dict:
+    suite = spec.suite
     c_name = f"{suite}_{case.name}"
     tables: dict[tuple[Selector, ...], _SelTable] = {}
 
@@ -77,7 +78,7 @@ def _case_view(suite: str, case: Case, caps: Capabilities) -> dict:
     for variant in case.variants:
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
-        skip = caps.skip_reason(case.needs_of(variant))
+        skip = caps.skip_reason(case.needs_of(variant, spec.guest))
         if case.boundary_family:
             params.append({
                 "kind": BOUNDARIES[case.boundary or "zone"],
@@ -162,7 +163,7 @@ def render_suite(spec: Spec, caps: Capabilities | None = None) -> str:
         spec=spec,
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
-        cases=[_case_view(spec.suite, c, caps) for c in spec.cases],
+        cases=[_case_view(spec, c, caps) for c in spec.cases],
         guest=spec.guest is not None,
     )
 

@@ -57,9 +57,14 @@ ARCH_FORCED_ON: dict[str, dict[str, str]] = {
     "arm64": {"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("arm64")},
 }
 # QEMU guest layout features an arch cannot provide.
-GUEST_LIMITS: dict[str, str] = {
-    "um": ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), and "
-           "ignores movablecore= (its setup_arch() never parses early params)"),
+_UML_GUEST = ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), and "
+              "ignores movablecore= (its setup_arch() never parses early params)")
+GUEST_LIMITS: dict[tuple[str, str], str] = {
+    ("two adjacent zones", "um"): _UML_GUEST,
+    ("device-tree reserved-memory", "um"): _UML_GUEST,
+    ("device-tree reserved-memory", "x86_64"): (
+        "x86 boots from ACPI, and initmem_init() puts NODE_DATA at each node's "
+        "top before cma= can reserve anything (arch/x86/kernel/setup.c)"),
 }
 # Options every kgen build sets (kernel/kunit/configs/base.config).
 ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_ALLOC"}
@@ -90,8 +95,8 @@ class Capabilities:
                 return f"needs {need}: {forced}"
         elif need.kind == "arch" and self.arch not in need.name.split("|"):
             return f"needs {need}: {need.why}"
-        elif need.kind == "guest" and self.arch in GUEST_LIMITS:
-            return f"needs {need}: {GUEST_LIMITS[self.arch]}"
+        elif need.kind == "guest" and (need.name, self.arch) in GUEST_LIMITS:
+            return f"needs {need}: {GUEST_LIMITS[need.name, self.arch]}"
         return None
 
     def skip_reason(self, needs: list[Need]) -> str | None:

@@ -8,6 +8,10 @@ from ..spec.model import Spec
 from .capabilities import Capabilities
 
 
+# QEMU virt (arm64) puts RAM at 1 GiB (hw/arm/virt.c, VIRT_MEM).
+ARM64_VIRT_RAM_BASE = 0x4000_0000
+
+
 @dataclass
 class PlannedCase:
     suite: str
@@ -23,6 +27,8 @@ class GuestBoot:
     suite: str
     qemu_args: list[str]
     kernel_args: list[str]
+    # arm64: (start, size) of reusable regions to add to QEMU's device tree.
+    cma_regions: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +58,9 @@ class Plan:
             lines.append(f"guest boot for {boot.suite}: qemu args "
                          f"{' '.join(boot.qemu_args) or '-'}; kernel args "
                          f"{' '.join(boot.kernel_args)}")
+            for start, size in boot.cma_regions:
+                lines.append(f"  device tree: reusable CMA region [{start:#x}, "
+                             f"{start + size:#x})")
         for case in self.cases:
             state = f"SKIP  ({case.skip})" if case.skip else "RUN"
             lines.append(f"  {case.suite}.{case.name}: {state}")
@@ -69,7 +78,7 @@ def make_plan(specs: list[Spec], caps: Capabilities,
             memory = max(memory, case.needs.memory_mb or 0)
             kernel_args += [a for a in case.needs.kernel_args if a not in kernel_args]
             for variant in case.variants:
-                needs = case.needs_of(variant)
+                needs = case.needs_of(variant, spec.guest)
                 name = f"{spec.suite}_{case.name}"
                 if case.parameterised:
                     name += "/" + variant.describe(case.swept)
@@ -98,5 +107,6 @@ def _guest_boots(specs: list[Spec], cases: list[PlannedCase], arch: str) -> list
     if arch == "um":
         return []
     runnable = {c.suite for c in cases if not c.skip}
-    return [GuestBoot(spec.suite, spec.guest.qemu_args(), spec.guest.kernel_args(spec.suite))
+    return [GuestBoot(spec.suite, spec.guest.qemu_args(), spec.guest.kernel_args(spec.suite),
+                      spec.guest.cma_regions(ARM64_VIRT_RAM_BASE))
             for spec in specs if spec.guest and spec.suite in runnable]

@@ -15,7 +15,7 @@ from ..errors import EnvironmentProblem
 from ..generator.render import render_all, spec_hash
 from ..kernel_tree import kernel_version
 from ..spec.model import Spec
-from . import kunit_tool, qemu_shim, recovery
+from . import guest_dtb, kunit_tool, qemu_shim, recovery
 from .capabilities import Capabilities, probe_tree
 from .ktap import parse_console
 from .kunitconfig import compose
@@ -186,8 +186,11 @@ def run(req: RunRequest) -> RunOutcome:
         def boot(log_path: Path, glob: str = "",
                  boot_inv: kunit_tool.Invocation | None = None) -> tuple[RunResult, float]:
             booted = kunit_tool.execute(boot_inv or inv, log_path, glob)
+            # A boot filtered to one suite must not report the others missing.
+            expected_suites = known if not glob else {
+                s: c for s, c in known.items() if s == glob.split(".")[0]}
             parsed = parse_console(
-                booted.output, known_cases=known,
+                booted.output, known_cases=expected_suites,
                 expected_splats=lambda suite, case: expected.get(
                     (suite, case.split("/")[0]), set()))
             _check_expected_splats(parsed, expected)
@@ -211,9 +214,13 @@ def run(req: RunRequest) -> RunOutcome:
         for number, guest in enumerate(plan.guest_boots, 1):
             req.log(f"kgen: booting {guest.suite} in its guest layout: "
                     f"{' '.join(guest.qemu_args + guest.kernel_args)}")
+            qemu_args = inv.qemu_args + guest.qemu_args
+            if guest.cma_regions:
+                dtb = guest_dtb.build(guest.qemu_args, guest.cma_regions,
+                                      build_dir.parent / f"{build_dir.name}.{guest.suite}.dtb")
+                qemu_args += ["-dtb", str(dtb)]
             guest_inv = dataclasses.replace(
-                inv, kernel_args=inv.kernel_args + guest.kernel_args,
-                qemu_args=inv.qemu_args + guest.qemu_args)
+                inv, kernel_args=inv.kernel_args + guest.kernel_args, qemu_args=qemu_args)
             booted = boot(build_dir.parent / f"{build_dir.name}.console.guest{number}.log",
                           guest.suite, guest_inv)[0]
             _merge_guest_boot(result, booted, guest)

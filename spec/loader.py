@@ -427,7 +427,11 @@ def load_spec(path: Path) -> Spec:
     if "guest" in data:
         raw = data["guest"]
         guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
-                      movablecore_mb=raw.get("movablecore_mb"))
+                      movablecore_mb=raw.get("movablecore_mb"),
+                      boundary_cma_mb=raw.get("boundary_cma_mb"))
+        if guest.boundary_cma_mb and len(guest.nodes_mb) < 2:
+            problems.append(SpecProblem(path, *pos.at(("guest", "boundary_cma_mb")),
+                                        "boundary_cma_mb needs nodes_mb (two nodes or more)"))
         if guest.memory_mb and guest.nodes_mb and sum(guest.nodes_mb) != guest.memory_mb:
             problems.append(SpecProblem(path, *pos.at(("guest", "memory_mb")),
                                         f"guest.memory_mb {guest.memory_mb} is not the sum "

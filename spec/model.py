@@ -202,6 +202,25 @@ class Guest:
     memory_mb: int | None = None
     nodes_mb: tuple[int, ...] = ()
     movablecore_mb: int | None = None
+    boundary_cma_mb: int | None = None
+
+    def cma_regions(self, ram_base: int) -> list[tuple[int, int]]:
+        """(start, size) in bytes of the reusable region around each node
+        boundary, for RAM laid out from ram_base in node order.
+
+        CMA regions must be aligned to a pageblock (4 MiB on arm64 with 4K
+        pages), so the region is rounded out to 4 MiB on both ends.
+        """
+        if not self.boundary_cma_mb:
+            return []
+        align, half = 4 << 20, (self.boundary_cma_mb << 20) // 2
+        regions, boundary = [], ram_base
+        for node_mb in self.nodes_mb[:-1]:
+            boundary += node_mb << 20
+            start = (boundary - half) // align * align
+            end = -(-(boundary + half) // align) * align
+            regions.append((start, end - start))
+        return regions
 
     @property
     def total_mb(self) -> int | None:
@@ -259,7 +278,7 @@ class Case:
     def boundary_family(self) -> bool:
         return self.alloc == "boundary"
 
-    def needs_of(self, variant: Variant) -> list[Need]:
+    def needs_of(self, variant: Variant, guest: "Guest | None" = None) -> list[Need]:
         """Everything this variant needs, derived from the spec."""
         why = self.needs.why or "spec needs:"
         needs = {Need("kconfig", k, why) for k in self.needs.kconfig}
@@ -272,6 +291,9 @@ class Case:
             needs.add(Need("guest", "two adjacent zones", "a zone boundary"))
         elif self.boundary == "section":
             needs.add(Need("kconfig", "SPARSEMEM", "a memory section boundary"))
+        if guest and guest.boundary_cma_mb:
+            needs.add(Need("guest", "device-tree reserved-memory", "CMA at node boundaries"))
+            needs.add(Need("kconfig", "DMA_CMA", "device-tree shared-dma-pool regions"))
         if variant.free not in ("free_page_loop", "vfree"):
             needs.add(Need("api", variant.free, "the API under test"))
         if variant.free in ("free_contig_range", "free_contig_frozen_range") or \

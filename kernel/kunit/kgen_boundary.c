@@ -18,6 +18,7 @@
  * state of the first page in the way: that is the finding for the layout.
  */
 #include <linux/gfp.h>
+#include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/mmzone.h>
 #include <linux/panic.h>
@@ -64,10 +65,16 @@ static int kgen_alloc_side(unsigned long start, unsigned long end)
 {
 #if !defined(CONFIG_CONTIG_ALLOC)
 	return -EOPNOTSUPP;
-#elif KGEN_HAVE_ACR_FLAGS
-	return alloc_contig_range(start, end, ACR_FLAGS_NONE, GFP_KERNEL);
 #else
-	return alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL);
+	/* CMA pageblocks (a reusable DT region) are isolated only for CMA. */
+	bool cma = is_migrate_cma_page(pfn_to_page(start));
+#if KGEN_HAVE_ACR_FLAGS
+	return alloc_contig_range(start, end, cma ? ACR_FLAGS_CMA : ACR_FLAGS_NONE,
+				  GFP_KERNEL);
+#else
+	return alloc_contig_range(start, end, cma ? MIGRATE_CMA : MIGRATE_MOVABLE,
+				  GFP_KERNEL);
+#endif
 #endif
 }
 
@@ -82,10 +89,16 @@ static void kgen_free_side(unsigned long start, unsigned long nr)
  * Why [start, end) could not be allocated, for the skip reason: the first
  * pfn that is not memory or not a free/LRU page, with what it is instead.
  */
+static bool kgen_busy(struct page *page)
+{
+	return PageReserved(page) || (!PageBuddy(page) && !PageLRU(page) &&
+				      page_count(page));
+}
+
 static void kgen_describe_blocker(char *buf, size_t len, unsigned long start,
 				  unsigned long end, int err)
 {
-	unsigned long pfn;
+	unsigned long pfn, block_start, block_end;
 
 	for (pfn = start; pfn < end; pfn++) {
 		struct page *page;
@@ -96,8 +109,7 @@ static void kgen_describe_blocker(char *buf, size_t len, unsigned long start,
 			return;
 		}
 		page = pfn_to_page(pfn);
-		if (PageReserved(page) || (!PageBuddy(page) && !PageLRU(page) &&
-					   page_count(page))) {
+		if (kgen_busy(page)) {
 			scnprintf(buf, len, "[%#lx, %#lx): error %d; first busy pfn %#lx: %s, refcount %d, flags %pGp",
 				  start, end, err, pfn,
 				  PageReserved(page) ? "PageReserved (boot-time memblock reservation)" :
@@ -106,7 +118,29 @@ static void kgen_describe_blocker(char *buf, size_t len, unsigned long start,
 			return;
 		}
 	}
-	scnprintf(buf, len, "[%#lx, %#lx): error %d; every page free or on an LRU before and after the attempt",
+	/* alloc_contig_range() isolates whole pageblocks: look around. */
+	block_start = ALIGN_DOWN(start, pageblock_nr_pages);
+	block_end = ALIGN(end, pageblock_nr_pages);
+	for (pfn = block_start; pfn < block_end; pfn += pageblock_nr_pages) {
+		unsigned long last = pfn + pageblock_nr_pages - 1;
+
+		if (!pfn_valid(pfn) || !pfn_valid(last) ||
+		    page_zone(pfn_to_page(pfn)) == page_zone(pfn_to_page(last)))
+			continue;
+		scnprintf(buf, len, "[%#lx, %#lx): error %d; its pageblock [%#lx, %#lx) (order %u) spans two zones, which alloc_contig_range() cannot isolate",
+			  start, end, err, pfn, last + 1, pageblock_order);
+		return;
+	}
+	for (pfn = block_start; pfn < block_end; pfn++) {
+		if (pfn_valid(pfn) && kgen_busy(pfn_to_page(pfn))) {
+			scnprintf(buf, len, "[%#lx, %#lx): error %d; the range is free, but pfn %#lx in its pageblock (isolated whole) is %s, refcount %d",
+				  start, end, err, pfn,
+				  PageReserved(pfn_to_page(pfn)) ? "PageReserved" : "allocated",
+				  page_count(pfn_to_page(pfn)));
+			return;
+		}
+	}
+	scnprintf(buf, len, "[%#lx, %#lx): error %d; every page of its pageblocks is free or on an LRU",
 		  start, end, err);
 }
 
@@ -121,6 +155,8 @@ static void kgen_bspan_release(void *data)
 			kgen_free_side(bs->pfn + side * bs->nr_each, bs->nr_each);
 		bs->owned[side] = false;
 	}
+	kvfree(bs->pages);
+	bs->pages = NULL;
 }
 
 /*
@@ -308,19 +344,31 @@ static void kgen_bspan_snapshot(struct kgen_bspan *bs, unsigned long *free)
 	free[1] = zone_page_state_snapshot(bs->zone[1], NR_FREE_PAGES);
 }
 
-/* vfree() of a vmap(VM_MAP_PUT_PAGES) area frees the array by free_pages_bulk(). */
-static void kgen_bspan_vfree(struct kgen_bspan *bs, struct page **pages)
+/*
+ * vfree() of a vmap(VM_MAP | VM_MAP_PUT_PAGES) area hands the array to
+ * free_pages_bulk().  vmap() itself may allocate page tables, so it runs
+ * before the counters are read.
+ */
+static void *kgen_bspan_vmap(struct kgen_bspan *bs)
 {
 	unsigned long nr = 2 * bs->nr_each;
-	void *addr = vmap(pages, nr, VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
+	void *addr = vmap(bs->pages, nr, VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
 
-	if (!addr) {
-		kvfree(pages);
-		KUNIT_FAIL_AND_ABORT(bs->test, "vmap of the %lu-page span failed", nr);
+	KUNIT_ASSERT_NOT_NULL_MSG(bs->test, addr, "vmap of the %lu-page span failed", nr);
+	/*
+	 * vfree() also frees the array.  Above KMALLOC_MAX_CACHE_SIZE it is a
+	 * page allocation of its own, and those pages come back to their zone
+	 * with the span's: count them in that zone's expected delta.
+	 */
+	if (!is_vmalloc_addr(bs->pages) &&
+	    !folio_test_slab(virt_to_folio(bs->pages))) {
+		bs->array_zone = folio_zone(virt_to_folio(bs->pages));
+		bs->array_pages = folio_nr_pages(virt_to_folio(bs->pages));
 	}
+	/* The area owns the pages and the array now. */
+	bs->pages = NULL;
 	bs->owned[0] = bs->owned[1] = false;
-	bs->given = true;
-	vfree(addr);
+	return addr;
 }
 
 /**
@@ -334,27 +382,33 @@ static void kgen_bspan_vfree(struct kgen_bspan *bs, struct page **pages)
 void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 {
 	unsigned long i, nr = 2 * bs->nr_each;
-	struct page **pages = NULL;
+	void *addr = NULL;
 
+	/*
+	 * Everything the free path needs is allocated before the counters are
+	 * read, and the array is freed only at cleanup: neither may move them.
+	 */
 	if (api == KGEN_FREE_PAGES_BULK || api == KGEN_FREE_VFREE) {
-		pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(bs->test, pages);
+		bs->pages = kvmalloc_array(nr, sizeof(*bs->pages), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(bs->test, bs->pages);
 		for (i = 0; i < nr; i++)
-			pages[i] = pfn_to_page(bs->pfn + i);
+			bs->pages[i] = pfn_to_page(bs->pfn + i);
 	}
+	if (api == KGEN_FREE_VFREE)
+		addr = kgen_bspan_vmap(bs);
 	kgen_bspan_drain(bs);
 	kgen_bspan_snapshot(bs, bs->free_before);
 
 	switch (api) {
 	case KGEN_FREE_VFREE:
-		kgen_bspan_vfree(bs, pages);
+		bs->given = true;
+		vfree(addr);
 		return;
 	case KGEN_FREE_PAGES_BULK:
 #if KGEN_HAVE_FREE_PAGES_BULK
 		bs->owned[0] = bs->owned[1] = false;
 		bs->given = true;
-		free_pages_bulk(pages, nr);
-		kvfree(pages);
+		free_pages_bulk(bs->pages, nr);
 		return;
 #else
 		break;
@@ -380,7 +434,6 @@ void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 	default:
 		break;
 	}
-	kvfree(pages);
 	kunit_skip(bs->test, "%s() cannot free a boundary span in this kernel",
 		   kgen_free_api_name(api));
 }
@@ -439,6 +492,37 @@ static int kgen_buddy_block(unsigned long pfn, unsigned long *head_pfn)
 	return -1;
 }
 
+/*
+ * The zone (of the span's two) whose free lists hold the block headed by
+ * @head: the free path picks the zone from the first page of a chunk, so a
+ * chunk of the upper zone's pages can land on the lower zone's lists.
+ */
+static struct zone *kgen_list_zone(struct kgen_bspan *bs, struct page *head,
+				   int order)
+{
+	int side, mt;
+
+	for (side = 0; side < 2; side++) {
+		struct zone *zone = bs->zone[side];
+		unsigned long flags;
+		struct page *pos;
+		bool found = false;
+
+		spin_lock_irqsave(&zone->lock, flags);
+		for (mt = 0; mt < MIGRATE_TYPES && !found; mt++)
+			list_for_each_entry(pos, &zone->free_area[order].free_list[mt],
+					    buddy_list)
+				if (pos == head) {
+					found = true;
+					break;
+				}
+		spin_unlock_irqrestore(&zone->lock, flags);
+		if (found)
+			return zone;
+	}
+	return NULL;
+}
+
 /**
  * kgen_expect_no_straddle() - no free buddy block holds pages of two zones
  * @test: the test case
@@ -449,20 +533,26 @@ static int kgen_buddy_block(unsigned long pfn, unsigned long *head_pfn)
  */
 void kgen_expect_no_straddle(struct kunit *test, struct kgen_bspan *bs)
 {
-	unsigned long i, head = 0, bad = 0, bad_head = 0;
+	unsigned long i, head = 0, bad = 0, bad_head = 0, misfiled = 0;
 	int order, bad_order = 0;
 
 	for (i = 0; i < 2 * bs->nr_each; i++) {
 		struct page *first, *last;
+		struct zone *listed;
 
 		order = kgen_buddy_block(bs->pfn + i, &head);
 		if (order < 0)
 			continue;	/* expect.freed reports it */
 		first = pfn_to_page(head);
 		last = pfn_to_page(head + (1UL << order) - 1);
-		if (page_zone(first) == page_zone(last))
-			continue;
-		if (!bad++) {
+		listed = kgen_list_zone(bs, first, order);
+		if (listed && listed != page_zone(first) && !misfiled++)
+			KUNIT_FAIL(test,
+				   "expect.no_straddle: order-%d block [%#lx, %#lx) of %s node %d sits on the free list of %s node %d (boundary pfn %#lx)",
+				   order, head, head + (1UL << order),
+				   page_zone(first)->name, page_to_nid(first),
+				   listed->name, zone_to_nid(listed), bs->boundary);
+		if (page_zone(first) != page_zone(last) && !bad++) {
 			bad_head = head;
 			bad_order = order;
 		}
@@ -523,13 +613,19 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 	delta[0] = now[0] - bs->free_before[0];
 	delta[1] = now[1] - bs->free_before[1];
 	if (bs->zone[0] == bs->zone[1]) {
-		KUNIT_EXPECT_EQ_MSG(test, delta[0], (long)(2 * bs->nr_each),
+		want[0] = 2 * bs->nr_each +
+			  (bs->array_zone == bs->zone[0] ? bs->array_pages : 0);
+		KUNIT_EXPECT_EQ_MSG(test, delta[0], want[0],
 			"expect.nr_free_pages: zone %s node %d NR_FREE_PAGES changed by %+ld, expected %+ld",
-			bs->zone[0]->name, zone_to_nid(bs->zone[0]), delta[0],
-			(long)(2 * bs->nr_each));
+			bs->zone[0]->name, zone_to_nid(bs->zone[0]), delta[0], want[0]);
 		return;
 	}
-	want[0] = want[1] = bs->nr_each;
+	want[0] = bs->nr_each;
+	want[1] = bs->nr_each;
+	if (bs->array_zone == bs->zone[0])
+		want[0] += bs->array_pages;
+	else if (bs->array_zone == bs->zone[1])
+		want[1] += bs->array_pages;
 	KUNIT_EXPECT_TRUE_MSG(test, delta[0] == want[0] && delta[1] == want[1],
 		"expect.nr_free_pages: NR_FREE_PAGES changed by %+ld in %s node %d (expected %+ld, the pages below pfn %#lx) and by %+ld in %s node %d (expected %+ld)",
 		delta[0], bs->zone[0]->name, zone_to_nid(bs->zone[0]), want[0],

@@ -269,6 +269,10 @@ struct kgen_boundary_param {
  * @zone: zone below ([0]) and above ([1]) the boundary
  * @owned: side [0]/[1] allocated by the test and not yet handed back
  * @given: the joined span was handed to the free API
+ * @pages: the span's pages for free_pages_bulk()/vmap(), freed at cleanup
+ * @array_zone: zone of the page allocation backing @pages that vfree()
+ *              frees along with the span (NULL if slab or vmalloc backed)
+ * @array_pages: pages of that allocation
  * @zid: per page, zone index before the free
  * @nid: per page, node id before the free
  * @free_before: NR_FREE_PAGES of @zone[0] and @zone[1] just before the free
@@ -282,6 +286,9 @@ struct kgen_bspan {
 	struct zone *zone[2];
 	bool owned[2];
 	bool given;
+	struct page **pages;
+	struct zone *array_zone;
+	unsigned long array_pages;
 	u8 *zid;
 	int *nid;
 	unsigned long free_before[2];

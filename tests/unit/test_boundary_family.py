@@ -139,3 +139,30 @@ def test_guest_memory_must_add_up(tmp_path):
     assert any(":5:14:" in p and "not the sum of nodes_mb (2024)" in p for p in found), found
     found = problems(tmp_path, SPEC.replace("movablecore_mb: 256", "movablecore_mb: 4000"))
     assert any("leaves no kernel memory" in p for p in found), found
+
+
+def test_shipped_skip_reasons_fit_kunits_status_comment():
+    """KUnit keeps 256 bytes of a skip reason (KUNIT_STATUS_COMMENT_SIZE)."""
+    from kgen.cli import shipped_specs
+    from kgen.spec.loader import load_specs
+    specs = load_specs(shipped_specs())
+    for arch in ("um", "x86_64", "arm64"):
+        for case in make_plan(specs, assume_all(arch)).cases:
+            assert case.skip is None or len(case.skip) < 256, (arch, case.name, case.skip)
+
+
+def test_guest_boot_replaces_the_placeholder_skips():
+    from kgen.runner.plan import GuestBoot
+    from kgen.runner.results import CaseResult, RunResult, Status, SuiteResult
+    from kgen.runner.run import _merge_guest_boot
+    main = RunResult(suites=[
+        SuiteResult("kgen_a", cases=[CaseResult("c", Status.PASSED)]),
+        SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.SKIPPED,
+                                                  message="runs only in a boot with")])])
+    guest = RunResult(suites=[SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.FAILED)])],
+                      errors=[CaseResult("boot", Status.ERROR, kind="crash")])
+    _merge_guest_boot(main, guest, GuestBoot("kgen_bnd", ["-m", "2048"], ["x=1"]))
+    assert [s.name for s in main.suites] == ["kgen_a", "kgen_bnd"]
+    assert main.suites[1].cases[0].status is Status.FAILED
+    assert main.suites[1].properties["guest"] == "-m 2048 x=1"
+    assert [e.name for e in main.errors] == ["kgen_bnd: boot"]

@@ -1,0 +1,65 @@
+"""arm64 guest device trees with reusable (CMA) regions at node boundaries.
+
+QEMU virt builds the guest's device tree itself.  To keep boot-time
+allocations (NODE_DATA, the memmap, both placed top-down in each node) off
+the pages around a node boundary, kgen asks QEMU for that tree
+(`-machine dumpdtb=`), adds a `shared-dma-pool` reusable reserved-memory
+region around each boundary, and boots with `-dtb`.  The kernel reserves
+such regions while scanning the tree, before NUMA setup.  A region that
+spans two zones cannot become a CMA area: cma_activate_area() then gives
+all its pages to the buddy allocator ("Expose all pages to the buddy"), so
+a test finds them free on both sides of the boundary.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ..errors import EnvironmentProblem
+
+# What kunit.py's qemu_configs/arm64.py passes; the dump must see the same machine.
+ARM64_MACHINE = ["-nodefaults", "-machine", "virt", "-cpu", "max", "-accel", "tcg"]
+
+
+def reserved_memory_dts(regions: list[tuple[int, int]]) -> str:
+    """A dts overlay fragment (merged by dtc) declaring the regions."""
+    lines = ["", "/ {", "\treserved-memory {", "\t\t#address-cells = <2>;",
+             "\t\t#size-cells = <2>;", "\t\tranges;"]
+    for start, size in regions:
+        lines += [f"\t\tkgen-cma@{start:x} {{",
+                  '\t\t\tcompatible = "shared-dma-pool";',
+                  "\t\t\treusable;",
+                  f"\t\t\treg = <{start >> 32:#x} {start & 0xffffffff:#x} "
+                  f"{size >> 32:#x} {size & 0xffffffff:#x}>;",
+                  "\t\t};"]
+    lines += ["\t};", "};", ""]
+    return "\n".join(lines)
+
+
+def _run(cmd: list[str], what: str) -> str:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise EnvironmentProblem(f"{what}: {cmd[0]} not found (apt-get install "
+                                 f"{'device-tree-compiler' if cmd[0] == 'dtc' else 'qemu-system-arm'})"
+                                 ) from None
+    if done.returncode:
+        raise EnvironmentProblem(f"{what} failed: {' '.join(cmd)}\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def build(qemu_args: list[str], regions: list[tuple[int, int]], out: Path) -> Path:
+    """Write out (a .dtb) for a guest booted with qemu_args; return it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dumped = out.with_suffix(".qemu.dtb")
+    _run(["qemu-system-aarch64", *ARM64_MACHINE, *qemu_args, "-nographic",
+          "-machine", f"dumpdtb={dumped}"], "dumping QEMU's device tree")
+    dts = _run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(dumped)], "decompiling it")
+    if "reserved-memory" in dts:
+        raise EnvironmentProblem("QEMU's device tree already has /reserved-memory; "
+                                 "kgen does not merge into it")
+    source = out.with_suffix(".dts")
+    source.write_text(dts + reserved_memory_dts(regions))
+    _run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(out), str(source)],
+         "compiling the device tree with kgen's regions")
+    return out
