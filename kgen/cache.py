@@ -26,5 +26,11 @@ def overlay_dir(tree: Path) -> Path:
     return cache_root() / "overlays" / tree_key(tree)
 
 
-def default_build_dir(tree: Path, arch: str) -> Path:
-    return cache_root() / "build" / f"{tree_key(tree)}-{arch}"
+def default_build_dir(tree: Path, arch: str, kconfig: dict[str, bool] | None = None) -> Path:
+    """Per tree and arch; a --kconfig variant gets its own (a changed .config
+    means a near-full rebuild, which would cool the default dir)."""
+    name = f"{tree_key(tree)}-{arch}"
+    if kconfig:
+        text = ",".join(f"{k}={'y' if v else 'n'}" for k, v in sorted(kconfig.items()))
+        name += "-k" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return cache_root() / "build" / name

@@ -80,7 +80,20 @@ def _request(args):
     tree = _resolve_tree(args.kernel)
     return RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
                       jobs=args.jobs, timeout=args.timeout,
-                      kernel_args=args.kernel_args or [], accel=args.accel, log=_log)
+                      kernel_args=args.kernel_args or [], accel=args.accel, log=_log,
+                      kconfig=_kconfig_overrides(args.kconfig or []))
+
+
+def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
+    """--kconfig CONFIG_X=y|n -> {"X": True|False}; anything else is refused."""
+    import re
+    out = {}
+    for value in values:
+        match = re.fullmatch(r"(?:CONFIG_)?([A-Z][A-Z0-9_]{0,63})=([yn])", value)
+        if not match:
+            raise UsageError(f"--kconfig {value!r}: expected CONFIG_NAME=y or CONFIG_NAME=n")
+        out[match.group(1)] = match.group(2) == "y"
+    return out
 
 
 def cmd_plan(args) -> int:
@@ -91,8 +104,10 @@ def cmd_plan(args) -> int:
     print(f"tree {req.tree}")
     print(plan.render())
     print("kunitconfig:\n" + "".join(f"  {line}\n" for line in
-                                    compose(req.arch, plan.kconfig).splitlines()
-                                    if line and not line.startswith("#")), end="")
+                                    compose(req.arch, plan.kconfig,
+                                            req.kconfig).splitlines()
+                                    if line and (not line.startswith("#")
+                                                 or line.endswith("is not set"))), end="")
     return EXIT_OK
 
 
@@ -298,6 +313,10 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
     runp.add_argument("--jobs", type=int, metavar="N")
     runp.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
                       help="limit for the boot and test run (default 600)")
+    runp.add_argument("--kconfig", action="append", metavar="CONFIG_X=y|n",
+                      help="set or unset a Kconfig option on top of kgen's fragments "
+                      "(repeatable; e.g. CONFIG_DEBUG_VM=n). Such a kernel gets a build "
+                      "dir of its own, so the default one stays warm")
     runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
                       help="extra kernel command-line argument (repeatable)")
     runp.add_argument("--accel", choices=("tcg", "kvm"), default="tcg",

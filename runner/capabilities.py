@@ -76,6 +76,8 @@ class Capabilities:
     apis: dict[str, bool] = field(default_factory=dict)
     files: dict[str, bool] = field(default_factory=dict)
     tree: Path | None = None
+    # kgen run --kconfig: what the user set (True) or unset (False).
+    kconfig_overrides: dict[str, bool] = field(default_factory=dict)
 
     def unmet(self, need: Need) -> str | None:
         """Why need cannot be met here, or None if it can."""
@@ -83,10 +85,14 @@ class Capabilities:
             if not self.apis.get(need.name, False):
                 where = API_PROBES.get(need.name, ("the tree", ""))[0]
                 return f"needs {need}: not declared in this tree ({where})"
+        elif need.kind == "kconfig" and self.kconfig_overrides.get(need.name) is False:
+            return f"needs {need}: unset by kgen run --kconfig"
         elif need.kind == "kconfig":
             limit = ARCH_LIMITS.get(self.arch, {}).get(need.name)
             if limit:
                 return f"needs {need}: {limit}"
+        elif need.kind == "kconfig_off" and self.kconfig_overrides.get(need.name) is False:
+            return None
         elif need.kind == "kconfig_off" and need.name in ALWAYS_ON:
             return f"needs {need}: {need.why}"
         elif need.kind == "kconfig_off":

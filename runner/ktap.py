@@ -426,8 +426,12 @@ class _Mapper:
             case.message = case.message or node.directive or "KUnit reported not ok"
         elif node.state == "crash":
             case.kind = "crash"
-            case.message = ("no result line: kernel output ended while "
-                            "this test was running")
+            # What the test logged about its own state ("kgen: ...") says
+            # what it was doing when the kernel died.
+            context = [line.strip().split("kgen: ", 1)[1] for line in node.log
+                       if "kgen: " in line and "kgen: result from" not in line]
+            case.message = "; ".join(["no result line: kernel output ended while "
+                                      "this test was running", *context[-2:]])
         elif node.state == "not-run":
             case.kind = "not-run"
             case.message = "not run: kernel output ended before it started"

@@ -25,6 +25,11 @@ from .results import CaseResult, RunResult, Status
 from .splats import find_splats
 
 LOG_TAIL = 60
+# Guest-layout suites free across zone and node boundaries under zone->lock.
+# An oops there leaves the lock held and every later case hangs until
+# kunit.py's timeout; panicking instead ends the boot at once, and recovery
+# boots again for the cases that did not run.
+GUEST_PANIC_ARGS = ["oops=panic", "panic=-1"]
 
 
 @dataclass
@@ -38,6 +43,8 @@ class RunRequest:
     kernel_args: list[str] = field(default_factory=list)
     accel: str = "tcg"
     log: Callable[[str], None] = print
+    # --kconfig: option name -> set (True) or unset (False), over the fragments.
+    kconfig: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,6 +101,7 @@ class OverlayLock:
 def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
     """What the run would do, without building anything (kgen plan)."""
     caps = probe_tree(req.tree, req.arch)
+    caps.kconfig_overrides = dict(req.kconfig)
     return make_plan(req.specs, caps, req.kernel_args), caps
 
 
@@ -106,6 +114,9 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
         "kernel_args": " ".join(plan.kernel_args),
         "kgen.version": __version__,
     }
+    if req.kconfig:
+        props["kconfig.overrides"] = " ".join(
+            f"CONFIG_{k}={'y' if v else 'n'}" for k, v in sorted(req.kconfig.items()))
     if req.arch != "um":
         # Guest timings under TCG are ratios, not absolute numbers.
         props["qemu.accel"] = req.accel
@@ -147,9 +158,9 @@ def run(req: RunRequest) -> RunOutcome:
         raise EnvironmentProblem("missing tools for --arch {}: {}".format(
             req.arch, ", ".join(missing)))
     plan, caps = plan_run(req)
-    build_dir = (req.build_dir or default_build_dir(req.tree, req.arch)).resolve()
+    build_dir = (req.build_dir or default_build_dir(req.tree, req.arch, req.kconfig)).resolve()
     overlay = Overlay(req.tree, overlay_dir(req.tree))
-    kunitconfig_text = compose(req.arch, plan.kconfig)
+    kunitconfig_text = compose(req.arch, plan.kconfig, req.kconfig)
     props = _properties(req, plan, kunitconfig_text)
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")
@@ -220,11 +231,23 @@ def run(req: RunRequest) -> RunOutcome:
                                       build_dir.parent / f"{build_dir.name}.{guest.suite}.dtb")
                 qemu_args += ["-dtb", str(dtb)]
             guest_inv = dataclasses.replace(
-                inv, kernel_args=inv.kernel_args + guest.kernel_args, qemu_args=qemu_args)
-            booted = boot(build_dir.parent / f"{build_dir.name}.console.guest{number}.log",
-                          guest.suite, guest_inv)[0]
+                inv, kernel_args=inv.kernel_args + guest.kernel_args + GUEST_PANIC_ARGS,
+                qemu_args=qemu_args)
+            stem = f"{build_dir.name}.console.guest{number}"
+            booted = boot(build_dir.parent / f"{stem}.log", guest.suite, guest_inv)[0]
+
+            def guest_again(glob: str, rerun: int, guest_inv=guest_inv,
+                            stem=stem) -> RunResult:
+                req.log(f"kgen: booting the guest layout again for {glob} "
+                        "(not run after a crash)")
+                return boot(build_dir.parent / f"{stem}.rerun{rerun}.log", glob,
+                            guest_inv)[0]
+
+            guest_reboots = recovery.recover(booted, guest_again)
             _merge_guest_boot(result, booted, guest)
             props[f"guest.{guest.suite}"] = " ".join(guest.qemu_args + guest.kernel_args)
+            if guest_reboots:
+                props[f"guest.{guest.suite}.reboots"] = str(guest_reboots)
 
     result.properties.update(props)
     for spec in req.specs:
@@ -232,6 +255,7 @@ def run(req: RunRequest) -> RunOutcome:
             if suite.name == spec.suite:
                 suite.properties["spec.file"] = str(spec.path)
                 suite.properties["spec.sha256"] = spec_hash(spec)[:16]
+    _name_unnamed_params(result, plan)
     _report_missing_suites(req.specs, result)
     return RunOutcome(result, plan, build_seconds=built.seconds,
                       exec_seconds=exec_seconds, console_log=console_log)
@@ -253,6 +277,23 @@ def _merge_guest_boot(result: RunResult, booted: RunResult, guest: GuestBoot) ->
     for error in booted.errors:
         error.name = f"{guest.suite}: {error.name}"
         result.errors.append(error)
+
+
+def _name_unnamed_params(result: RunResult, plan: Plan) -> None:
+    """KUnit prints a parameter's name only with its result line, so one that
+    crashed is "case/#N" in the log: name it from the plan, in spec order."""
+    planned: dict[tuple[str, str], list[str]] = {}
+    for case in plan.cases:
+        base, _, param = case.name.partition("/")
+        if param:
+            planned.setdefault((case.suite, base), []).append(param)
+    for suite in result.suites:
+        for case in suite.cases:
+            base, _, param = case.name.partition("/")
+            params = planned.get((suite.name, base), [])
+            if param.startswith("#") and param[1:].isdigit() and \
+                    0 < int(param[1:]) <= len(params):
+                case.name = f"{base}/{params[int(param[1:]) - 1]}"
 
 
 def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:

@@ -1,10 +1,11 @@
 # Shared by setup-and-run.sh and test.sh.  Sourced, not run.
 
 # Toolchain for kunit.py builds: UML with the host gcc, arm64 cross gcc,
-# QEMU for the x86_64 and arm64 guests; apt/dpkg-deb/xz to fetch sources.
+# QEMU for the x86_64 and arm64 guests, dtc for arm64 guest device trees;
+# apt/dpkg-deb/xz to fetch sources.
 DEBIAN_PACKAGES="gcc make flex bison bc libelf-dev libssl-dev cpio rsync xz-utils
   python3 python3-venv python3-pip qemu-system-x86 qemu-system-arm
-  gcc-aarch64-linux-gnu debian-archive-keyring"
+  gcc-aarch64-linux-gnu device-tree-compiler debian-archive-keyring"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

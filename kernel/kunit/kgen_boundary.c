@@ -371,6 +371,33 @@ static void *kgen_bspan_vmap(struct kgen_bspan *bs)
 	return addr;
 }
 
+/*
+ * The chunks the batched free cuts a run into (free_prepared_contig_range():
+ * order = min(__ffs(pfn), ilog2(left), MAX_PAGE_ORDER)).  A chunk across the
+ * boundary is logged before the free, so a crash in the free still says
+ * which chunk, pfns, zones and nodes were involved.
+ */
+static void kgen_log_straddling_chunks(struct kgen_bspan *bs)
+{
+	unsigned long pfn = bs->pfn, end = bs->pfn + 2 * bs->nr_each;
+
+	while (pfn < end) {
+		unsigned int order = min3(__ffs(pfn), (unsigned long)ilog2(end - pfn),
+					  (unsigned long)MAX_PAGE_ORDER);
+		unsigned long next = pfn + (1UL << order);
+
+		if (pfn < bs->boundary && next > bs->boundary)
+			kunit_info(bs->test,
+				   "kgen: chunk [%#lx, %#lx) (order %u) straddles pfn %#lx: [%#lx, %#lx) is %s node %d, [%#lx, %#lx) is %s node %d; the free takes the zone of its first page, %s node %d\n",
+				   pfn, next, order, bs->boundary, pfn, bs->boundary,
+				   bs->zone[0]->name, zone_to_nid(bs->zone[0]),
+				   bs->boundary, next, bs->zone[1]->name,
+				   zone_to_nid(bs->zone[1]), bs->zone[0]->name,
+				   zone_to_nid(bs->zone[0]));
+		pfn = next;
+	}
+}
+
 /**
  * kgen_bspan_free() - hand the joined span to the API under test
  * @bs: the span
@@ -396,6 +423,7 @@ void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 	}
 	if (api == KGEN_FREE_VFREE)
 		addr = kgen_bspan_vmap(bs);
+	kgen_log_straddling_chunks(bs);
 	kgen_bspan_drain(bs);
 	kgen_bspan_snapshot(bs, bs->free_before);
 

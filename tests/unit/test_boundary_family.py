@@ -166,3 +166,58 @@ def test_guest_boot_replaces_the_placeholder_skips():
     assert main.suites[1].cases[0].status is Status.FAILED
     assert main.suites[1].properties["guest"] == "-m 2048 x=1"
     assert [e.name for e in main.errors] == ["kgen_bnd: boot"]
+
+
+def test_reusable_region_is_centred_on_the_boundary_and_4m_aligned():
+    from kgen.spec.model import Guest
+    guest = Guest(nodes_mb=(1026, 998), boundary_cma_mb=8)
+    # arm64 virt RAM at 1 GiB: node 1 starts at 0x80200000 (pfn 0x80200).
+    assert guest.cma_regions(0x4000_0000) == [(0x7fc0_0000, 0xc0_0000)]
+    # Aligned boundaries: 2 MiB either side, rounded out to 4 MiB.
+    three = Guest(nodes_mb=(1024, 1024, 512), boundary_cma_mb=4)
+    assert three.cma_regions(0) == [(0x3fc0_0000, 8 << 20), (0x7fc0_0000, 8 << 20)]
+    assert Guest(nodes_mb=(1024, 1024)).cma_regions(0) == []
+
+
+def test_reserved_memory_fragment_is_reusable_shared_dma_pool():
+    from kgen.runner.guest_dtb import reserved_memory_dts
+    dts = reserved_memory_dts([(0x7fc0_0000, 0xc0_0000)])
+    assert "kgen-cma@7fc00000 {" in dts
+    assert 'compatible = "shared-dma-pool";' in dts and "reusable;" in dts
+    assert "reg = <0x0 0x7fc00000 0x0 0xc00000>;" in dts
+
+
+def test_crashed_parameter_is_named_from_the_plan(tmp_path):
+    from kgen.runner.results import CaseResult, RunResult, Status, SuiteResult
+    from kgen.runner.run import _name_unnamed_params
+    plan = make_plan([load_spec(write(tmp_path, SPEC))], assume_all("x86_64"))
+    result = RunResult(suites=[SuiteResult("kgen_bnd", cases=[
+        CaseResult("kgen_bnd_node/#2", Status.ERROR, kind="crash"),
+        CaseResult("kgen_bnd_node/#9", Status.ERROR, kind="not-run")])])
+    _name_unnamed_params(result, plan)
+    assert [c.name for c in result.suites[0].cases] == [
+        "kgen_bnd_node/free=__free_contig_range,each=512", "kgen_bnd_node/#9"]
+
+
+def test_kconfig_override_reaches_kunitconfig_caps_and_build_dir(tmp_path):
+    from kgen.cache import default_build_dir
+    from kgen.cli import _kconfig_overrides
+    from kgen.errors import UsageError
+    from kgen.runner.kunitconfig import compose
+    from kgen.spec.model import Need
+    over = _kconfig_overrides(["CONFIG_DEBUG_VM=n", "HUGETLBFS=y"])
+    assert over == {"DEBUG_VM": False, "HUGETLBFS": True}
+    text = compose("arm64", [], over)
+    # kunit.py keeps the last entry of an option: the override comes last.
+    assert text.index("CONFIG_DEBUG_VM=y") < text.index("# CONFIG_DEBUG_VM is not set")
+    caps = assume_all("arm64")
+    need = Need("kconfig_off", "DEBUG_VM", "crashes under DEBUG_VM")
+    assert caps.unmet(need)
+    caps.kconfig_overrides = over
+    assert caps.unmet(need) is None
+    assert "unset by kgen run --kconfig" in caps.unmet(Need("kconfig", "DEBUG_VM"))
+    plain = default_build_dir(tmp_path, "arm64")
+    assert default_build_dir(tmp_path, "arm64", over).name.startswith(plain.name + "-k")
+    for bad in ("DEBUG_VM", "CONFIG_debug=y", "CONFIG_X=m", "X=y; rm -rf /"):
+        with pytest.raises(UsageError):
+            _kconfig_overrides([bad])
