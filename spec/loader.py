@@ -320,15 +320,22 @@ _BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
                          "no_warning"}
 
 
-def _boundary_case_ok(raw: dict, span: dict, sweep: dict, problem) -> bool:
+def _only_keys(raw: dict, case_keys: set[str], expect_keys: set[str], what: str,
+               problem) -> bool:
+    """A family that applies only some case keys and expectations says so."""
     ok = True
-    for key in sorted(set(raw) - _BOUNDARY_CASE_KEYS):
-        problem((key,), f"{key} does not apply to boundary spans")
+    for key in sorted(set(raw) - case_keys):
+        problem((key,), f"{key} does not apply to {what} spans")
         ok = False
-    for key in sorted(set(raw.get("expect", {})) - _BOUNDARY_EXPECT_KEYS):
-        problem(("expect", key), f"expect.{key} does not apply to boundary spans "
-                f"(use {', '.join(sorted(_BOUNDARY_EXPECT_KEYS))})")
+    for key in sorted(set(raw.get("expect", {})) - expect_keys):
+        problem(("expect", key), f"expect.{key} does not apply to {what} spans "
+                f"(use {', '.join(sorted(expect_keys))})")
         ok = False
+    return ok
+
+
+def _boundary_case_ok(raw: dict, span: dict, sweep: dict, problem) -> bool:
+    ok = _only_keys(raw, _BOUNDARY_CASE_KEYS, _BOUNDARY_EXPECT_KEYS, "boundary", problem)
     if not isinstance(raw.get("expect", {}).get("nr_free_pages", True), bool):
         problem(("expect", "nr_free_pages"), "boundary spans check nr_free_pages per "
                 "zone: true or false")
@@ -364,14 +371,7 @@ _ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "no_warning"}
 
 
 def _array_case_ok(raw: dict, span: dict, sweep: dict, alloc: str, problem) -> bool:
-    ok = True
-    for key in sorted(set(raw) - _ARRAY_CASE_KEYS):
-        problem((key,), f"{key} does not apply to {alloc} spans")
-        ok = False
-    for key in sorted(set(raw.get("expect", {})) - _ARRAY_EXPECT_KEYS):
-        problem(("expect", key), f"expect.{key} does not apply to {alloc} spans "
-                f"(use {', '.join(sorted(_ARRAY_EXPECT_KEYS))})")
-        ok = False
+    ok = _only_keys(raw, _ARRAY_CASE_KEYS, _ARRAY_EXPECT_KEYS, alloc, problem)
     for key in sorted(set(sweep) - {"pages", "layout"}):
         problem(("sweep", key), f"{alloc} spans sweep pages or layout only")
         ok = False

@@ -738,25 +738,37 @@ void kgen_expect_balanced(struct kunit *test, struct kgen_span *span)
 }
 
 /**
- * kgen_expect_no_warning() - the kernel did not WARN or report a bad page
+ * kgen_expect_no_new_taint() - the kernel did not WARN or report a bad page
  * @test: the test case
- * @span: the span, whose allocation recorded the taint flags
+ * @taint_before: kernel taint flags when the case allocated its pages
  * @allowed_taints: taint bits the case expects (a bad-state case reports a
  *                  bad page on purpose)
  *
  * Taints are sticky, so this sees only the first complaint of each kind in
  * a boot; kgen's log parser attributes every later splat to its case.
  */
-void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
-			    unsigned long allowed_taints)
+void kgen_expect_no_new_taint(struct kunit *test, unsigned long taint_before,
+			      unsigned long allowed_taints)
 {
-	unsigned long fresh = get_taint() & ~span->taint_before &
+	unsigned long fresh = get_taint() & ~taint_before &
 			      KGEN_COMPLAINT_TAINTS & ~allowed_taints;
 
 	KUNIT_EXPECT_EQ_MSG(test, fresh, 0UL,
 		"expect.no_warning: kernel taint %#lx appeared (WARN=%d BAD_PAGE=%d DIE=%d)",
 		fresh, !!(fresh & BIT(TAINT_WARN)),
 		!!(fresh & BIT(TAINT_BAD_PAGE)), !!(fresh & BIT(TAINT_DIE)));
+}
+
+/**
+ * kgen_expect_no_warning() - no new complaint while the span was tested
+ * @test: the test case
+ * @span: the span, whose allocation recorded the taint flags
+ * @allowed_taints: taint bits the case expects
+ */
+void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
+			    unsigned long allowed_taints)
+{
+	kgen_expect_no_new_taint(test, span->taint_before, allowed_taints);
 }
 
 /**

@@ -180,6 +180,8 @@ void kgen_expect_free_delta(struct kunit *test, struct kgen_span *span,
 			    unsigned long before, long expected);
 void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span);
 void kgen_expect_balanced(struct kunit *test, struct kgen_span *span);
+void kgen_expect_no_new_taint(struct kunit *test, unsigned long taint_before,
+			      unsigned long allowed_taints);
 void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
 			    unsigned long allowed_taints);
 
