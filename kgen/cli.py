@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -86,13 +87,15 @@ def _request(args):
 
 def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
     """--kconfig CONFIG_X=y|n -> {"X": True|False}; anything else is refused."""
-    import re
-    out = {}
+    out: dict[str, bool] = {}
     for value in values:
         match = re.fullmatch(r"(?:CONFIG_)?([A-Z][A-Z0-9_]{0,63})=([yn])", value)
         if not match:
             raise UsageError(f"--kconfig {value!r}: expected CONFIG_NAME=y or CONFIG_NAME=n")
-        out[match.group(1)] = match.group(2) == "y"
+        name, on = match.group(1), match.group(2) == "y"
+        if out.get(name, on) != on:
+            raise UsageError(f"--kconfig sets CONFIG_{name} both to y and to n")
+        out[name] = on
     return out
 
 

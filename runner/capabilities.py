@@ -91,14 +91,12 @@ class Capabilities:
             limit = ARCH_LIMITS.get(self.arch, {}).get(need.name)
             if limit:
                 return f"needs {need}: {limit}"
+        elif need.kind == "kconfig_off" and need.name in ARCH_FORCED_ON.get(self.arch, {}):
+            return f"needs {need}: {ARCH_FORCED_ON[self.arch][need.name]}"
         elif need.kind == "kconfig_off" and self.kconfig_overrides.get(need.name) is False:
             return None
         elif need.kind == "kconfig_off" and need.name in ALWAYS_ON:
             return f"needs {need}: {need.why}"
-        elif need.kind == "kconfig_off":
-            forced = ARCH_FORCED_ON.get(self.arch, {}).get(need.name)
-            if forced:
-                return f"needs {need}: {forced}"
         elif need.kind == "arch" and self.arch not in need.name.split("|"):
             return f"needs {need}: {need.why}"
         elif need.kind == "guest" and (need.name, self.arch) in GUEST_LIMITS:

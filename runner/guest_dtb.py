@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import EnvironmentProblem
 
 # What kunit.py's qemu_configs/arm64.py passes; the dump must see the same machine.
-ARM64_MACHINE = ["-nodefaults", "-machine", "virt", "-cpu", "max", "-accel", "tcg"]
+ARM64_MACHINE = ["-nodefaults", "-machine", "virt", "-cpu", "max"]
 
 
 def reserved_memory_dts(regions: list[tuple[int, int]]) -> str:
@@ -39,6 +39,8 @@ def reserved_memory_dts(regions: list[tuple[int, int]]) -> str:
 def _run(cmd: list[str], what: str) -> str:
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise EnvironmentProblem(f"{what}: {cmd[0]} did not finish within 120 s") from None
     except FileNotFoundError:
         raise EnvironmentProblem(f"{what}: {cmd[0]} not found (apt-get install "
                                  f"{'device-tree-compiler' if cmd[0] == 'dtc' else 'qemu-system-arm'})"
@@ -48,11 +50,16 @@ def _run(cmd: list[str], what: str) -> str:
     return done.stdout
 
 
-def build(qemu_args: list[str], regions: list[tuple[int, int]], out: Path) -> Path:
-    """Write out (a .dtb) for a guest booted with qemu_args; return it."""
+def build(qemu_args: list[str], regions: list[tuple[int, int]], out: Path,
+          accel: str = "tcg") -> Path:
+    """Write out (a .dtb) for a guest booted with qemu_args; return it.
+
+    The accelerator is the boot's own: with KVM QEMU describes a different
+    GIC and PMU, and the tree must match the machine that boots it.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     dumped = out.with_suffix(".qemu.dtb")
-    _run(["qemu-system-aarch64", *ARM64_MACHINE, *qemu_args, "-nographic",
+    _run(["qemu-system-aarch64", *ARM64_MACHINE, "-accel", accel, *qemu_args, "-nographic",
           "-machine", f"dumpdtb={dumped}"], "dumping QEMU's device tree")
     dts = _run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(dumped)], "decompiling it")
     if "reserved-memory" in dts:

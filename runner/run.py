@@ -11,12 +11,12 @@ from typing import Callable
 
 from .. import __version__
 from ..cache import cache_root, default_build_dir, overlay_dir
-from ..errors import EnvironmentProblem
+from ..errors import EnvironmentProblem, UsageError
 from ..generator.render import render_all, spec_hash
 from ..kernel_tree import kernel_version
 from ..spec.model import Spec
 from . import guest_dtb, kunit_tool, qemu_shim, recovery
-from .capabilities import Capabilities, probe_tree
+from .capabilities import ARCH_FORCED_ON, Capabilities, probe_tree
 from .ktap import parse_console
 from .kunitconfig import compose
 from .overlay import Overlay
@@ -101,6 +101,10 @@ class OverlayLock:
 def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
     """What the run would do, without building anything (kgen plan)."""
     caps = probe_tree(req.tree, req.arch)
+    for name, on in req.kconfig.items():
+        forced = ARCH_FORCED_ON.get(req.arch, {}).get(name)
+        if forced and not on:
+            raise UsageError(f"--kconfig CONFIG_{name}=n: {forced}")
     caps.kconfig_overrides = dict(req.kconfig)
     return make_plan(req.specs, caps, req.kernel_args), caps
 
@@ -227,8 +231,15 @@ def run(req: RunRequest) -> RunOutcome:
                     f"{' '.join(guest.qemu_args + guest.kernel_args)}")
             qemu_args = inv.qemu_args + guest.qemu_args
             if guest.cma_regions:
-                dtb = guest_dtb.build(guest.qemu_args, guest.cma_regions,
-                                      build_dir.parent / f"{build_dir.name}.{guest.suite}.dtb")
+                try:
+                    dtb = guest_dtb.build(
+                        guest.qemu_args, guest.cma_regions,
+                        build_dir.parent / f"{build_dir.name}.{guest.suite}.dtb", req.accel)
+                except EnvironmentProblem as err:
+                    # The other suites' results stand; this one cannot boot.
+                    _merge_guest_boot(result, RunResult(errors=[_error_result(
+                        "device-tree", "boot", str(err), [])]), guest)
+                    continue
                 qemu_args += ["-dtb", str(dtb)]
             guest_inv = dataclasses.replace(
                 inv, kernel_args=inv.kernel_args + guest.kernel_args + GUEST_PANIC_ARGS,

@@ -25,6 +25,8 @@ MAX_PARAM_DESC = 127
 MAX_VARIANTS_PER_CASE = 256
 SWEEP_KEYS = ("order", "free", "hold", "hold_refs", "poison", "bad_state", "pages",
               "layout", "pages_each_side")
+# Guest RAM kgen asks QEMU for (TCG on a build machine).
+MAX_GUEST_MB = 8192
 # bad_page() stops printing after 60 reports a minute; stay well below.
 MAX_BAD_STATE_PAGES = 40
 
@@ -437,6 +439,20 @@ def load_spec(path: Path) -> Spec:
                                         f"guest.memory_mb {guest.memory_mb} is not the sum "
                                         f"of nodes_mb ({sum(guest.nodes_mb)})"))
         total = guest.total_mb or 1024
+        if total > MAX_GUEST_MB:
+            problems.append(SpecProblem(path, *pos.at(("guest",)),
+                                        f"guest memory {total} MiB is more than "
+                                        f"{MAX_GUEST_MB} MiB"))
+        regions = guest.cma_regions(0x4000_0000)   # arm64 virt RAM base
+        ram_end = 0x4000_0000 + (sum(guest.nodes_mb) << 20)
+        for (start, size), (nxt, _) in zip(regions, regions[1:] + [(ram_end, 0)]):
+            if start + size > nxt or start < 0x4000_0000:
+                problems.append(SpecProblem(
+                    path, *pos.at(("guest", "boundary_cma_mb")),
+                    f"boundary_cma_mb {guest.boundary_cma_mb}: the region around a node "
+                    f"boundary [{start:#x}, {start + size:#x}) overlaps the next one or "
+                    "leaves its nodes; use smaller regions or larger nodes"))
+                break
         if guest.movablecore_mb and guest.movablecore_mb >= total:
             problems.append(SpecProblem(path, *pos.at(("guest", "movablecore_mb")),
                                         f"movablecore {guest.movablecore_mb}M leaves no "

@@ -208,8 +208,9 @@ class Guest:
         """(start, size) in bytes of the reusable region around each node
         boundary, for RAM laid out from ram_base in node order.
 
-        CMA regions must be aligned to a pageblock (4 MiB on arm64 with 4K
-        pages), so the region is rounded out to 4 MiB on both ends.
+        CMA regions must be aligned to a pageblock: at most MAX_PAGE_ORDER,
+        4 MiB on arm64 with 4K pages (2 MiB with kgen's HUGETLBFS), so the
+        region is rounded out to 4 MiB on both ends, which suits either.
         """
         if not self.boundary_cma_mb:
             return []

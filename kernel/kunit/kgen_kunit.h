@@ -270,7 +270,6 @@ struct kgen_boundary_param {
  * @nr_each: pages on each side
  * @zone: zone below ([0]) and above ([1]) the boundary
  * @owned: side [0]/[1] allocated by the test and not yet handed back
- * @given: the joined span was handed to the free API
  * @pages: the span's pages for free_pages_bulk()/vmap(), freed at cleanup
  * @array_zone: zone of the page allocation backing @pages that vfree()
  *              frees along with the span (NULL if slab or vmalloc backed)
@@ -287,7 +286,6 @@ struct kgen_bspan {
 	unsigned long nr_each;
 	struct zone *zone[2];
 	bool owned[2];
-	bool given;
 	struct page **pages;
 	struct zone *array_zone;
 	unsigned long array_pages;

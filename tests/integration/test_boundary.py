@@ -9,6 +9,7 @@ build plus six boots, about a minute.
 """
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -96,3 +97,26 @@ def test_arm64_boundaries(kernel_tree, results_dir):
             assert state == "passed", (name, msg)
         else:
             assert state == "skipped" and "arm64 does" in msg
+
+
+@pytest.mark.skipif(os.environ.get("KGEN_TEST_X86_64") != "1",
+                    reason="x86_64 boundaries need a cold x86_64 build (~10 min on 2 cores) "
+                    "that CI does not spend; set KGEN_TEST_X86_64=1 to run them")
+def test_x86_64_boundaries(kernel_tree, results_dir):
+    code, results = run("x86_64", kernel_tree, results_dir / "boundary-x86_64.xml")
+    assert code == 0
+
+    def states(prefix):
+        return {k: v for k, v in results.items() if k.startswith(prefix)}
+
+    movable = states("kgen_boundary_zone.kgen_boundary_zone_movable/")
+    assert len(movable) == 12 and all(s == "passed" for s, _, _ in movable.values())
+    assert all("DMA32 node 0 | Movable node 0" in out for _, _, out in movable.values())
+    # DMA32|Normal at 4 GiB: QEMU's PCI hole sits right below it.
+    for state, msg, _ in states("kgen_boundary_zone_high.").values():
+        assert state == "skipped" and "pfn 0xfffff below it is not memory (a hole)" in msg
+    # Node boundaries: NODE_DATA(0) sits right below node 1's first pfn.
+    for state, msg, _ in states("kgen_boundary_node.").values():
+        assert state == "skipped" and "boundary pfn 0x40200" in msg and "PageReserved" in msg
+    for state, msg, _ in states("kgen_boundary_node_cma.").values():
+        assert state == "skipped" and "x86 boots from ACPI" in msg

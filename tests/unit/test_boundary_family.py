@@ -221,3 +221,27 @@ def test_kconfig_override_reaches_kunitconfig_caps_and_build_dir(tmp_path):
     for bad in ("DEBUG_VM", "CONFIG_debug=y", "CONFIG_X=m", "X=y; rm -rf /"):
         with pytest.raises(UsageError):
             _kconfig_overrides([bad])
+
+
+def test_overlapping_reusable_regions_and_huge_guests_are_rejected(tmp_path):
+    found = problems(tmp_path, SPEC.replace("nodes_mb: [1026, 998]", "nodes_mb: [65, 65, 65]")
+                     .replace("movablecore_mb: 256", "boundary_cma_mb: 64"))
+    assert any("overlaps the next one or leaves its nodes" in p for p in found), found
+    found = problems(tmp_path, SPEC.replace("nodes_mb: [1026, 998]",
+                                            "nodes_mb: [4096, 4096, 4096]"))
+    assert any("more than 8192 MiB" in p for p in found), found
+
+
+def test_kconfig_override_conflicts_and_forced_options_are_usage_errors(tmp_path):
+    from kgen.cli import _kconfig_overrides
+    from kgen.errors import UsageError
+    from kgen.runner.run import RunRequest, plan_run
+    with pytest.raises(UsageError, match="both to y and to n"):
+        _kconfig_overrides(["CONFIG_NUMA=y", "CONFIG_NUMA=n"])
+    tree = tmp_path / "tree"
+    (tree / "include/linux").mkdir(parents=True)
+    (tree / "include/linux/gfp.h").write_text("")
+    req = RunRequest(tree=tree, specs=[load_spec(write(tmp_path, SPEC))], arch="x86_64",
+                     kconfig={"SPARSEMEM_VMEMMAP": False})
+    with pytest.raises(UsageError, match="x86_64 does"):
+        plan_run(req)
