@@ -217,6 +217,9 @@ def run(req: RunRequest) -> RunOutcome:
             return parsed, booted.seconds
 
         result, exec_seconds = boot(console_log)
+        # Guest-layout suites only skip in this boot and get a boot of their
+        # own below: never spend a recovery reboot on them.
+        _drop_suites(result, {g.suite for g in plan.guest_boots})
 
         def boot_again(glob: str, number: int) -> RunResult:
             req.log(f"kgen: booting again for {glob} (not run after a crash or hang)")
@@ -245,7 +248,8 @@ def run(req: RunRequest) -> RunOutcome:
                 inv, kernel_args=inv.kernel_args + guest.kernel_args + GUEST_PANIC_ARGS,
                 qemu_args=qemu_args)
             stem = f"{build_dir.name}.console.guest{number}"
-            booted = boot(build_dir.parent / f"{stem}.log", guest.suite, guest_inv)[0]
+            booted, seconds = boot(build_dir.parent / f"{stem}.log", guest.suite, guest_inv)
+            exec_seconds += seconds
 
             def guest_again(glob: str, rerun: int, guest_inv=guest_inv,
                             stem=stem) -> RunResult:
@@ -270,6 +274,12 @@ def run(req: RunRequest) -> RunOutcome:
     _report_missing_suites(req.specs, result)
     return RunOutcome(result, plan, build_seconds=built.seconds,
                       exec_seconds=exec_seconds, console_log=console_log)
+
+
+def _drop_suites(result: RunResult, suites: set[str]) -> None:
+    result.suites = [s for s in result.suites if s.name not in suites]
+    result.errors = [e for e in result.errors
+                     if not (e.kind == "not-run" and e.name in suites)]
 
 
 def _merge_guest_boot(result: RunResult, booted: RunResult, guest: GuestBoot) -> None:
@@ -311,7 +321,10 @@ def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
     """A generated suite that never reported is an error, never silence."""
     seen = {s.name for s in result.suites}
     for spec in specs:
-        if spec.suite not in seen and not any(e.kind == "boot" for e in result.errors):
+        # A guest boot's own errors are named "<suite>: ..." and say why.
+        explained = any(e.kind == "boot" or e.name.startswith(f"{spec.suite}: ")
+                        for e in result.errors)
+        if spec.suite not in seen and not explained:
             result.errors.append(CaseResult(
                 name=spec.suite, status=Status.ERROR, kind="not-run",
                 message=f"suite {spec.suite} ({spec.path}) produced no results"))
