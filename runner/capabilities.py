@@ -61,8 +61,8 @@ _UML_GUEST = ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c)
               "ignores movablecore= (its setup_arch() never parses early params)")
 GUEST_LIMITS: dict[tuple[str, str], str] = {
     ("two adjacent zones", "um"): _UML_GUEST,
-    ("device-tree reserved-memory", "um"): _UML_GUEST,
-    ("device-tree reserved-memory", "x86_64"): (
+    ("an edited device tree", "um"): "UML boots without a device tree",
+    ("an edited device tree", "x86_64"): (
         "x86 boots from ACPI, and initmem_init() puts NODE_DATA at each node's "
         "top before cma= can reserve anything (arch/x86/kernel/setup.c)"),
 }

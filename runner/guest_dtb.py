@@ -21,16 +21,34 @@ from ..errors import EnvironmentProblem
 ARM64_MACHINE = ["-nodefaults", "-machine", "virt", "-cpu", "max"]
 
 
+def _cells(value: int) -> str:
+    return f"{value >> 32:#x} {value & 0xffffffff:#x}"
+
+
+def dma_limit_dts(limit: int) -> str:
+    """A node whose dma-ranges make ZONE_DMA end at limit.
+
+    arm64 takes the DMA zone's end from the lowest "highest CPU address a
+    DMA master can reach" in the tree (of_dma_get_max_cpu_address()), so one
+    bus node that maps [0, limit) is enough.
+    """
+    return "\n".join(["", "/ {", "\tkgen-dma-limit {", "\t\t#address-cells = <2>;",
+                      "\t\t#size-cells = <2>;", "\t\tranges;",
+                      f"\t\tdma-ranges = <0x0 0x0 0x0 0x0 {_cells(limit)}>;",
+                      "\t};", "};", ""])
+
+
 def reserved_memory_dts(regions: list[tuple[int, int]]) -> str:
     """A dts overlay fragment (merged by dtc) declaring the regions."""
+    if not regions:
+        return ""
     lines = ["", "/ {", "\treserved-memory {", "\t\t#address-cells = <2>;",
              "\t\t#size-cells = <2>;", "\t\tranges;"]
     for start, size in regions:
         lines += [f"\t\tkgen-cma@{start:x} {{",
                   '\t\t\tcompatible = "shared-dma-pool";',
                   "\t\t\treusable;",
-                  f"\t\t\treg = <{start >> 32:#x} {start & 0xffffffff:#x} "
-                  f"{size >> 32:#x} {size & 0xffffffff:#x}>;",
+                  f"\t\t\treg = <{_cells(start)} {_cells(size)}>;",
                   "\t\t};"]
     lines += ["\t};", "};", ""]
     return "\n".join(lines)
@@ -51,7 +69,7 @@ def _run(cmd: list[str], what: str) -> str:
 
 
 def build(qemu_args: list[str], regions: list[tuple[int, int]], out: Path,
-          accel: str = "tcg") -> Path:
+          accel: str = "tcg", dma_limit: int | None = None) -> Path:
     """Write out (a .dtb) for a guest booted with qemu_args; return it.
 
     The accelerator is the boot's own: with KVM QEMU describes a different
@@ -62,11 +80,15 @@ def build(qemu_args: list[str], regions: list[tuple[int, int]], out: Path,
     _run(["qemu-system-aarch64", *ARM64_MACHINE, "-accel", accel, *qemu_args, "-nographic",
           "-machine", f"dumpdtb={dumped}"], "dumping QEMU's device tree")
     dts = _run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(dumped)], "decompiling it")
-    if "reserved-memory" in dts:
+    if regions and "reserved-memory" in dts:
         raise EnvironmentProblem("QEMU's device tree already has /reserved-memory; "
                                  "kgen does not merge into it")
+    if dma_limit and "dma-ranges" in dts:
+        raise EnvironmentProblem("QEMU's device tree already has dma-ranges; "
+                                 "kgen does not merge into them")
     source = out.with_suffix(".dts")
-    source.write_text(dts + reserved_memory_dts(regions))
+    source.write_text(dts + reserved_memory_dts(regions)
+                      + (dma_limit_dts(dma_limit) if dma_limit else ""))
     _run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(out), str(source)],
          "compiling the device tree with kgen's regions")
     return out

@@ -29,6 +29,12 @@ class GuestBoot:
     kernel_args: list[str]
     # arm64: (start, size) of reusable regions to add to QEMU's device tree.
     cma_regions: list[tuple[int, int]] = field(default_factory=list)
+    # arm64: physical address where ZONE_DMA ends (a device-tree dma-ranges).
+    dma_limit: int | None = None
+
+    @property
+    def device_tree(self) -> bool:
+        return bool(self.cma_regions or self.dma_limit)
 
 
 @dataclass
@@ -61,6 +67,9 @@ class Plan:
             for start, size in boot.cma_regions:
                 lines.append(f"  device tree: reusable CMA region [{start:#x}, "
                              f"{start + size:#x})")
+            if boot.dma_limit:
+                lines.append(f"  device tree: dma-ranges limit, ZONE_DMA ends at "
+                             f"{boot.dma_limit:#x}")
         for case in self.cases:
             state = f"SKIP  ({case.skip})" if case.skip else "RUN"
             lines.append(f"  {case.suite}.{case.name}: {state}")
@@ -108,5 +117,6 @@ def _guest_boots(specs: list[Spec], cases: list[PlannedCase], arch: str) -> list
         return []
     runnable = {c.suite for c in cases if not c.skip}
     return [GuestBoot(spec.suite, spec.guest.qemu_args(), spec.guest.kernel_args(spec.suite),
-                      spec.guest.cma_regions(ARM64_VIRT_RAM_BASE))
+                      spec.guest.cma_regions(ARM64_VIRT_RAM_BASE),
+                      spec.guest.dma_limit_mb << 20 if spec.guest.dma_limit_mb else None)
             for spec in specs if spec.guest and spec.suite in runnable]

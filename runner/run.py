@@ -233,11 +233,12 @@ def run(req: RunRequest) -> RunOutcome:
             req.log(f"kgen: booting {guest.suite} in its guest layout: "
                     f"{' '.join(guest.qemu_args + guest.kernel_args)}")
             qemu_args = inv.qemu_args + guest.qemu_args
-            if guest.cma_regions:
+            if guest.device_tree:
                 try:
                     dtb = guest_dtb.build(
                         guest.qemu_args, guest.cma_regions,
-                        build_dir.parent / f"{build_dir.name}.{guest.suite}.dtb", req.accel)
+                        build_dir.parent / f"{build_dir.name}.{guest.suite}.dtb", req.accel,
+                        guest.dma_limit)
                 except EnvironmentProblem as err:
                     # The other suites' results stand; this one cannot boot.
                     _merge_guest_boot(result, RunResult(errors=[_error_result(

@@ -430,7 +430,8 @@ def load_spec(path: Path) -> Spec:
         raw = data["guest"]
         guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
                       movablecore_mb=raw.get("movablecore_mb"),
-                      boundary_cma_mb=raw.get("boundary_cma_mb"))
+                      boundary_cma_mb=raw.get("boundary_cma_mb"),
+                      dma_limit_mb=raw.get("dma_limit_mb"))
         if guest.boundary_cma_mb and len(guest.nodes_mb) < 2:
             problems.append(SpecProblem(path, *pos.at(("guest", "boundary_cma_mb")),
                                         "boundary_cma_mb needs nodes_mb (two nodes or more)"))

@@ -203,6 +203,12 @@ class Guest:
     nodes_mb: tuple[int, ...] = ()
     movablecore_mb: int | None = None
     boundary_cma_mb: int | None = None
+    dma_limit_mb: int | None = None
+
+    @property
+    def device_tree(self) -> bool:
+        """Whether kgen must edit QEMU's device tree for this layout."""
+        return bool(self.boundary_cma_mb or self.dma_limit_mb)
 
     def cma_regions(self, ram_base: int) -> list[tuple[int, int]]:
         """(start, size) in bytes of the reusable region around each node
@@ -292,8 +298,9 @@ class Case:
             needs.add(Need("guest", "two adjacent zones", "a zone boundary"))
         elif self.boundary == "section":
             needs.add(Need("kconfig", "SPARSEMEM", "a memory section boundary"))
+        if guest and guest.device_tree:
+            needs.add(Need("guest", "an edited device tree", "guest layout"))
         if guest and guest.boundary_cma_mb:
-            needs.add(Need("guest", "device-tree reserved-memory", "CMA at node boundaries"))
             needs.add(Need("kconfig", "DMA_CMA", "device-tree shared-dma-pool regions"))
         if variant.free not in ("free_page_loop", "vfree"):
             needs.add(Need("api", variant.free, "the API under test"))

@@ -4,7 +4,8 @@ UML has one node, one zone and no memory sections: every boundary case
 must skip there, naming why.  arm64 (QEMU virt, TCG) boots each suite in
 the guest layout its spec declares: 2 GiB with movablecore=256M, two NUMA
 nodes of 1026 + 998 MiB with and without a reusable region around the
-boundary, 4.5 GiB for the 4 GiB zone edge.  Warm, that is one incremental
+boundary, 4.5 GiB for the 4 GiB zone edge, and a device-tree DMA limit
+that ends ZONE_DMA at an unaligned pfn.  Warm, that is one incremental
 build plus six boots, about a minute.
 """
 from __future__ import annotations
@@ -38,7 +39,7 @@ def run(arch: str, tree, junit) -> tuple[int, dict[str, tuple[str, str, str]]]:
 def test_uml_skips_every_boundary_case_with_its_reason(kernel_tree, results_dir):
     code, results = run("um", kernel_tree, results_dir / "boundary-um.xml")
     assert code == 0
-    assert len(results) == 62 and all(s == "skipped" for s, _, _ in results.values())
+    assert len(results) == 71 and all(s == "skipped" for s, _, _ in results.values())
     reasons = {name.split(".")[0]: msg for name, (_, msg, _) in results.items()}
     assert "UML has no NUMA" in reasons["kgen_boundary_node"]
     assert "UML has one node and one zone" in reasons["kgen_boundary_zone_high"]
@@ -91,6 +92,17 @@ def test_arm64_boundaries(kernel_tree, results_dir):
             assert state == "passed", (name, state, msg)
     assert code == 1
 
+    # The same within one node: a device-tree dma-ranges limit ends ZONE_DMA
+    # at pfn 0x80200, and the same chunk BUGs between DMA and DMA32.
+    dma = suite("kgen_boundary_zone_dma")
+    assert len(dma) == 9
+    for name, (state, msg, _) in dma.items():
+        if name.endswith("each=512"):
+            assert state == "error", (name, state, msg)
+            assert "[0x80200, 0x80400) is DMA32 node 0" in msg and "bad_range" in msg
+        else:
+            assert state == "passed", (name, state, msg)
+
     # Sections: VMEMMAP spans pass; the classic SPARSEMEM case says why not.
     for name, (state, msg, _) in suite("kgen_boundary_section").items():
         if "_vmemmap/" in name:
@@ -118,5 +130,6 @@ def test_x86_64_boundaries(kernel_tree, results_dir):
     # Node boundaries: NODE_DATA(0) sits right below node 1's first pfn.
     for state, msg, _ in states("kgen_boundary_node.").values():
         assert state == "skipped" and "boundary pfn 0x40200" in msg and "PageReserved" in msg
-    for state, msg, _ in states("kgen_boundary_node_cma.").values():
-        assert state == "skipped" and "x86 boots from ACPI" in msg
+    for prefix in ("kgen_boundary_node_cma.", "kgen_boundary_zone_dma."):
+        for state, msg, _ in states(prefix).values():
+            assert state == "skipped" and "x86 boots from ACPI" in msg

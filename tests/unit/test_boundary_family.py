@@ -245,3 +245,10 @@ def test_kconfig_override_conflicts_and_forced_options_are_usage_errors(tmp_path
                      kconfig={"SPARSEMEM_VMEMMAP": False})
     with pytest.raises(UsageError, match="x86_64 does"):
         plan_run(req)
+
+
+def test_dma_limit_becomes_a_dma_ranges_bus_node():
+    from kgen.runner.guest_dtb import dma_limit_dts
+    dts = dma_limit_dts(2050 << 20)
+    assert "kgen-dma-limit {" in dts
+    assert "dma-ranges = <0x0 0x0 0x0 0x0 0x0 0x80200000>;" in dts
