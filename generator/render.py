@@ -13,9 +13,18 @@ from pathlib import Path
 
 import jinja2
 
-from ..runner.capabilities import API_PROBES, FILE_PROBES, Capabilities, assume_all
-from ..spec.model import (ALLOCS, BOUNDARIES, FREE_APIS, LAYOUTS, SPOILS, Case, Selector,
-                          Spec, Variant)
+from kgen.runner.run.capabilities import API_PROBES, FILE_PROBES, Capabilities, assume_all
+from kgen.spec.model import (
+    ALLOCS,
+    BOUNDARIES,
+    FREE_APIS,
+    LAYOUTS,
+    SPOILS,
+    Case,
+    Selector,
+    Spec,
+    Variant,
+)
 
 _SEL_KINDS = {
     "first": "KGEN_SEL_FIRST",

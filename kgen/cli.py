@@ -8,12 +8,19 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
-from .cache import cache_root, tree_key
-from .debian_source import fetch_kernel_source
-from .errors import (EXIT_BUILD, EXIT_INTERRUPTED, EXIT_OK, EXIT_TEST_FAILURES,
-                     EXIT_USAGE, KgenError, UsageError)
-from .kernel_tree import check_tree, enclosing_tree
+from kgen import __version__
+from kgen.cache import cache_root, tree_key
+from kgen.debian_source import fetch_kernel_source
+from kgen.errors import (
+    EXIT_BUILD,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TEST_FAILURES,
+    EXIT_USAGE,
+    KgenError,
+    UsageError,
+)
+from kgen.kernel_tree import check_tree, enclosing_tree
 
 ARCHES = ("um", "x86_64", "arm64")
 
@@ -28,7 +35,7 @@ def _log(msg: str) -> None:
 
 
 def _load(paths: list[Path] | None):
-    from .spec.loader import SpecError, expand_spec_paths, load_specs
+    from kgen.spec.loader import SpecError, expand_spec_paths, load_specs
     files = expand_spec_paths(paths) if paths else shipped_specs()
     if not files:
         raise UsageError("no spec files given or found")
@@ -63,9 +70,9 @@ def cmd_lint(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .generator.render import render_all, write_files
-    from .kernel import helper_files
-    from .runner.capabilities import assume_all, probe_tree
+    from kgen.generator.render import render_all, write_files
+    from kgen.kernel import helper_files
+    from kgen.runner.run.capabilities import assume_all, probe_tree
     specs = _load(args.spec)
     caps = probe_tree(check_tree(args.kernel), args.arch) if args.kernel \
         else assume_all(args.arch)
@@ -77,7 +84,7 @@ def cmd_generate(args) -> int:
 
 
 def _request(args):
-    from .runner.run import RunRequest
+    from kgen.runner.run.pipeline import RunRequest
     specs = _load(args.spec)
     tree = _resolve_tree(args.kernel)
     return RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
@@ -101,8 +108,8 @@ def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
 
 
 def cmd_plan(args) -> int:
-    from .runner.kunitconfig import compose
-    from .runner.run import plan_run
+    from kgen.runner.harness.kunitconfig import compose
+    from kgen.runner.run.pipeline import plan_run
     req = _request(args)
     plan, _caps = plan_run(req)
     print(f"tree {req.tree}")
@@ -116,9 +123,9 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .runner.junit import write_junit
-    from .runner.run import run
-    from .runner.summary import render_summary
+    from kgen.runner.results.junit import write_junit
+    from kgen.runner.results.summary import render_summary
+    from kgen.runner.run.pipeline import run
     if args.dry_run:
         return cmd_plan(args)
     req = _request(args)
@@ -143,10 +150,10 @@ def cmd_run(args) -> int:
 
 def _validate_bench(args, base_tree: Path, outcome, out: Path) -> str:
     """Benchmark lane for base vs tip of a validated series."""
-    from .runner.bench import BenchRequest, as_json, compare_markdown, run_bench
-    from .runner.bench_stats import compare
-    from .runner.series import load_series
-    from .runner.worktree import WorkTree
+    from kgen.runner.bench.pipeline import BenchRequest, as_json, compare_markdown, run_bench
+    from kgen.runner.bench.stats import compare
+    from kgen.runner.validate.series import load_series
+    from kgen.runner.validate.worktree import WorkTree
     work = WorkTree(base_tree, cache_root() / "validate" / tree_key(base_tree))
     tip_ok = outcome.steps[-1].state in ("ok", "applied")
     git_base, _ = load_series(args.series, base_tree, work.root)
@@ -170,8 +177,8 @@ def _validate_bench(args, base_tree: Path, outcome, out: Path) -> str:
 
 
 def cmd_validate(args) -> int:
-    from .runner.validate import ValidateRequest, validate
-    from .runner.validate_report import as_json, first_messages, markdown
+    from kgen.runner.validate.pipeline import ValidateRequest, validate
+    from kgen.runner.validate.report import as_json, first_messages, markdown
     specs = _load(args.spec)
     tree = check_tree(args.kernel) if args.kernel else _resolve_tree(None)
     out = args.out or (cache_root() / "validate-results" / tree_key(tree))
@@ -196,11 +203,17 @@ def cmd_validate(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .runner.bench import (BenchRequest, as_json, compare_markdown, junit_properties,
-                               report_markdown, run_bench)
-    from .runner.bench_stats import compare
-    from .runner.junit import write_junit
-    from .runner.results import CaseResult, RunResult, Status, SuiteResult
+    from kgen.runner.bench.pipeline import (
+        BenchRequest,
+        as_json,
+        compare_markdown,
+        junit_properties,
+        report_markdown,
+        run_bench,
+    )
+    from kgen.runner.bench.stats import compare
+    from kgen.runner.results.junit import write_junit
+    from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
     if args.boots < 2:
         raise UsageError("--boots must be at least 2 (statistics need a spread)")
     trees = [check_tree(t) for t in args.compare] if args.compare \

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EnvironmentProblem
+from kgen.errors import EnvironmentProblem
 
 PACKAGE = "linux-source-7.3"
 SUITE = "trixie-backports"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import UsageError
+from kgen.errors import UsageError
 
 KUNIT_PY = Path("tools/testing/kunit/kunit.py")
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 
-from junitparser import JUnitXml
-
 from conftest import kgen
+from junitparser import JUnitXml
 
 RATIO = "high_order.speedup (loop / batched)"
 

@@ -14,9 +14,8 @@ import os
 import shutil
 
 import pytest
-from junitparser import Error, Failure, JUnitXml, Skipped
-
 from conftest import REPO, kgen
+from junitparser import Error, Failure, JUnitXml, Skipped
 from treehash import tree_digest
 
 SPECS = sorted(str(p) for p in (REPO / "spec/suites").glob("boundary_*.yaml"))

@@ -1,9 +1,8 @@
 """Real failing boots and builds: a crash, and a kernel that cannot be configured."""
 from __future__ import annotations
 
-from junitparser import Error, JUnitXml
-
 from conftest import REPO, kgen
+from junitparser import Error, JUnitXml
 from treehash import tree_digest
 
 SPECS = REPO / "tests" / "integration" / "specs"

@@ -9,9 +9,8 @@ import re
 import shutil
 
 import pytest
-from junitparser import Error, Failure, JUnitXml, Skipped
-
 from conftest import REPO, kgen
+from junitparser import Error, Failure, JUnitXml, Skipped
 from treehash import tree_digest
 
 FAMILIES = [str(REPO / "spec/suites/hwpoison.yaml"), str(REPO / "spec/suites/frozen.yaml"),

@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from junitparser import Error, Failure, JUnitXml, Skipped
-
 from conftest import REPO, kgen
+from junitparser import Error, Failure, JUnitXml, Skipped
 from treehash import tree_digest
 
 SELFTEST_SPECS = REPO / "tests" / "integration" / "specs"

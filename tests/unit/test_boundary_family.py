@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kgen.generator.render import render_suite
-from kgen.runner.capabilities import assume_all
-from kgen.runner.plan import make_plan
+from kgen.runner.run.capabilities import assume_all
+from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import SpecError, load_spec
 
 SPEC = """\
@@ -152,9 +152,9 @@ def test_shipped_skip_reasons_fit_kunits_status_comment():
 
 
 def test_guest_boot_replaces_the_placeholder_skips():
-    from kgen.runner.plan import GuestBoot
-    from kgen.runner.results import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run import _merge_guest_boot
+    from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
+    from kgen.runner.run.pipeline import _merge_guest_boot
+    from kgen.runner.run.plan import GuestBoot
     main = RunResult(suites=[
         SuiteResult("kgen_a", cases=[CaseResult("c", Status.PASSED)]),
         SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.SKIPPED,
@@ -180,7 +180,7 @@ def test_reusable_region_is_centred_on_the_boundary_and_4m_aligned():
 
 
 def test_reserved_memory_fragment_is_reusable_shared_dma_pool():
-    from kgen.runner.guest_dtb import reserved_memory_dts
+    from kgen.runner.harness.guest_dtb import reserved_memory_dts
     dts = reserved_memory_dts([(0x7fc0_0000, 0xc0_0000)])
     assert "kgen-cma@7fc00000 {" in dts
     assert 'compatible = "shared-dma-pool";' in dts and "reusable;" in dts
@@ -188,8 +188,8 @@ def test_reserved_memory_fragment_is_reusable_shared_dma_pool():
 
 
 def test_crashed_parameter_is_named_from_the_plan(tmp_path):
-    from kgen.runner.results import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run import _name_unnamed_params
+    from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
+    from kgen.runner.run.pipeline import _name_unnamed_params
     plan = make_plan([load_spec(write(tmp_path, SPEC))], assume_all("x86_64"))
     result = RunResult(suites=[SuiteResult("kgen_bnd", cases=[
         CaseResult("kgen_bnd_node/#2", Status.ERROR, kind="crash"),
@@ -203,7 +203,7 @@ def test_kconfig_override_reaches_kunitconfig_caps_and_build_dir(tmp_path):
     from kgen.cache import default_build_dir
     from kgen.cli import _kconfig_overrides
     from kgen.errors import UsageError
-    from kgen.runner.kunitconfig import compose
+    from kgen.runner.harness.kunitconfig import compose
     from kgen.spec.model import Need
     over = _kconfig_overrides(["CONFIG_DEBUG_VM=n", "HUGETLBFS=y"])
     assert over == {"DEBUG_VM": False, "HUGETLBFS": True}
@@ -235,7 +235,7 @@ def test_overlapping_reusable_regions_and_huge_guests_are_rejected(tmp_path):
 def test_kconfig_override_conflicts_and_forced_options_are_usage_errors(tmp_path):
     from kgen.cli import _kconfig_overrides
     from kgen.errors import UsageError
-    from kgen.runner.run import RunRequest, plan_run
+    from kgen.runner.run.pipeline import RunRequest, plan_run
     with pytest.raises(UsageError, match="both to y and to n"):
         _kconfig_overrides(["CONFIG_NUMA=y", "CONFIG_NUMA=n"])
     tree = tmp_path / "tree"
@@ -248,7 +248,7 @@ def test_kconfig_override_conflicts_and_forced_options_are_usage_errors(tmp_path
 
 
 def test_dma_limit_becomes_a_dma_ranges_bus_node():
-    from kgen.runner.guest_dtb import dma_limit_dts
+    from kgen.runner.harness.guest_dtb import dma_limit_dts
     dts = dma_limit_dts(2050 << 20)
     assert "kgen-dma-limit {" in dts
     assert "dma-ranges = <0x0 0x0 0x0 0x0 0x0 0x80200000>;" in dts

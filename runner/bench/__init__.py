@@ -1,0 +1,1 @@
+"""`kgen bench`: the benchmark lane, apart from the tests (kgen.runner.bench)."""

@@ -1,0 +1,129 @@
+"""A build view of a kernel tree that holds kgen's generated tests.
+
+kgen never writes into the user's kernel tree.  Instead it keeps, in its
+cache, an *overlay*: a directory whose entries are symlinks into the tree,
+except for the few paths kgen must change:
+
+  mm/                      real directory; its entries are symlinks ...
+  mm/Makefile, mm/Kconfig  ... except these copies, with one line appended
+  mm/kgen/                 the helper library and the generated suites
+  tools/testing/kunit/     a copy: kunit.py locates the tree through the
+                           realpath of its own file, so a symlink would send
+                           it back to the user's tree
+
+kunit.py runs from the overlay with O= a build dir in the cache, so the
+user's tree stays byte-identical whatever happens to the run (success,
+failure, Ctrl-C, SIGKILL).  Symlinks follow edits to the tree, and files are
+only rewritten when their contents change, so make rebuilds incrementally.
+"""
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+from pathlib import Path
+
+from kgen.kernel import helper_files
+
+# Paths (relative to the tree) that the overlay materialises as real
+# directories; everything else in them is a symlink to the tree.
+_REAL_DIRS = ("mm", "tools", "tools/testing")
+_COPIED_DIRS = ("tools/testing/kunit",)
+_WIRING = {
+    "mm/Makefile": "\n# kgen: generated KUnit tests\nobj-y += kgen/\n",
+    "mm/Kconfig": '\n# kgen: generated KUnit tests\nsource "mm/kgen/Kconfig"\n',
+}
+KGEN_SUBDIR = "mm/kgen"
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.parent.is_symlink():
+        raise RuntimeError(f"refusing to write through a symlinked directory: {path}")
+    if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
+        return False
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    tmp = path.with_name(f".{path.name}.kgen-tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return True
+
+
+def _ensure_symlink(link: Path, target: Path) -> None:
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.is_dir():
+        shutil.rmtree(link)
+    link.symlink_to(target)
+
+
+def _sync_copy(src: Path, dst: Path) -> None:
+    """Mirror directory src into dst by copying (only changed files)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name for p in src.iterdir() if p.name != "__pycache__"}
+    for entry in dst.iterdir():
+        if entry.name not in wanted and entry.name != "__pycache__":
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for name in sorted(wanted):
+        s, d = src / name, dst / name
+        if s.is_dir():
+            _sync_copy(s, d)
+        elif not d.is_file() or not filecmp.cmp(s, d, shallow=False):
+            shutil.copy2(s, d)
+
+
+class Overlay:
+    """The overlay directory for one kernel tree."""
+
+    def __init__(self, tree: Path, root: Path):
+        self.tree = tree.resolve()
+        self.root = root
+
+    @property
+    def kunit_py(self) -> Path:
+        return self.root / "tools/testing/kunit/kunit.py"
+
+    def _sync_dir(self, rel: str) -> None:
+        src = self.tree / rel if rel else self.tree
+        dst = self.root / rel if rel else self.root
+        if dst.is_symlink():
+            # Was a symlink into the tree: writing through it would change
+            # the user's tree.  Replace it with a real directory.
+            dst.unlink()
+        dst.mkdir(parents=True, exist_ok=True)
+        names = {p.name for p in src.iterdir()} - {".git"}
+        special = {r.split("/")[-1] for r in _REAL_DIRS + _COPIED_DIRS
+                   if os.path.dirname(r) == rel}
+        special |= {r.split("/")[-1] for r in _WIRING if os.path.dirname(r) == rel}
+        if rel == "mm":
+            special.add("kgen")
+        for entry in dst.iterdir():
+            if entry.name not in names and entry.name not in special:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for name in sorted(names - special):
+            _ensure_symlink(dst / name, src / name)
+
+    def sync(self, generated: dict[str, str]) -> list[Path]:
+        """Bring the overlay up to date; return the generated files that changed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for rel in ("",) + _REAL_DIRS:
+            self._sync_dir(rel)
+        for rel in _COPIED_DIRS:
+            _sync_copy(self.tree / rel, self.root / rel)
+        for rel, line in _WIRING.items():
+            _write_if_changed(self.root / rel, (self.tree / rel).read_bytes() + line.encode())
+
+        kgen_dir = self.root / KGEN_SUBDIR
+        kgen_dir.mkdir(exist_ok=True)
+        files = helper_files()
+        files.update({name: text.encode() for name, text in generated.items()})
+        changed = []
+        for entry in kgen_dir.iterdir():
+            if entry.name not in files:
+                entry.unlink()
+        for name, data in sorted(files.items()):
+            if _write_if_changed(kgen_dir / name, data):
+                changed.append(kgen_dir / name)
+        return changed

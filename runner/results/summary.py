@@ -1,0 +1,104 @@
+"""Render a RunResult as a short terminal summary.
+
+One line of counts per suite, one line per case that did not pass (so a
+failure is visible without opening the JUnit file), and a final total
+line "N passed, N failed, N skipped, N errors" that scripts may grep.
+"""
+from __future__ import annotations
+
+from kgen.runner.results.model import CaseResult, RunResult, Status
+
+# Heading for RunResult.errors, named like the JUnit pseudo-suite.
+ERRORS_HEADING = "kgen"
+
+_RESET = "\x1b[0m"
+_COLORS = {
+    Status.PASSED: "\x1b[32m",   # green
+    Status.SKIPPED: "\x1b[33m",  # yellow
+    Status.FAILED: "\x1b[31m",   # red
+    Status.ERROR: "\x1b[1;31m",  # bold red
+}
+_LABELS = {Status.FAILED: "FAILED", Status.SKIPPED: "SKIPPED",
+           Status.ERROR: "ERROR"}
+
+
+def _count(cases: list[CaseResult], status: Status) -> int:
+    return sum(1 for case in cases if case.status is status)
+
+
+def _counts(cases: list[CaseResult]) -> str:
+    return (f"{_count(cases, Status.PASSED)} passed, "
+            f"{_count(cases, Status.FAILED)} failed, "
+            f"{_count(cases, Status.SKIPPED)} skipped, "
+            f"{_count(cases, Status.ERROR)} errors")
+
+
+def _worst(cases: list[CaseResult]) -> Status:
+    for status in (Status.ERROR, Status.FAILED, Status.SKIPPED):
+        if _count(cases, status):
+            return status
+    return Status.PASSED
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace and drop control characters (kernel text)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+
+def _paint(text: str, status: Status, color: bool) -> str:
+    return f"{_COLORS[status]}{text}{_RESET}" if color else text
+
+
+def _case_line(case: CaseResult, width: int, color: bool) -> str:
+    label = f"{_LABELS[case.status]:<7}"
+    message = _one_line(case.message)
+    text = _truncate(f"{case.name}: {message}" if message else case.name,
+                     width - len(label) - 3)
+    return f"  {_paint(label, case.status, color)} {text}"
+
+
+def _skip_groups(cases: list[CaseResult], width: int, color: bool) -> list[str]:
+    """One line per skip reason: on UML a whole family skips for one reason,
+    and listing each parameter would bury the failures."""
+    reasons: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        reasons.setdefault(_one_line(case.message), []).append(case)
+    lines = []
+    for reason, group in reasons.items():
+        if len(group) == 1:
+            lines.append(_case_line(group[0], width, color))
+            continue
+        label = f"{_LABELS[Status.SKIPPED]:<7}"
+        text = _truncate(f"{len(group)} cases: {reason}", width - len(label) - 3)
+        lines.append(f"  {_paint(label, Status.SKIPPED, color)} {text}")
+    return lines
+
+
+def _section(heading: str, cases: list[CaseResult], width: int,
+             color: bool) -> list[str]:
+    lines = [_paint(f"{heading}: {_counts(cases)}", _worst(cases), color)]
+    lines += [_case_line(case, width, color) for case in cases
+              if case.status in (Status.FAILED, Status.ERROR)]
+    lines += _skip_groups([c for c in cases if c.status is Status.SKIPPED], width, color)
+    return lines
+
+
+def render_summary(result: RunResult, *, color: bool = False,
+                   width: int = 100) -> str:
+    """The summary text (no trailing newline).
+
+    ``color``: wrap statuses in ANSI colours (only for a terminal).
+    ``width``: case lines are cut to this many characters.
+    """
+    lines: list[str] = []
+    for suite in result.suites:
+        lines += _section(suite.name, suite.cases, width, color)
+    if result.errors:
+        lines += _section(ERRORS_HEADING, result.errors, width, color)
+    every = result.all_cases()
+    lines.append(_paint(_counts(every), _worst(every), color))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""`kgen run` and `kgen plan`: capabilities, plan, boots, recovery (kgen.runner.run)."""

@@ -1,0 +1,142 @@
+"""What a kernel tree and an arch can provide, and whether a case's needs fit.
+
+Three sources, each checked where it lives:
+- APIs: declarations in the tree's headers (an older tree such as Debian's
+  linux-source-6.12 predates __free_contig_range() and free_pages_bulk());
+- Kconfig options an arch cannot have (UML has no MEMORY_FAILURE, no NUMA);
+- options kgen always sets (DEBUG_VM), for needs that require them unset.
+
+A need that cannot be met turns the case into a KUnit skip whose reason
+names it; nothing is silently dropped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kgen.kernel import kunit_dir
+from kgen.spec.model import Need
+
+# API -> (header relative to the tree, pattern of its declaration).
+API_PROBES: dict[str, tuple[str, str]] = {
+    "free_contig_range": ("include/linux/gfp.h", r"\bvoid\s+free_contig_range\s*\("),
+    "__free_contig_range": ("include/linux/gfp.h", r"\bvoid\s+__free_contig_range\s*\("),
+    "free_pages_bulk": ("include/linux/gfp.h", r"\bvoid\s+free_pages_bulk\s*\("),
+    "free_contig_frozen_range": ("include/linux/gfp.h",
+                                 r"\bvoid\s+free_contig_frozen_range\s*\("),
+    "alloc_contig_frozen_pages": ("include/linux/gfp.h",
+                                  r"#define\s+alloc_contig_frozen_pages\b"),
+    "kunit_warning_suppress": ("include/kunit/test.h",
+                               r"#define\s+kunit_warning_suppress\b"),
+    "alloc_frozen_pages": ("mm/page_alloc.h", r"#define\s+alloc_frozen_pages\b"),
+    # alloc_contig_range(start, end, acr_flags_t, gfp) since 6.16; a
+    # migratetype before.  Not a need: the helper library adapts to either.
+    "acr_flags": ("include/linux/gfp.h", r"#define\s+ACR_FLAGS_NONE\b"),
+}
+# Files whose presence the helper library adapts to.
+FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
+
+# Kconfig options an arch cannot provide, with the reason.
+ARCH_LIMITS: dict[str, dict[str, str]] = {
+    "um": {
+        "MEMORY_FAILURE": "UML has no MEMORY_FAILURE (no ARCH_SUPPORTS_MEMORY_FAILURE)",
+        "NUMA": "UML has no NUMA",
+        "SPARSEMEM": "UML is FLATMEM: it has no memory sections",
+    },
+    "x86_64": {},
+    "arm64": {},
+}
+# Options an arch cannot turn off, with the reason.
+_VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
+                   "SPARSEMEM_VMEMMAP_ENABLE (mm/Kconfig), and {} does: its struct "
+                   "pages are always virtually contiguous")
+ARCH_FORCED_ON: dict[str, dict[str, str]] = {
+    "um": {},
+    "x86_64": {"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("x86_64")},
+    "arm64": {"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("arm64")},
+}
+# QEMU guest layout features an arch cannot provide.
+_UML_GUEST = ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), and "
+              "ignores movablecore= (its setup_arch() never parses early params)")
+GUEST_LIMITS: dict[tuple[str, str], str] = {
+    ("two adjacent zones", "um"): _UML_GUEST,
+    ("an edited device tree", "um"): "UML boots without a device tree",
+    ("an edited device tree", "x86_64"): (
+        "x86 boots from ACPI, and initmem_init() puts NODE_DATA at each node's "
+        "top before cma= can reserve anything (arch/x86/kernel/setup.c)"),
+}
+# Options every kgen build sets (kernel/kunit/configs/base.config).
+ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_ALLOC"}
+
+
+@dataclass
+class Capabilities:
+    arch: str
+    apis: dict[str, bool] = field(default_factory=dict)
+    files: dict[str, bool] = field(default_factory=dict)
+    tree: Path | None = None
+    # kgen run --kconfig: what the user set (True) or unset (False).
+    kconfig_overrides: dict[str, bool] = field(default_factory=dict)
+
+    def unmet(self, need: Need) -> str | None:
+        """Why need cannot be met here, or None if it can."""
+        if need.kind == "api":
+            if not self.apis.get(need.name, False):
+                where = API_PROBES.get(need.name, ("the tree", ""))[0]
+                return f"needs {need}: not declared in this tree ({where})"
+        elif need.kind == "kconfig" and self.kconfig_overrides.get(need.name) is False:
+            return f"needs {need}: unset by kgen run --kconfig"
+        elif need.kind == "kconfig":
+            limit = ARCH_LIMITS.get(self.arch, {}).get(need.name)
+            if limit:
+                return f"needs {need}: {limit}"
+        elif need.kind == "kconfig_off" and need.name in ARCH_FORCED_ON.get(self.arch, {}):
+            return f"needs {need}: {ARCH_FORCED_ON[self.arch][need.name]}"
+        elif need.kind == "kconfig_off" and self.kconfig_overrides.get(need.name) is False:
+            return None
+        elif need.kind == "kconfig_off" and need.name in ALWAYS_ON:
+            return f"needs {need}: {need.why}"
+        elif need.kind == "arch" and self.arch not in need.name.split("|"):
+            return f"needs {need}: {need.why}"
+        elif need.kind == "guest" and (need.name, self.arch) in GUEST_LIMITS:
+            return f"needs {need}: {GUEST_LIMITS[need.name, self.arch]}"
+        return None
+
+    def skip_reason(self, needs: list[Need]) -> str | None:
+        reasons = [r for r in map(self.unmet, needs) if r]
+        return "; ".join(reasons) if reasons else None
+
+    def kconfig_wanted(self, needs: list[Need]) -> list[str]:
+        """CONFIG_X=y lines for needs this arch can meet, beyond the fixed
+        base and arch fragments (which already hold what the shipped
+        families need, so the common case adds nothing)."""
+        fixed = ALWAYS_ON | fragment_options(self.arch)
+        return sorted({f"CONFIG_{n.name}=y" for n in needs
+                       if n.kind == "kconfig" and n.name not in fixed
+                       and not self.unmet(n)})
+
+
+def fragment_options(arch: str) -> set[str]:
+    """Options set to y by kernel/kunit/configs/<arch>.config."""
+    text = kunit_dir().joinpath("configs", f"{arch}.config").read_text()
+    return set(re.findall(r"^CONFIG_(\w+)=y$", text, re.M))
+
+
+def probe_tree(tree: Path, arch: str) -> Capabilities:
+    """Read which APIs the tree declares."""
+    apis = {}
+    cache: dict[str, str] = {}
+    for api, (header, pattern) in API_PROBES.items():
+        if header not in cache:
+            path = tree / header
+            cache[header] = path.read_text(errors="replace") if path.is_file() else ""
+        apis[api] = re.search(pattern, cache[header]) is not None
+    files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
+    return Capabilities(arch=arch, apis=apis, files=files, tree=tree)
+
+
+def assume_all(arch: str = "um") -> Capabilities:
+    """Capabilities of a tree that has every API (for generation without a tree)."""
+    return Capabilities(arch=arch, apis={a: True for a in API_PROBES},
+                        files={k: True for k in FILE_PROBES})

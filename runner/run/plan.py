@@ -1,0 +1,121 @@
+"""What a run will do on a tree and arch: which cases run, which skip and
+why, and the kconfig, kernel and QEMU arguments the selected specs need."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kgen.runner.run.capabilities import Capabilities
+from kgen.spec.model import Spec
+
+# QEMU virt (arm64) puts RAM at 1 GiB (hw/arm/virt.c, VIRT_MEM).
+ARM64_VIRT_RAM_BASE = 0x4000_0000
+
+
+@dataclass
+class PlannedCase:
+    suite: str
+    name: str                 # "<suite>_<case>" or "<suite>_<case>/<param>"
+    skip: str | None = None   # reason, when it cannot run here
+    needs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GuestBoot:
+    """A suite that boots on its own, in the QEMU guest layout its spec declares."""
+
+    suite: str
+    qemu_args: list[str]
+    kernel_args: list[str]
+    # arm64: (start, size) of reusable regions to add to QEMU's device tree.
+    cma_regions: list[tuple[int, int]] = field(default_factory=list)
+    # arm64: physical address where ZONE_DMA ends (a device-tree dma-ranges).
+    dma_limit: int | None = None
+
+    @property
+    def device_tree(self) -> bool:
+        return bool(self.cma_regions or self.dma_limit)
+
+
+@dataclass
+class Plan:
+    arch: str
+    cases: list[PlannedCase]
+    kconfig: list[str]        # CONFIG_X=y beyond base + arch fragments
+    kernel_args: list[str]
+    qemu_args: list[str]
+    guest_boots: list[GuestBoot] = field(default_factory=list)
+
+    @property
+    def nr_run(self) -> int:
+        return sum(1 for c in self.cases if not c.skip)
+
+    @property
+    def nr_skip(self) -> int:
+        return sum(1 for c in self.cases if c.skip)
+
+    def render(self) -> str:
+        lines = [f"arch {self.arch}: {self.nr_run} case(s) run, "
+                 f"{self.nr_skip} skip"]
+        lines.append("kconfig (beyond base): " + (" ".join(self.kconfig) or "-"))
+        lines.append("kernel args: " + (" ".join(self.kernel_args) or "-"))
+        lines.append("qemu args: " + (" ".join(self.qemu_args) or "-"))
+        for boot in self.guest_boots:
+            lines.append(f"guest boot for {boot.suite}: qemu args "
+                         f"{' '.join(boot.qemu_args) or '-'}; kernel args "
+                         f"{' '.join(boot.kernel_args)}")
+            for start, size in boot.cma_regions:
+                lines.append(f"  device tree: reusable CMA region [{start:#x}, "
+                             f"{start + size:#x})")
+            if boot.dma_limit:
+                lines.append(f"  device tree: dma-ranges limit, ZONE_DMA ends at "
+                             f"{boot.dma_limit:#x}")
+        for case in self.cases:
+            state = f"SKIP  ({case.skip})" if case.skip else "RUN"
+            lines.append(f"  {case.suite}.{case.name}: {state}")
+        return "\n".join(lines)
+
+
+def make_plan(specs: list[Spec], caps: Capabilities,
+              extra_kernel_args: list[str] | None = None) -> Plan:
+    cases: list[PlannedCase] = []
+    needs_all = []
+    memory = 0
+    kernel_args: list[str] = []
+    for spec in specs:
+        for case in spec.cases:
+            memory = max(memory, case.needs.memory_mb or 0)
+            kernel_args += [a for a in case.needs.kernel_args if a not in kernel_args]
+            for variant in case.variants:
+                needs = case.needs_of(variant, spec.guest)
+                name = f"{spec.suite}_{case.name}"
+                if case.parameterised:
+                    name += "/" + variant.describe(case.swept)
+                skip = caps.skip_reason(needs)
+                if not skip:
+                    needs_all += needs
+                cases.append(PlannedCase(spec.suite, name, skip, [str(n) for n in needs]))
+    qemu_args: list[str] = []
+    if memory:
+        if caps.arch == "um":
+            kernel_args.append(f"mem={memory}M")
+        else:
+            qemu_args += ["-m", str(memory)]
+    kernel_args += [a for a in extra_kernel_args or [] if a not in kernel_args]
+    return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
+                kernel_args=kernel_args, qemu_args=qemu_args,
+                guest_boots=_guest_boots(specs, cases, caps.arch))
+
+
+def _guest_boots(specs: list[Spec], cases: list[PlannedCase], arch: str) -> list[GuestBoot]:
+    """One extra boot per suite with a guest layout that has a case to run.
+
+    UML has no QEMU guest to shape; its guest-layout cases are skips that
+    name the missing feature, so there is nothing to boot for them.
+    """
+    if arch == "um":
+        return []
+    runnable = {c.suite for c in cases if not c.skip}
+    return [GuestBoot(spec.suite, spec.guest.qemu_args(), spec.guest.kernel_args(spec.suite),
+                      spec.guest.cma_regions(ARM64_VIRT_RAM_BASE),
+                      spec.guest.dma_limit_mb << 20 if spec.guest.dma_limit_mb else None)
+            for spec in specs if spec.guest and spec.suite in runnable]

@@ -1,0 +1,108 @@
+"""After a crash or hang, boot again for what never ran.
+
+One crashing case must not hide the rest of the run.  kunit.py can only
+filter by suite or by case (kunit.filter_glob), so kgen boots once per
+suite that never started and once per case of the crashed suite that never
+ran.  Parameters of the crashed case itself cannot be selected one by one;
+they stay reported as not run.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from kgen.runner.results.model import CaseResult, RunResult, Status
+
+# kunit.py prints the TimeoutExpired it caught when it kills a hung kernel.
+_KUNIT_TIMEOUT = re.compile(r"timed out after [\d.]+ seconds")
+MAX_REBOOTS = 8
+
+
+def mark_timeout(result: RunResult, console: list[str], limit: int) -> bool:
+    """Turn "crash" into "timeout" when kunit.py killed a hung kernel."""
+    if not any(_KUNIT_TIMEOUT.search(line) for line in console[-20:]):
+        return False
+    hung = None
+    for suite in result.suites:
+        for case in suite.cases:
+            if case.kind == "crash":
+                case.kind = "timeout"
+                case.message = (f"hung: no result within the {limit}s limit "
+                                f"(kunit.py --timeout); {case.message}")
+                hung = f"{suite.name}.{case.name}"
+    for case in [c for s in result.suites for c in s.cases] + result.errors:
+        if case.kind == "not-run" and hung:
+            case.message = f"not run: kernel hung in {hung}"
+    if hung is None:
+        result.errors.append(CaseResult(
+            name="timeout", status=Status.ERROR, kind="timeout",
+            message=f"kernel did not finish within {limit}s", log=console[-60:]))
+    return True
+
+
+def _crashed_cases(result: RunResult) -> set[tuple[str, str]]:
+    return {(s.name, c.name.split("/")[0]) for s in result.suites for c in s.cases
+            if c.kind in ("crash", "timeout")}
+
+
+def rerun_targets(result: RunResult, tried: set[str]) -> list[str]:
+    """filter_globs for what never ran and can be selected."""
+    crashed = _crashed_cases(result)
+    globs: list[str] = []
+    for suite in result.suites:
+        for case in suite.cases:
+            base = case.name.split("/")[0]
+            glob = f"{suite.name}.{base}"
+            if case.kind == "not-run" and (suite.name, base) not in crashed \
+                    and not base.startswith("#") and glob not in tried and glob not in globs:
+                globs.append(glob)
+    for error in result.errors:
+        if error.kind == "not-run" and not error.name.startswith("#") \
+                and error.name not in tried and error.name not in globs:
+            globs.append(error.name)
+    return globs
+
+
+def merge(result: RunResult, rerun: RunResult, glob: str, boot: int) -> None:
+    """Replace the not-run entries glob covers with what the rerun found."""
+    suite_name, _, case_name = glob.partition(".")
+    for new_suite in rerun.suites:
+        if new_suite.name != suite_name:
+            continue
+        for case in new_suite.cases:
+            case.log.insert(0, f"kgen: result from rerun boot {boot} ({glob})")
+        old = next((s for s in result.suites if s.name == suite_name), None)
+        if old is None:
+            result.suites.append(new_suite)
+            result.errors = [e for e in result.errors
+                             if not (e.kind == "not-run" and e.name == suite_name)]
+            continue
+        fresh = {c.name: c for c in new_suite.cases
+                 if not case_name or c.name.split("/")[0] == case_name}
+        for i, case in enumerate(old.cases):
+            if case.kind == "not-run" and case.name in fresh:
+                old.cases[i] = fresh.pop(case.name)
+        # Parameters the first boot never named ("case/#4") take the rest.
+        leftovers = [c for c in fresh.values()]
+        old.cases = [c for c in old.cases
+                     if not (c.kind == "not-run" and case_name and
+                             c.name.split("/")[0] == case_name and leftovers)]
+        old.cases += leftovers
+    result.errors += [e for e in rerun.errors if e.kind != "not-run"]
+
+
+def recover(result: RunResult, boot_for: Callable[[str, int], RunResult]) -> int:
+    """Boot again (boot_for(glob, boot_number)) until nothing selectable is left."""
+    tried: set[str] = set()
+    boots = 0
+    while boots < MAX_REBOOTS:
+        targets = rerun_targets(result, tried)
+        if not targets:
+            break
+        for glob in targets:
+            if boots >= MAX_REBOOTS:
+                break
+            boots += 1
+            tried.add(glob)
+            merge(result, boot_for(glob, boots), glob, boots)
+    return boots

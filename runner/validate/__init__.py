@@ -1,0 +1,1 @@
+"""`kgen validate`: a patch series step by step, classified (kgen.runner.validate)."""

@@ -1,0 +1,117 @@
+"""`kgen validate`: run the specs at the base of a series and after each patch.
+
+Steps run in a throwaway copy of the tree (runner/worktree.py) with one
+build dir, so each step rebuilds only what its patch changed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kgen.cache import cache_root, tree_key
+from kgen.runner.results.junit import write_junit
+from kgen.runner.results.model import RunResult
+from kgen.runner.run.pipeline import RunRequest, run
+from kgen.runner.validate.classify import Classification, classify, merge_repeats, statuses
+from kgen.runner.validate.series import Patch, load_series
+from kgen.runner.validate.worktree import WorkTree
+from kgen.spec.model import Spec
+
+
+@dataclass
+class Step:
+    name: str                   # "base" or "3/5 mm: subject"
+    subject: str = ""
+    state: str = "ok"           # ok | apply-failed | build-failed | boot-failed | not-run | applied
+    detail: str = ""            # failing hunk, build error ...
+    results: list[RunResult] = field(default_factory=list)
+    junit: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class ValidateRequest:
+    tree: Path
+    series: str
+    specs: list[Spec]
+    out_dir: Path
+    arch: str = "um"
+    tip_only: bool = False
+    repeat: int = 1
+    timeout: int = 600
+    accel: str = "tcg"
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class ValidateOutcome:
+    steps: list[Step]
+    classification: Classification
+    patches: list[Patch]
+
+    @property
+    def incomplete(self) -> bool:
+        return any(s.state not in ("ok", "applied") for s in self.steps)
+
+    @property
+    def regressed(self) -> bool:
+        return any(self.classification.regressions(i)
+                   for i in range(1, len(self.steps)))
+
+
+def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> None:
+    for attempt in range(1, req.repeat + 1):
+        req.log(f"kgen validate: step {step.name}, run {attempt}/{req.repeat}")
+        outcome = run(RunRequest(tree=work.path, specs=req.specs, arch=req.arch,
+                                 timeout=req.timeout, accel=req.accel, log=req.log))
+        result = outcome.result
+        result.properties["validate.step"] = step.name
+        junit = req.out_dir / f"step{index:02d}-run{attempt}.xml"
+        write_junit(result, junit)
+        step.junit.append(junit)
+        kinds = {e.kind for e in result.errors}
+        if "build" in kinds or "boot" in kinds:
+            step.state = "build-failed" if "build" in kinds else "boot-failed"
+            step.detail = next(e.message for e in result.errors if e.kind in ("build", "boot"))
+            return
+        step.results.append(result)
+
+
+def validate(req: ValidateRequest) -> ValidateOutcome:
+    work = WorkTree(req.tree, cache_root() / "validate" / tree_key(req.tree))
+    base, patches = load_series(req.series, req.tree, work.root)
+    req.out_dir.mkdir(parents=True, exist_ok=True)
+    req.log(f"kgen validate: {len(patches)} patch(es); copying {req.tree} to {work.path}")
+    work.reset(base)
+
+    steps = [Step("base")] + [Step(f"{i}/{len(patches)}", p.subject)
+                              for i, p in enumerate(patches, 1)]
+    _run_step(req, work, steps[0], 0)
+    broken = steps[0].state != "ok"
+    for i, (step, patch) in enumerate(zip(steps[1:], patches), 1):
+        if broken:
+            step.state = "not-run"
+            step.detail = "an earlier step did not apply, build or boot"
+            continue
+        applied = work.apply(patch.text)
+        if not applied.ok:
+            step.state, step.detail = "apply-failed", applied.output
+            broken = True
+            continue
+        if req.tip_only and i < len(patches):
+            step.state = "applied"
+            continue
+        _run_step(req, work, step, i)
+        broken = step.state != "ok"
+
+    per_step: list[dict[str, str] | None] = []
+    unstable: set[str] = set()
+    for step in steps:
+        if step.state != "ok":
+            per_step.append(None)
+            continue
+        merged, flaky = merge_repeats([statuses(r) for r in step.results])
+        per_step.append(merged)
+        unstable |= flaky
+    classification = classify([s.name for s in steps], per_step, unstable)
+    return ValidateOutcome(steps, classification, patches)

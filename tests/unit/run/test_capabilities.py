@@ -1,0 +1,99 @@
+"""Capability model: tree API probes, arch limits, skip reasons, plan."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from kgen.cli import shipped_specs
+from kgen.generator.render import render_all
+from kgen.runner.run.capabilities import assume_all, probe_tree
+from kgen.runner.run.plan import make_plan
+from kgen.spec.loader import load_spec, load_specs
+from kgen.spec.model import Need
+
+GFP_73 = """
+void free_pages_bulk(struct page **page_array, unsigned long nr_pages);
+void free_contig_range(unsigned long pfn, unsigned long nr_pages);
+void __free_contig_range(unsigned long pfn, unsigned long nr_pages);
+void free_contig_frozen_range(unsigned long pfn, unsigned long nr_pages);
+#define alloc_contig_frozen_pages(...) alloc_hooks(x(__VA_ARGS__))
+#define ACR_FLAGS_NONE ((__force acr_flags_t)0) // ordinary allocation request
+"""
+# What linux-source-6.12 declares: none of the batched-free entry points.
+GFP_612 = """
+void free_contig_range(unsigned long pfn, unsigned long nr_pages);
+extern void __free_pages(struct page *page, unsigned int order);
+"""
+
+
+def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
+    (tmp_path / "include/linux").mkdir(parents=True)
+    (tmp_path / "include/kunit").mkdir(parents=True)
+    (tmp_path / "mm").mkdir()
+    if gfp is GFP_73:
+        (tmp_path / "mm/page_alloc.h").write_text(
+            "#define alloc_frozen_pages(...) alloc_hooks(x(__VA_ARGS__))\n")
+    (tmp_path / "include/linux/gfp.h").write_text(gfp)
+    (tmp_path / "include/kunit/test.h").write_text(
+        "#define kunit_warning_suppress(test) for(;;)\n" if kunit_suppress else "\n")
+    return tmp_path
+
+
+def test_probe_73_like_tree(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    assert all(caps.apis.values())
+    assert caps.files == {"mm_page_alloc_h": True}
+
+
+def test_older_tree_skips_with_reason(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "x86_64")
+    assert caps.apis["free_contig_range"] and not caps.apis["__free_contig_range"]
+    reason = caps.unmet(Need("api", "__free_contig_range"))
+    assert reason == ("needs __free_contig_range(): not declared in this tree "
+                      "(include/linux/gfp.h)")
+    plan = make_plan(load_specs(shipped_specs()), caps)
+    by_name = {c.name: c for c in plan.cases}
+    assert by_name["kgen_contig_split_whole_span/order=9,free=free_contig_range"].skip is None
+    assert "free_pages_bulk()" in by_name[
+        "kgen_contig_split_whole_span/order=9,free=free_pages_bulk"].skip
+    assert by_name["kgen_contig_split_whole_span/order=9,free=free_page_loop"].skip is None
+
+
+def test_uml_cannot_poison(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    assert "UML has no MEMORY_FAILURE" in caps.unmet(Need("kconfig", "MEMORY_FAILURE"))
+    assert probe_tree(tmp_path, "arm64").unmet(Need("kconfig", "MEMORY_FAILURE")) is None
+
+
+def test_plan_derives_kconfig_and_args(tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(textwrap.dedent("""\
+        kgen: 1
+        suite: kgen_p
+        cases:
+          - name: poisoned
+            span: {alloc: split_page, order: 3}
+            free: __free_contig_range
+            poison: [first]
+            needs: {memory_mb: 2048, kernel_args: [movablecore=256M]}
+        """))
+    specs = [load_spec(spec)]
+    arm = make_plan(specs, assume_all("arm64"), ["loglevel=7"])
+    assert arm.kconfig == []        # arm64.config sets MEMORY_FAILURE already
+    assert arm.qemu_args == ["-m", "2048"]
+    assert arm.kernel_args == ["movablecore=256M", "loglevel=7"]
+    assert arm.nr_run == 1 and arm.nr_skip == 0
+    um = make_plan(specs, assume_all("um"))
+    assert um.kconfig == [] and um.nr_skip == 1
+    assert "mem=2048M" in um.kernel_args
+
+
+def test_skips_are_generated_as_kunit_skips_with_reason(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    files = render_all(load_specs(shipped_specs()), caps)
+    c = files["kgen_contig_split_kunit.c"]
+    assert '.skip = "needs free_pages_bulk(): not declared in this tree' in c
+    assert "kunit_skip(test, \"%s\", p->skip);" in c
+    assert "#define KGEN_HAVE_FREE_PAGES_BULK 0" in files["kgen_caps.h"]
+    assert "#define KGEN_HAVE___FREE_CONTIG_RANGE 0" in files["kgen_caps.h"]
+    assert "#define KGEN_HAVE_FREE_CONTIG_RANGE 1" in files["kgen_caps.h"]

@@ -1,0 +1,82 @@
+"""Crash/hang recovery planning on a real captured crash (um_bug_panic.log)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kgen.runner.results.ktap import parse_console
+from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
+from kgen.runner.run.recovery import mark_timeout, merge, recover, rerun_targets
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ktap"
+
+
+def crashed() -> RunResult:
+    known = json.loads((FIXTURES / "um_bug_panic.expected.json").read_text())["_known_cases"]
+    known["kgen_selftest_later"] = ["kgen_selftest_later_a"]
+    lines = (FIXTURES / "um_bug_panic.log").read_text().splitlines()
+    return parse_console(lines, known_cases=known)
+
+
+def test_targets_are_the_cases_and_suites_that_never_ran():
+    result = crashed()
+    assert rerun_targets(result, set()) == [
+        "kgen_selftest_crash.kgen_selftest_crash_after", "kgen_selftest_later"]
+    assert rerun_targets(result, {"kgen_selftest_later"}) == [
+        "kgen_selftest_crash.kgen_selftest_crash_after"]
+
+
+def test_recover_replaces_not_run_entries():
+    result = crashed()
+
+    def boot(glob: str, number: int) -> RunResult:
+        suite, _, case = glob.partition(".")
+        name = case or "kgen_selftest_later_a"
+        return RunResult(suites=[SuiteResult(suite, [CaseResult(name, Status.PASSED)])])
+
+    assert recover(result, boot) == 2
+    statuses = {f"{s.name}.{c.name}": (c.status, c.kind) for s in result.suites
+                for c in s.cases}
+    assert statuses["kgen_selftest_crash.kgen_selftest_crash_after"][0] is Status.PASSED
+    assert statuses["kgen_selftest_crash.kgen_selftest_crash_crashes"] == (Status.ERROR, "crash")
+    assert statuses["kgen_selftest_later.kgen_selftest_later_a"][0] is Status.PASSED
+    assert not [e for e in result.errors if e.kind == "not-run"]
+
+
+def test_a_rerun_that_crashes_again_is_bounded():
+    result = crashed()
+    calls = []
+
+    def boot(glob: str, number: int) -> RunResult:
+        calls.append(glob)
+        return RunResult()          # kernel produced nothing again
+
+    recover(result, boot)
+    assert len(calls) == len(set(calls)) == 2
+
+
+def test_kunit_timeout_turns_crash_into_hang():
+    result = crashed()
+    console = ["...", "Command '['linux']' timed out after 30 seconds"]
+    assert mark_timeout(result, console, 30)
+    case = result.suites[0].cases[1]
+    assert case.kind == "timeout" and "hung: no result within the 30s limit" in case.message
+    assert result.suites[0].cases[2].message.startswith("not run: kernel hung in")
+
+
+def test_merge_unknown_suite_appends_it():
+    result = RunResult(errors=[CaseResult("s", Status.ERROR, kind="not-run")])
+    merge(result, RunResult(suites=[SuiteResult("s", [CaseResult("c", Status.PASSED)])]),
+          "s", 1)
+    assert [s.name for s in result.suites] == ["s"] and result.errors == []
+
+
+def test_real_hang_log_becomes_timeout_and_targets_the_rest():
+    lines = (FIXTURES / "um_hang_timeout.log").read_text().splitlines()
+    known = json.loads((FIXTURES / "um_hang_timeout.expected.json").read_text())["_known_cases"]
+    result = parse_console(lines, known_cases=known)
+    assert mark_timeout(result, lines, 30)
+    first = result.suites[0].cases[0]
+    assert first.kind == "timeout" and "30s limit" in first.message
+    assert rerun_targets(result, set()) == ["kgen_selftest_hang.kgen_selftest_hang_hangs",
+                                            "kgen_selftest_hang.kgen_selftest_hang_after"]
