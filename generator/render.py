@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import re
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from kgen.runner.run.capabilities import API_PROBES, FILE_PROBES, Capabilities, assume_all
+from kgen.ids import TestId
 from kgen.spec.model import (
     ALLOCS,
     BOUNDARIES,
@@ -69,7 +70,7 @@ def c_string(text: str) -> str:
     return '"' + "".join(c if " " <= c <= "~" else "?" for c in escaped) + '"'
 
 
-def _case_view(spec: Spec, case: Case, caps: Capabilities) -> dict:
+def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
     suite = spec.suite
     c_name = f"{suite}_{case.name}"
     tables: dict[tuple[Selector, ...], _SelTable] = {}
@@ -87,7 +88,8 @@ def _case_view(spec: Spec, case: Case, caps: Capabilities) -> dict:
     for variant in case.variants:
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
-        skip = caps.skip_reason(case.needs_of(variant, spec.guest))
+        # The plan decided; the generator only writes the decision down.
+        skip = skips.get(TestId(spec.suite, case.name, desc if case.parameterised else ""))
         if case.boundary_family:
             params.append({
                 "kind": BOUNDARIES[case.boundary or "zone"],
@@ -164,26 +166,26 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(spec.path.read_bytes()).hexdigest()
 
 
-def render_suite(spec: Spec, caps: Capabilities | None = None) -> str:
-    """The C source of the KUnit suite for one spec, for a tree and arch."""
-    caps = caps or assume_all()
+def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None) -> str:
+    """The C source of the KUnit suite for one spec.
+
+    skips: the plan's skip reason for each test that cannot run on this
+    tree and arch (kgen.runner.run.plan); every other test runs.
+    """
+    skips = skips or {}
     template = _environment().get_template("suite.c.j2")
     return template.render(
         spec=spec,
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
-        cases=[_case_view(spec, c, caps) for c in spec.cases],
+        cases=[_case_view(spec, c, skips) for c in spec.cases],
         guest=spec.guest is not None,
     )
 
 
-def render_caps(caps: Capabilities) -> str:
-    """kgen_caps.h: KGEN_HAVE_<API> for the probed tree."""
-    defines = [(api.upper().lstrip("_") if not api.startswith("__") else
-                "__" + api[2:].upper(), caps.apis.get(api, False))
-               for api in API_PROBES]
-    defines += [(key.upper(), caps.files.get(key, False)) for key in FILE_PROBES]
-    return _environment().get_template("kgen_caps.h.j2").render(defines=sorted(defines))
+def render_caps(have: Mapping[str, bool]) -> str:
+    """kgen_caps.h: KGEN_HAVE_<NAME> 1/0 for what the probed tree has."""
+    return _environment().get_template("kgen_caps.h.j2").render(defines=sorted(have.items()))
 
 
 def suite_filename(spec: Spec) -> str:
@@ -195,12 +197,16 @@ def render_makefile(specs: list[Spec]) -> str:
     return _environment().get_template("Makefile.j2").render(objects=objects)
 
 
-def render_all(specs: list[Spec], caps: Capabilities | None = None) -> dict[str, str]:
-    """File name -> contents of everything generated for mm/kgen/."""
-    caps = caps or assume_all()
-    files = {suite_filename(s): render_suite(s, caps) for s in specs}
+def render_all(specs: list[Spec], skips: Mapping[TestId, str],
+               have: Mapping[str, bool]) -> dict[str, str]:
+    """File name -> contents of everything generated for mm/kgen/.
+
+    skips: the plan's decisions (TestId -> reason); have: KGEN_HAVE_<NAME>
+    values for kgen_caps.h (Capabilities.have()).
+    """
+    files = {suite_filename(s): render_suite(s, skips) for s in specs}
     files["Makefile"] = render_makefile(specs)
-    files["kgen_caps.h"] = render_caps(caps)
+    files["kgen_caps.h"] = render_caps(have)
     return files
 
 

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from kgen import __version__
+from kgen.arch import ARCH_NAMES, DEFAULT_ARCH
 from kgen.cache import cache_root, tree_key
 from kgen.debian_source import fetch_kernel_source
 from kgen.errors import (
@@ -21,8 +22,6 @@ from kgen.errors import (
     UsageError,
 )
 from kgen.kernel_tree import check_tree, enclosing_tree
-
-ARCHES = ("um", "x86_64", "arm64")
 
 
 def shipped_specs() -> list[Path]:
@@ -70,13 +69,14 @@ def cmd_lint(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from kgen.generator.render import render_all, write_files
+    from kgen.generator.render import write_files
     from kgen.kernel import helper_files
     from kgen.runner.run.capabilities import assume_all, probe_tree
+    from kgen.runner.run.plan import generate
     specs = _load(args.spec)
     caps = probe_tree(check_tree(args.kernel), args.arch) if args.kernel \
         else assume_all(args.arch)
-    files = render_all(specs, caps)
+    files = generate(specs, caps)
     files.update({name: data.decode() for name, data in helper_files().items()})
     changed = write_files(files, args.output)
     print(f"{len(files)} file(s) in {args.output} ({len(changed)} changed)")
@@ -143,7 +143,8 @@ def cmd_run(args) -> int:
     print(f"JUnit: {junit}")
     if outcome.console_log:
         print(f"console log: {outcome.console_log}")
-    if any(e.kind in ("build", "boot") for e in result.errors):
+    from kgen.runner.results.model import ResultKind
+    if any(e.kind in (ResultKind.BUILD, ResultKind.BOOT) for e in result.errors):
         return EXIT_BUILD
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
@@ -155,7 +156,7 @@ def _validate_bench(args, base_tree: Path, outcome, out: Path) -> str:
     from kgen.runner.validate.series import load_series
     from kgen.runner.validate.worktree import WorkTree
     work = WorkTree(base_tree, cache_root() / "validate" / tree_key(base_tree))
-    tip_ok = outcome.steps[-1].state in ("ok", "applied")
+    tip_ok = outcome.steps[-1].state.usable
     git_base, _ = load_series(args.series, base_tree, work.root)
     if not tip_ok or git_base:
         return ("kgen bench: not run (" + ("the series did not apply or build to its tip"
@@ -269,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--kernel", type=Path, metavar="PATH",
                      help="tree whose APIs decide which cases become skips "
                      "(default: assume a tree that has them all)")
-    gen.add_argument("--arch", choices=ARCHES, default="um")
+    gen.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     gen.set_defaults(func=cmd_generate)
 
     runp = sub.add_parser("run", help="generate, build, boot, report")
@@ -286,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="base tree (never modified; default: as for run)")
     val.add_argument("--series", required=True, metavar="S",
                      help="mbox file, directory of .patch files, or BASE..TIP in a git tree")
-    val.add_argument("--arch", choices=ARCHES, default="um")
+    val.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     val.add_argument("--spec", action="append", type=Path, metavar="PATH")
     val.add_argument("--tip-only", action="store_true",
                      help="run the base and the last patch only")
@@ -303,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmark lane: batched vs per-page free, "
                            "contiguous allocations; N boots, statistics, comparison")
-    bench.add_argument("--arch", choices=ARCHES, default="um")
+    bench.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     bench.add_argument("--kernel", type=Path, metavar="PATH")
     bench.add_argument("--compare", nargs=2, type=Path, metavar=("BASE_TREE", "NEW_TREE"))
     bench.add_argument("--boots", type=int, default=5, metavar="N")
@@ -317,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(runp: argparse.ArgumentParser) -> None:
-    runp.add_argument("--arch", choices=ARCHES, default="um")
+    runp.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     runp.add_argument("--kernel", type=Path, metavar="PATH",
                       help="kernel tree (default: the tree around the current directory, "
                       "else the cached linux-source-7.3, fetched if needed)")

@@ -15,20 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 from kgen import __version__
+from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import cache_root, default_build_dir, overlay_dir
 from kgen.errors import EnvironmentProblem
 from kgen.generator.render import render_all
 from kgen.kernel import kunit_dir
 from kgen.kernel_tree import kernel_version
-from kgen.runner.bench.stats import (
-    ALPHA,
-    Comparison,
-    Row,
-    collect,
-    compare,
-    parse_boot,
-    parse_test_vmalloc,
-)
+from kgen.runner.bench.stats import ALPHA, Comparison, Row, collect, parse_boot, parse_test_vmalloc
 from kgen.runner.harness import kunit_tool, qemu_shim
 from kgen.runner.harness.overlay import Overlay
 from kgen.runner.results.ktap import parse_console
@@ -36,11 +29,9 @@ from kgen.runner.results.model import Status
 from kgen.runner.run.capabilities import probe_tree
 from kgen.runner.run.pipeline import OverlayLock, first_error_line
 
-# (high-order iterations, 16384-page contiguous iterations) per arch.
-ITERATIONS = {"um": (5000, 20), "x86_64": (2000, 10), "arm64": (300, 3)}
-# lib/test_vmalloc loop counts per arch.  On UML vmalloc maps pages with host
-# mmap/munmap calls, so its absolute numbers say little about real hardware.
-VMALLOC_LOOPS = {"um": 1000, "x86_64": 5000, "arm64": 500}
+# Iterations and lib/test_vmalloc loop counts per arch: kgen.arch.Arch.
+# On UML vmalloc maps pages with host mmap/munmap calls, so its absolute
+# test_vmalloc numbers say little about real hardware.
 # (label, kernel args) of the boots that run lib/test_vmalloc: the series'
 # fix_size_alloc_test p:1/512 h:0/1 rows, then the other tests in one boot.
 _FIX_SIZE = 1 << 0
@@ -55,7 +46,7 @@ VMALLOC_BOOTS = [
 @dataclass
 class BenchRequest:
     tree: Path
-    arch: str = "um"
+    arch: str = DEFAULT_ARCH
     boots: int = 5
     iterations: int | None = None
     contig_iterations: int | None = None
@@ -78,14 +69,14 @@ def run_bench(req: BenchRequest) -> BenchResult:
     missing = kunit_tool.missing_tools(req.arch)
     if missing:
         raise EnvironmentProblem(f"missing tools for --arch {req.arch}: {', '.join(missing)}")
-    high, contig = ITERATIONS[req.arch]
+    high, contig = arch(req.arch).bench_iterations
     high = req.iterations or high
     contig = req.contig_iterations or contig
     build_dir = Path(f"{default_build_dir(req.tree, req.arch)}-bench")
     overlay = Overlay(req.tree, overlay_dir(req.tree))
     with OverlayLock(overlay.root.with_suffix(".lock")):
         # The overlay carries the suites too; the bench config leaves them out.
-        overlay.sync(render_all([], probe_tree(req.tree, req.arch)))
+        overlay.sync(render_all([], {}, probe_tree(req.tree, req.arch).have()))
         build_dir.mkdir(parents=True, exist_ok=True)
         kunitconfig = build_dir.parent / f"{build_dir.name}.kunitconfig"
         kunitconfig.write_text(kunit_dir().joinpath("configs", "bench.config").read_text())
@@ -119,9 +110,9 @@ def run_bench(req: BenchRequest) -> BenchResult:
              "kernel.tree": str(req.tree), "kgen.version": __version__,
              "boots": str(req.boots), "iterations.high_order": str(high),
              "iterations.contig16384": str(contig),
-             "test_vmalloc.loops": str(VMALLOC_LOOPS[req.arch]) if req.vmalloc else "off",
+             "test_vmalloc.loops": str(arch(req.arch).vmalloc_loops) if req.vmalloc else "off",
              "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
-    if req.arch != "um":
+    if arch(req.arch).uses_qemu:
         props["qemu.accel"] = req.accel
     return BenchResult(req.tree, req.arch, collect(boots), props, logs)
 
@@ -137,7 +128,7 @@ def _test_vmalloc_rows(inv: kunit_tool.Invocation, build_dir: Path, boot: int,
                        req: BenchRequest) -> dict[str, float]:
     """One round of lib/test_vmalloc boots (no KUnit suite runs in them)."""
     rows: dict[str, float] = {}
-    loops = VMALLOC_LOOPS[req.arch]
+    loops = arch(req.arch).vmalloc_loops
     for i, (label, args) in enumerate(VMALLOC_BOOTS):
         this = replace(inv, kernel_args=[a for a in inv.kernel_args
                                          if not a.startswith("test_vmalloc.")]

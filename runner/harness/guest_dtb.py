@@ -15,10 +15,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from kgen.arch import arch
 from kgen.errors import EnvironmentProblem
 
-# What kunit.py's qemu_configs/arm64.py passes; the dump must see the same machine.
-ARM64_MACHINE = ["-nodefaults", "-machine", "virt", "-cpu", "max"]
+# Device trees are edited for arm64 guests only (x86 boots from ACPI).
+_ARM64 = arch("arm64")
 
 
 def _cells(value: int) -> str:
@@ -77,7 +78,7 @@ def build(qemu_args: list[str], regions: list[tuple[int, int]], out: Path,
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     dumped = out.with_suffix(".qemu.dtb")
-    _run(["qemu-system-aarch64", *ARM64_MACHINE, "-accel", accel, *qemu_args, "-nographic",
+    _run([_ARM64.qemu_binary, *_ARM64.qemu_machine, "-accel", accel, *qemu_args, "-nographic",
           "-machine", f"dumpdtb={dumped}"], "dumping QEMU's device tree")
     dts = _run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(dumped)], "decompiling it")
     if regions and "reserved-memory" in dts:

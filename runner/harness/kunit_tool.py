@@ -14,19 +14,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from shutil import which
 
-# Debian packages that provide the tools a kunit.py build or boot needs.
-TOOL_PACKAGES = {
-    "gcc": "gcc", "make": "make", "flex": "flex", "bison": "bison", "bc": "bc",
-    "python3": "python3",
-}
-ARCH_TOOLS = {
-    "um": {},
-    "x86_64": {"qemu-system-x86_64": "qemu-system-x86"},
-    "arm64": {"qemu-system-aarch64": "qemu-system-arm",
-              "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu"},
-}
-CROSS_COMPILE = {"arm64": "aarch64-linux-gnu-"}
+from kgen.arch import DEFAULT_ARCH, arch
 
 
 @dataclass
@@ -36,7 +26,7 @@ class Invocation:
     kunit_py: Path
     build_dir: Path
     kunitconfig: Path
-    arch: str = "um"
+    arch: str = DEFAULT_ARCH
     jobs: int = os.cpu_count() or 1
     timeout: int = 600
     kernel_args: list[str] = field(default_factory=list)
@@ -55,8 +45,9 @@ class Invocation:
 
     def common(self) -> list[str]:
         args = ["--build_dir", str(self.build_dir), "--arch", self.arch]
-        if self.arch in CROSS_COMPILE:
-            args += ["--cross_compile", CROSS_COMPILE[self.arch]]
+        cross = arch(self.arch).cross_compile
+        if cross:
+            args += ["--cross_compile", cross]
         return args
 
 
@@ -69,12 +60,10 @@ class PhaseResult:
     returncode: int = 0
 
 
-def missing_tools(arch: str) -> list[str]:
+def missing_tools(arch_name: str) -> list[str]:
     """'tool (Debian package)' for each tool this arch needs that is absent."""
-    from shutil import which
-    wanted = dict(TOOL_PACKAGES, **ARCH_TOOLS.get(arch, {}))
-    return [f"{tool} (apt-get install {pkg})" for tool, pkg in wanted.items()
-            if which(tool) is None]
+    return [f"{tool} (apt-get install {pkg})"
+            for tool, pkg in arch(arch_name).all_tools().items() if which(tool) is None]
 
 
 def _count_objects(build_dir: Path, since: float) -> int:

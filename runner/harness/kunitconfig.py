@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from kgen.kernel import kunit_dir
 
-ARCHES = ("um", "x86_64", "arm64")
-
 
 def compose(arch: str, extra: list[str] | None = None,
             overrides: dict[str, bool] | None = None) -> str:

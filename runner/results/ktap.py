@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.splats import Splat, find_splats, splat_kind
 
 # (suite name, CaseResult.name) -> splat kinds the spec expects there, e.g.
@@ -70,10 +70,10 @@ _FAILURE_HEAD = re.compile(
 _EXECUTOR_ERROR = re.compile(r"kunit executor: (.*)$")
 # KUnit's own reasons for "not ok" when no expectation failed.
 _RUNTIME_FAILURES: list[tuple[str, re.Pattern[str]]] = [
-    ("timeout", re.compile(r"(?:try|test case) timed out\b.*")),
-    ("fault", re.compile(r"try faulted\b.*")),
-    ("init", re.compile(r"failed to initialize\b.*")),
-    ("internal", re.compile(r"internal error\b.*")),
+    (ResultKind.TIMEOUT, re.compile(r"(?:try|test case) timed out\b.*")),
+    (ResultKind.FAULT, re.compile(r"try faulted\b.*")),
+    (ResultKind.INIT, re.compile(r"failed to initialize\b.*")),
+    (ResultKind.INTERNAL, re.compile(r"internal error\b.*")),
 ]
 
 _BAD = (Status.FAILED, Status.ERROR)
@@ -425,7 +425,7 @@ class _Mapper:
             case.message, case.kind, case.details = _kunit_failure(node.log)
             case.message = case.message or node.directive or "KUnit reported not ok"
         elif node.state == "crash":
-            case.kind = "crash"
+            case.kind = ResultKind.CRASH
             # What the test logged about its own state ("kgen: ...") says
             # what it was doing when the kernel died.
             context = [line.strip().split("kgen: ", 1)[1] for line in node.log
@@ -433,10 +433,10 @@ class _Mapper:
             case.message = "; ".join(["no result line: kernel output ended while "
                                       "this test was running", *context[-2:]])
         elif node.state == "not-run":
-            case.kind = "not-run"
+            case.kind = ResultKind.NOT_RUN
             case.message = "not run: kernel output ended before it started"
         else:
-            case.kind = "parse"
+            case.kind = ResultKind.PARSE
             case.message = "no result line"
         return case
 
@@ -455,7 +455,7 @@ class _Mapper:
             case.details.extend(splat.lines)
             if case.status in (Status.PASSED, Status.SKIPPED):
                 case.status = Status.FAILED
-                case.kind = f"splat:{splat.kind}"
+                case.kind = ResultKind.splat(splat.kind)
                 case.message = splat.first_line
             else:
                 case.message = "; ".join(filter(None, [case.message,
@@ -468,7 +468,7 @@ def _region_error(name: str, lines: list[str]) -> CaseResult | None:
     if not splats:
         return None
     return CaseResult(
-        name=name, status=Status.ERROR, kind=f"splat:{splats[0].kind}",
+        name=name, status=Status.ERROR, kind=ResultKind.splat(splats[0].kind),
         message="; ".join(s.first_line for s in splats), log=lines,
         details=[line for s in splats for line in s.lines])
 
@@ -479,7 +479,7 @@ def _no_tap(raw: list[str], lines: list[str]) -> CaseResult:
     splats = find_splats(lines)
     extra = executor[:1] + [s.first_line for s in splats[:1]]
     return CaseResult(
-        name=BOOT, status=Status.ERROR, kind="boot",
+        name=BOOT, status=Status.ERROR, kind=ResultKind.BOOT,
         message="; ".join([message] + extra), log=raw[-BOOT_TAIL_LINES:],
         details=[line for s in splats for line in s.lines])
 
@@ -487,9 +487,9 @@ def _no_tap(raw: list[str], lines: list[str]) -> CaseResult:
 def _mark_not_run(suites: list[SuiteResult]) -> str | None:
     """Name cases that never ran after the crash; return "suite.case" crashed."""
     crashed = next((f"{s.name}.{c.name}" for s in suites for c in s.cases
-                    if c.kind == "crash"), None)
+                    if c.kind == ResultKind.CRASH), None)
     if crashed:
-        for case in (c for s in suites for c in s.cases if c.kind == "not-run"):
+        for case in (c for s in suites for c in s.cases if c.kind == ResultKind.NOT_RUN):
             case.message = f"not run: kernel crashed in {crashed}"
     return crashed
 
@@ -504,7 +504,7 @@ def _missing_suites(root: _Node, seen: list[str], known: KnownCases,
     names += [f"#{n}" for n in range(planned - unnamed + 1, planned + 1)]
     message = (f"not run: kernel crashed in {crashed}" if crashed
                else "not run: suite missing from kernel output")
-    return [CaseResult(name=name, status=Status.ERROR, kind="not-run",
+    return [CaseResult(name=name, status=Status.ERROR, kind=ResultKind.NOT_RUN,
                        message=message) for name in names]
 
 
@@ -546,6 +546,6 @@ def parse_console(lines: Iterable[str], *,
     result.errors += missing
     if not result.suites and not missing:
         result.errors.append(CaseResult(
-            name="tests", status=Status.ERROR, kind="no-tests",
+            name="tests", status=Status.ERROR, kind=ResultKind.NO_TESTS,
             message="KTAP output contains no test suites"))
     return result

@@ -8,6 +8,35 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from kgen.ids import split_leaf
+
+
+class ResultKind(enum.StrEnum):
+    """Why a case failed or errored (CaseResult.kind; JUnit's type attribute).
+
+    Splats add kinds of their own, "splat:<splat kind>" (see ``splat``).
+    """
+
+    NONE = ""
+    EXPECTATION = "expectation"      # a KUnit expectation failed
+    NOT_OK = "not-ok"                # "not ok" without a reason KUnit printed
+    TIMEOUT = "timeout"              # KUnit's, kunit.py's or kgen's time limit
+    FAULT = "fault"                  # KUnit's try-catch caught a fault
+    INIT = "init"                    # suite init failed
+    INTERNAL = "internal"            # KUnit internal error
+    CRASH = "crash"                  # the kernel died while this case ran
+    NOT_RUN = "not-run"              # planned, never started
+    PARSE = "parse"                  # unreadable KTAP
+    BOOT = "boot"                    # the kernel never reached the tests
+    BUILD = "build"                  # configure or build failed
+    NO_TESTS = "no-tests"            # KTAP without suites
+    EXPECT_SPLATS = "expect.splats"  # a declared splat did not appear
+
+    @staticmethod
+    def splat(splat_kind: str) -> str:
+        """The kind of a case failed by a splat, e.g. "splat:WARNING"."""
+        return f"splat:{splat_kind}"
+
 
 class Status(enum.Enum):
     """Outcome of one test case (or parameter of a parameterised case)."""
@@ -32,9 +61,9 @@ class CaseResult:
     # e.g. "Expected page_ref_count(page) == 2, but ..."); for SKIPPED the
     # skip reason; for ERROR what went wrong.  Empty for PASSED.
     message: str = ""
-    # Short classifier for failures/errors: "expectation", "splat:WARNING",
-    # "crash", "timeout", "not-run", "build" ...
-    kind: str = ""
+    # Short classifier for failures/errors: a ResultKind, or
+    # ResultKind.splat(...) such as "splat:WARNING".
+    kind: str = ResultKind.NONE
     # Every log line that belongs to this case (diagnostics, printk lines
     # between the previous result line and this one), without the KTAP
     # indentation, in order.
@@ -45,6 +74,16 @@ class CaseResult:
     details: list[str] = field(default_factory=list)
     # Seconds, when the test printed its own timing; None if unknown.
     time: float | None = None
+
+    @property
+    def function(self) -> str:
+        """The KUnit case (C function) name, without a parameter."""
+        return split_leaf(self.name)[0]
+
+    @property
+    def param(self) -> str:
+        """The parameter description, "" for a plain case."""
+        return split_leaf(self.name)[1]
 
 
 @dataclass

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgen.arch import DEFAULT_ARCH, arch
 from kgen.kernel import kunit_dir
 from kgen.spec.model import Need
 
@@ -37,35 +38,6 @@ API_PROBES: dict[str, tuple[str, str]] = {
 # Files whose presence the helper library adapts to.
 FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
 
-# Kconfig options an arch cannot provide, with the reason.
-ARCH_LIMITS: dict[str, dict[str, str]] = {
-    "um": {
-        "MEMORY_FAILURE": "UML has no MEMORY_FAILURE (no ARCH_SUPPORTS_MEMORY_FAILURE)",
-        "NUMA": "UML has no NUMA",
-        "SPARSEMEM": "UML is FLATMEM: it has no memory sections",
-    },
-    "x86_64": {},
-    "arm64": {},
-}
-# Options an arch cannot turn off, with the reason.
-_VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
-                   "SPARSEMEM_VMEMMAP_ENABLE (mm/Kconfig), and {} does: its struct "
-                   "pages are always virtually contiguous")
-ARCH_FORCED_ON: dict[str, dict[str, str]] = {
-    "um": {},
-    "x86_64": {"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("x86_64")},
-    "arm64": {"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("arm64")},
-}
-# QEMU guest layout features an arch cannot provide.
-_UML_GUEST = ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), and "
-              "ignores movablecore= (its setup_arch() never parses early params)")
-GUEST_LIMITS: dict[tuple[str, str], str] = {
-    ("two adjacent zones", "um"): _UML_GUEST,
-    ("an edited device tree", "um"): "UML boots without a device tree",
-    ("an edited device tree", "x86_64"): (
-        "x86 boots from ACPI, and initmem_init() puts NODE_DATA at each node's "
-        "top before cma= can reserve anything (arch/x86/kernel/setup.c)"),
-}
 # Options every kgen build sets (kernel/kunit/configs/base.config).
 ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_ALLOC"}
 
@@ -88,20 +60,31 @@ class Capabilities:
         elif need.kind == "kconfig" and self.kconfig_overrides.get(need.name) is False:
             return f"needs {need}: unset by kgen run --kconfig"
         elif need.kind == "kconfig":
-            limit = ARCH_LIMITS.get(self.arch, {}).get(need.name)
+            limit = arch(self.arch).kconfig_limits.get(need.name)
             if limit:
                 return f"needs {need}: {limit}"
-        elif need.kind == "kconfig_off" and need.name in ARCH_FORCED_ON.get(self.arch, {}):
-            return f"needs {need}: {ARCH_FORCED_ON[self.arch][need.name]}"
+        elif need.kind == "kconfig_off" and need.name in arch(self.arch).forced_on:
+            return f"needs {need}: {arch(self.arch).forced_on[need.name]}"
         elif need.kind == "kconfig_off" and self.kconfig_overrides.get(need.name) is False:
             return None
         elif need.kind == "kconfig_off" and need.name in ALWAYS_ON:
             return f"needs {need}: {need.why}"
         elif need.kind == "arch" and self.arch not in need.name.split("|"):
             return f"needs {need}: {need.why}"
-        elif need.kind == "guest" and (need.name, self.arch) in GUEST_LIMITS:
-            return f"needs {need}: {GUEST_LIMITS[need.name, self.arch]}"
+        elif need.kind == "guest" and need.name in arch(self.arch).guest_limits:
+            return f"needs {need}: {arch(self.arch).guest_limits[need.name]}"
         return None
+
+    def have(self) -> dict[str, bool]:
+        """KGEN_HAVE_<NAME> values for the generated kgen_caps.h.
+
+        "__free_contig_range" -> "__FREE_CONTIG_RANGE"; "free_pages_bulk" ->
+        "FREE_PAGES_BULK"; probed files by their key.
+        """
+        out = {("__" + api[2:].upper() if api.startswith("__") else api.upper()):
+               self.apis.get(api, False) for api in API_PROBES}
+        out.update({key.upper(): self.files.get(key, False) for key in FILE_PROBES})
+        return out
 
     def skip_reason(self, needs: list[Need]) -> str | None:
         reasons = [r for r in map(self.unmet, needs) if r]
@@ -136,7 +119,7 @@ def probe_tree(tree: Path, arch: str) -> Capabilities:
     return Capabilities(arch=arch, apis=apis, files=files, tree=tree)
 
 
-def assume_all(arch: str = "um") -> Capabilities:
+def assume_all(arch: str = DEFAULT_ARCH) -> Capabilities:
     """Capabilities of a tree that has every API (for generation without a tree)."""
     return Capabilities(arch=arch, apis={a: True for a in API_PROBES},
                         files={k: True for k in FILE_PROBES})

@@ -10,19 +10,20 @@ from pathlib import Path
 from typing import Callable
 
 from kgen import __version__
+from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import cache_root, default_build_dir, overlay_dir
 from kgen.errors import EnvironmentProblem, UsageError
-from kgen.generator.render import render_all, spec_hash
+from kgen.generator.render import spec_hash
 from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import guest_dtb, kunit_tool, qemu_shim
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.overlay import Overlay
 from kgen.runner.results.ktap import parse_console
-from kgen.runner.results.model import CaseResult, RunResult, Status
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.runner.results.splats import find_splats
 from kgen.runner.run import recovery
-from kgen.runner.run.capabilities import ARCH_FORCED_ON, Capabilities, probe_tree
-from kgen.runner.run.plan import GuestBoot, Plan, make_plan
+from kgen.runner.run.capabilities import Capabilities, probe_tree
+from kgen.runner.run.plan import GuestBoot, Plan, generate, make_plan
 from kgen.spec.model import Spec
 
 LOG_TAIL = 60
@@ -37,7 +38,7 @@ GUEST_PANIC_ARGS = ["oops=panic", "panic=-1"]
 class RunRequest:
     tree: Path
     specs: list[Spec]
-    arch: str = "um"
+    arch: str = DEFAULT_ARCH
     build_dir: Path | None = None
     jobs: int | None = None
     timeout: int = 600
@@ -103,7 +104,7 @@ def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
     """What the run would do, without building anything (kgen plan)."""
     caps = probe_tree(req.tree, req.arch)
     for name, on in req.kconfig.items():
-        forced = ARCH_FORCED_ON.get(req.arch, {}).get(name)
+        forced = arch(req.arch).forced_on.get(name)
         if forced and not on:
             raise UsageError(f"--kconfig CONFIG_{name}=n: {forced}")
     caps.kconfig_overrides = dict(req.kconfig)
@@ -122,7 +123,7 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
     if req.kconfig:
         props["kconfig.overrides"] = " ".join(
             f"CONFIG_{k}={'y' if v else 'n'}" for k, v in sorted(req.kconfig.items()))
-    if req.arch != "um":
+    if arch(req.arch).uses_qemu:
         # Guest timings under TCG are ratios, not absolute numbers.
         props["qemu.accel"] = req.accel
         props["qemu_args"] = " ".join(plan.qemu_args)
@@ -151,7 +152,7 @@ def _check_expected_splats(result: RunResult,
             missing = sorted(kinds - seen)
             if missing:
                 case.status = Status.FAILED
-                case.kind = "expect.splats"
+                case.kind = ResultKind.EXPECT_SPLATS
                 case.message = (f"expect.splats: expected {', '.join(missing)} in the "
                                 "kernel log of this case; it did not appear")
 
@@ -171,7 +172,7 @@ def run(req: RunRequest) -> RunOutcome:
             "(`kgen plan` says why)")
 
     with OverlayLock(overlay.root.with_suffix(".lock")):
-        changed = overlay.sync(render_all(req.specs, caps))
+        changed = overlay.sync(generate(req.specs, caps, plan))
         req.log(f"kgen: {len(req.specs)} suite(s) generated into {overlay.root}/mm/kgen"
                 f" ({len(changed)} file(s) changed)")
         build_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +194,7 @@ def run(req: RunRequest) -> RunOutcome:
             return RunOutcome(result, plan, build_seconds=built.seconds)
 
         req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
-                + (f" (QEMU, accel {req.accel})" if req.arch != "um" else ""))
+                + (f" (QEMU, accel {req.accel})" if arch(req.arch).uses_qemu else ""))
         console_log = build_dir.parent / f"{build_dir.name}.console.log"
         known = {spec.suite: [f"{spec.suite}_{case.name}" for case in spec.cases]
                  for spec in req.specs}
@@ -281,7 +282,7 @@ def run(req: RunRequest) -> RunOutcome:
 def _drop_suites(result: RunResult, suites: set[str]) -> None:
     result.suites = [s for s in result.suites if s.name not in suites]
     result.errors = [e for e in result.errors
-                     if not (e.kind == "not-run" and e.name in suites)]
+                     if not (e.kind == ResultKind.NOT_RUN and e.name in suites)]
 
 
 def _merge_guest_boot(result: RunResult, booted: RunResult, guest: GuestBoot) -> None:
@@ -324,9 +325,9 @@ def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
     seen = {s.name for s in result.suites}
     for spec in specs:
         # A guest boot's own errors are named "<suite>: ..." and say why.
-        explained = any(e.kind == "boot" or e.name.startswith(f"{spec.suite}: ")
+        explained = any(e.kind == ResultKind.BOOT or e.name.startswith(f"{spec.suite}: ")
                         for e in result.errors)
         if spec.suite not in seen and not explained:
             result.errors.append(CaseResult(
-                name=spec.suite, status=Status.ERROR, kind="not-run",
+                name=spec.suite, status=Status.ERROR, kind=ResultKind.NOT_RUN,
                 message=f"suite {spec.suite} ({spec.path}) produced no results"))

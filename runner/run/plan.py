@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kgen.arch import Arch, arch
+from kgen.generator.render import render_all
+from kgen.ids import TestId
 from kgen.runner.run.capabilities import Capabilities
 from kgen.spec.model import Spec
-
-# QEMU virt (arm64) puts RAM at 1 GiB (hw/arm/virt.c, VIRT_MEM).
-ARM64_VIRT_RAM_BASE = 0x4000_0000
 
 
 @dataclass
 class PlannedCase:
-    suite: str
-    name: str                 # "<suite>_<case>" or "<suite>_<case>/<param>"
+    id: TestId
     skip: str | None = None   # reason, when it cannot run here
     needs: list[str] = field(default_factory=list)
+
+    @property
+    def suite(self) -> str:
+        return self.id.suite
+
+    @property
+    def name(self) -> str:
+        """"<suite>_<case>" or "<suite>_<case>/<param>", as results name it."""
+        return self.id.leaf
 
 
 @dataclass
@@ -53,6 +61,16 @@ class Plan:
     def nr_skip(self) -> int:
         return sum(1 for c in self.cases if c.skip)
 
+    def skips(self) -> dict[TestId, str]:
+        """TestId -> skip reason for every test that cannot run: what the
+        generator writes into the suites."""
+        return {c.id: c.skip for c in self.cases if c.skip}
+
+    def params_of(self, suite: str, function: str) -> list[str]:
+        """Parameter descriptions of one case, in spec (= KUnit) order."""
+        return [c.id.param for c in self.cases
+                if c.id.suite == suite and c.id.function == function and c.id.param]
+
     def render(self) -> str:
         lines = [f"arch {self.arch}: {self.nr_run} case(s) run, "
                  f"{self.nr_skip} skip"]
@@ -87,35 +105,40 @@ def make_plan(specs: list[Spec], caps: Capabilities,
             kernel_args += [a for a in case.needs.kernel_args if a not in kernel_args]
             for variant in case.variants:
                 needs = case.needs_of(variant, spec.guest)
-                name = f"{spec.suite}_{case.name}"
-                if case.parameterised:
-                    name += "/" + variant.describe(case.swept)
+                test = TestId(spec.suite, case.name,
+                              variant.describe(case.swept) if case.parameterised else "")
                 skip = caps.skip_reason(needs)
                 if not skip:
                     needs_all += needs
-                cases.append(PlannedCase(spec.suite, name, skip, [str(n) for n in needs]))
+                cases.append(PlannedCase(test, skip, [str(n) for n in needs]))
     qemu_args: list[str] = []
     if memory:
-        if caps.arch == "um":
-            kernel_args.append(f"mem={memory}M")
-        else:
-            qemu_args += ["-m", str(memory)]
+        memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)
+        kernel_args += memory_kernel_args
     kernel_args += [a for a in extra_kernel_args or [] if a not in kernel_args]
     return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
                 kernel_args=kernel_args, qemu_args=qemu_args,
-                guest_boots=_guest_boots(specs, cases, caps.arch))
+                guest_boots=_guest_boots(specs, cases, arch(caps.arch)))
 
 
-def _guest_boots(specs: list[Spec], cases: list[PlannedCase], arch: str) -> list[GuestBoot]:
+def _guest_boots(specs: list[Spec], cases: list[PlannedCase],
+                 target: Arch) -> list[GuestBoot]:
     """One extra boot per suite with a guest layout that has a case to run.
 
     UML has no QEMU guest to shape; its guest-layout cases are skips that
     name the missing feature, so there is nothing to boot for them.
     """
-    if arch == "um":
+    if not target.shapes_guests:
         return []
     runnable = {c.suite for c in cases if not c.skip}
     return [GuestBoot(spec.suite, spec.guest.qemu_args(), spec.guest.kernel_args(spec.suite),
-                      spec.guest.cma_regions(ARM64_VIRT_RAM_BASE),
+                      spec.guest.cma_regions(target.ram_base),
                       spec.guest.dma_limit_mb << 20 if spec.guest.dma_limit_mb else None)
             for spec in specs if spec.guest and spec.suite in runnable]
+
+
+def generate(specs: list[Spec], caps: Capabilities, plan: Plan | None = None) -> dict[str, str]:
+    """The generated mm/kgen/ files for specs on caps' tree and arch: the
+    plan's skip decisions and the tree's KGEN_HAVE_ values, rendered."""
+    plan = plan or make_plan(specs, caps)
+    return render_all(specs, plan.skips(), caps.have())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from kgen.runner.results.model import CaseResult, RunResult, Status
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 
 # kunit.py prints the TimeoutExpired it caught when it kills a hung kernel.
 _KUNIT_TIMEOUT = re.compile(r"timed out after [\d.]+ seconds")
@@ -25,24 +25,24 @@ def mark_timeout(result: RunResult, console: list[str], limit: int) -> bool:
     hung = None
     for suite in result.suites:
         for case in suite.cases:
-            if case.kind == "crash":
-                case.kind = "timeout"
+            if case.kind == ResultKind.CRASH:
+                case.kind = ResultKind.TIMEOUT
                 case.message = (f"hung: no result within the {limit}s limit "
                                 f"(kunit.py --timeout); {case.message}")
                 hung = f"{suite.name}.{case.name}"
     for case in [c for s in result.suites for c in s.cases] + result.errors:
-        if case.kind == "not-run" and hung:
+        if case.kind == ResultKind.NOT_RUN and hung:
             case.message = f"not run: kernel hung in {hung}"
     if hung is None:
         result.errors.append(CaseResult(
-            name="timeout", status=Status.ERROR, kind="timeout",
+            name="timeout", status=Status.ERROR, kind=ResultKind.TIMEOUT,
             message=f"kernel did not finish within {limit}s", log=console[-60:]))
     return True
 
 
 def _crashed_cases(result: RunResult) -> set[tuple[str, str]]:
-    return {(s.name, c.name.split("/")[0]) for s in result.suites for c in s.cases
-            if c.kind in ("crash", "timeout")}
+    return {(s.name, c.function) for s in result.suites for c in s.cases
+            if c.kind in (ResultKind.CRASH, ResultKind.TIMEOUT)}
 
 
 def rerun_targets(result: RunResult, tried: set[str]) -> list[str]:
@@ -51,13 +51,13 @@ def rerun_targets(result: RunResult, tried: set[str]) -> list[str]:
     globs: list[str] = []
     for suite in result.suites:
         for case in suite.cases:
-            base = case.name.split("/")[0]
+            base = case.function
             glob = f"{suite.name}.{base}"
-            if case.kind == "not-run" and (suite.name, base) not in crashed \
+            if case.kind == ResultKind.NOT_RUN and (suite.name, base) not in crashed \
                     and not base.startswith("#") and glob not in tried and glob not in globs:
                 globs.append(glob)
     for error in result.errors:
-        if error.kind == "not-run" and not error.name.startswith("#") \
+        if error.kind == ResultKind.NOT_RUN and not error.name.startswith("#") \
                 and error.name not in tried and error.name not in globs:
             globs.append(error.name)
     return globs
@@ -75,20 +75,20 @@ def merge(result: RunResult, rerun: RunResult, glob: str, boot: int) -> None:
         if old is None:
             result.suites.append(new_suite)
             result.errors = [e for e in result.errors
-                             if not (e.kind == "not-run" and e.name == suite_name)]
+                             if not (e.kind == ResultKind.NOT_RUN and e.name == suite_name)]
             continue
         fresh = {c.name: c for c in new_suite.cases
-                 if not case_name or c.name.split("/")[0] == case_name}
+                 if not case_name or c.function == case_name}
         for i, case in enumerate(old.cases):
-            if case.kind == "not-run" and case.name in fresh:
+            if case.kind == ResultKind.NOT_RUN and case.name in fresh:
                 old.cases[i] = fresh.pop(case.name)
         # Parameters the first boot never named ("case/#4") take the rest.
         leftovers = [c for c in fresh.values()]
         old.cases = [c for c in old.cases
-                     if not (c.kind == "not-run" and case_name and
-                             c.name.split("/")[0] == case_name and leftovers)]
+                     if not (c.kind == ResultKind.NOT_RUN and case_name and
+                             c.function == case_name and leftovers)]
         old.cases += leftovers
-    result.errors += [e for e in rerun.errors if e.kind != "not-run"]
+    result.errors += [e for e in rerun.errors if e.kind != ResultKind.NOT_RUN]
 
 
 def recover(result: RunResult, boot_for: Callable[[str, int], RunResult]) -> int:

@@ -5,13 +5,15 @@ build dir, so each step rebuilds only what its patch changed.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kgen.arch import DEFAULT_ARCH
 from kgen.cache import cache_root, tree_key
 from kgen.runner.results.junit import write_junit
-from kgen.runner.results.model import RunResult
+from kgen.runner.results.model import ResultKind, RunResult
 from kgen.runner.run.pipeline import RunRequest, run
 from kgen.runner.validate.classify import Classification, classify, merge_repeats, statuses
 from kgen.runner.validate.series import Patch, load_series
@@ -19,11 +21,27 @@ from kgen.runner.validate.worktree import WorkTree
 from kgen.spec.model import Spec
 
 
+class StepState(enum.StrEnum):
+    """What became of one step of a series (its value is shown in reports)."""
+
+    OK = "ok"                       # ran; its results are classified
+    APPLIED = "applied"             # --tip-only: applied, not run
+    APPLY_FAILED = "apply-failed"
+    BUILD_FAILED = "build-failed"
+    BOOT_FAILED = "boot-failed"
+    NOT_RUN = "not-run"             # an earlier step broke
+
+    @property
+    def usable(self) -> bool:
+        """The series got through this step (ran, or applied on the way)."""
+        return self in (StepState.OK, StepState.APPLIED)
+
+
 @dataclass
 class Step:
     name: str                   # "base" or "3/5 mm: subject"
     subject: str = ""
-    state: str = "ok"           # ok | apply-failed | build-failed | boot-failed | not-run | applied
+    state: StepState = StepState.OK
     detail: str = ""            # failing hunk, build error ...
     results: list[RunResult] = field(default_factory=list)
     junit: list[Path] = field(default_factory=list)
@@ -35,7 +53,7 @@ class ValidateRequest:
     series: str
     specs: list[Spec]
     out_dir: Path
-    arch: str = "um"
+    arch: str = DEFAULT_ARCH
     tip_only: bool = False
     repeat: int = 1
     timeout: int = 600
@@ -51,7 +69,7 @@ class ValidateOutcome:
 
     @property
     def incomplete(self) -> bool:
-        return any(s.state not in ("ok", "applied") for s in self.steps)
+        return not all(s.state.usable for s in self.steps)
 
     @property
     def regressed(self) -> bool:
@@ -70,9 +88,11 @@ def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> N
         write_junit(result, junit)
         step.junit.append(junit)
         kinds = {e.kind for e in result.errors}
-        if "build" in kinds or "boot" in kinds:
-            step.state = "build-failed" if "build" in kinds else "boot-failed"
-            step.detail = next(e.message for e in result.errors if e.kind in ("build", "boot"))
+        if ResultKind.BUILD in kinds or ResultKind.BOOT in kinds:
+            step.state = (StepState.BUILD_FAILED if ResultKind.BUILD in kinds
+                          else StepState.BOOT_FAILED)
+            step.detail = next(e.message for e in result.errors
+                               if e.kind in (ResultKind.BUILD, ResultKind.BOOT))
             return
         step.results.append(result)
 
@@ -87,27 +107,27 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
     steps = [Step("base")] + [Step(f"{i}/{len(patches)}", p.subject)
                               for i, p in enumerate(patches, 1)]
     _run_step(req, work, steps[0], 0)
-    broken = steps[0].state != "ok"
+    broken = steps[0].state is not StepState.OK
     for i, (step, patch) in enumerate(zip(steps[1:], patches), 1):
         if broken:
-            step.state = "not-run"
+            step.state = StepState.NOT_RUN
             step.detail = "an earlier step did not apply, build or boot"
             continue
         applied = work.apply(patch.text)
         if not applied.ok:
-            step.state, step.detail = "apply-failed", applied.output
+            step.state, step.detail = StepState.APPLY_FAILED, applied.output
             broken = True
             continue
         if req.tip_only and i < len(patches):
-            step.state = "applied"
+            step.state = StepState.APPLIED
             continue
         _run_step(req, work, step, i)
-        broken = step.state != "ok"
+        broken = step.state is not StepState.OK
 
     per_step: list[dict[str, str] | None] = []
     unstable: set[str] = set()
     for step in steps:
-        if step.state != "ok":
+        if step.state is not StepState.OK:
             per_step.append(None)
             continue
         merged, flaky = merge_repeats([statuses(r) for r in step.results])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kgen.runner.validate.pipeline import ValidateOutcome
+from kgen.runner.validate.pipeline import StepState, ValidateOutcome
 
 _CELL = {"pass": "✓", "fail": "✗ fail", "error": "✗ error", "skip": "skip",
          "absent": "–", "not-run": "not run", "unstable": "~ unstable"}
@@ -15,9 +15,9 @@ def verdicts(outcome: ValidateOutcome) -> list[str]:
     cls = outcome.classification
     for i, step in enumerate(outcome.steps):
         label = f"{step.name} {step.subject}".strip()
-        if step.state == "applied":
+        if step.state is StepState.APPLIED:
             lines.append(f"{label}: applied (not run: --tip-only)")
-        elif step.state != "ok":
+        elif step.state is not StepState.OK:
             first = step.detail.strip().splitlines()[:3]
             lines.append(f"{label}: {step.state.upper()}" +
                          (f" — {' | '.join(first)}" if first else ""))

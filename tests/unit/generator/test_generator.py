@@ -11,8 +11,10 @@ import pytest
 
 from kgen.cache import cache_root
 from kgen.cli import shipped_specs
-from kgen.generator.render import render_all, render_suite, write_files
+from kgen.generator.render import render_suite, write_files
 from kgen.kernel import helper_files
+from kgen.runner.run.capabilities import assume_all
+from kgen.runner.run.plan import generate
 from kgen.spec.loader import load_spec, load_specs
 
 
@@ -24,7 +26,7 @@ def spec_from(tmp_path: Path, text: str):
 
 def test_rendering_is_deterministic():
     specs = load_specs(shipped_specs())
-    assert render_all(specs) == render_all(load_specs(shipped_specs()))
+    assert generate(specs, assume_all()) == generate(load_specs(shipped_specs()), assume_all())
 
 
 def test_one_param_entry_per_variant_and_one_case_per_spec_case():
@@ -95,7 +97,7 @@ def _checkpatch() -> Path | None:
 @pytest.mark.skipif(_checkpatch() is None,
                     reason="checkpatch.pl comes from the cached kernel tree: run `kgen kernel fetch`")
 def test_generated_and_helper_c_are_checkpatch_clean(tmp_path):
-    files = render_all(load_specs(shipped_specs()))
+    files = generate(load_specs(shipped_specs()), assume_all())
     files.update({n: d.decode() for n, d in helper_files().items()})
     write_files(files, tmp_path)
     for name in sorted(files):

@@ -5,9 +5,8 @@ import textwrap
 from pathlib import Path
 
 from kgen.cli import shipped_specs
-from kgen.generator.render import render_all
 from kgen.runner.run.capabilities import assume_all, probe_tree
-from kgen.runner.run.plan import make_plan
+from kgen.runner.run.plan import generate, make_plan
 from kgen.spec.loader import load_spec, load_specs
 from kgen.spec.model import Need
 
@@ -90,7 +89,7 @@ def test_plan_derives_kconfig_and_args(tmp_path):
 
 def test_skips_are_generated_as_kunit_skips_with_reason(tmp_path):
     caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
-    files = render_all(load_specs(shipped_specs()), caps)
+    files = generate(load_specs(shipped_specs()), caps)
     c = files["kgen_contig_split_kunit.c"]
     assert '.skip = "needs free_pages_bulk(): not declared in this tree' in c
     assert "kunit_skip(test, \"%s\", p->skip);" in c

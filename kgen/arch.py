@@ -1,0 +1,131 @@
+"""One description per architecture kgen builds and boots.
+
+Every per-arch fact lives here and nowhere else: tools and their Debian
+packages, the cross prefix, what Kconfig the arch cannot have or cannot
+turn off, which guest layouts it cannot give, where its RAM starts, how a
+boot gets more memory, the QEMU machine, and how many benchmark iterations
+fit a boot.  Code asks an ``Arch`` (``arch("arm64").ram_base``) instead of
+comparing names, so adding an arch means adding one entry to ``ARCHES``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kgen.errors import UsageError
+
+# Tools every kunit.py build needs, with the Debian package that has them.
+BUILD_TOOLS: dict[str, str] = {
+    "gcc": "gcc", "make": "make", "flex": "flex", "bison": "bison", "bc": "bc",
+    "python3": "python3",
+}
+
+_VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
+                   "SPARSEMEM_VMEMMAP_ENABLE (mm/Kconfig), and {} does: its struct "
+                   "pages are always virtually contiguous")
+
+# Guest-layout features, as named by spec needs (kgen.spec.model.Need).
+TWO_ZONES = "two adjacent zones"
+DEVICE_TREE = "an edited device tree"
+
+
+@dataclass(frozen=True)
+class Arch:
+    """What kgen needs to know to build, configure and boot one arch."""
+
+    name: str                          # kunit.py --arch
+    # Tools beyond BUILD_TOOLS -> Debian package.
+    tools: dict[str, str] = field(default_factory=dict)
+    cross_compile: str | None = None   # kunit.py --cross_compile
+    # QEMU system binary; None: the kernel runs as a host process (UML).
+    qemu_binary: str | None = None
+    # What kunit.py's qemu_configs/<arch>.py passes for the machine; a
+    # device-tree dump must see the same machine.
+    qemu_machine: tuple[str, ...] = ()
+    # Physical address of the first byte of guest RAM.
+    ram_base: int = 0
+    # Kconfig options the arch cannot have -> why.
+    kconfig_limits: dict[str, str] = field(default_factory=dict)
+    # Options the arch cannot turn off -> why.
+    forced_on: dict[str, str] = field(default_factory=dict)
+    # Guest-layout features it cannot give -> why.
+    guest_limits: dict[str, str] = field(default_factory=dict)
+    # kgen bench: (high-order iterations, 16384-page iterations) per boot,
+    # and lib/test_vmalloc's loop count.  TCG ran the high-order loop about
+    # 200x slower on arm64 than UML did, so guests get fewer.
+    bench_iterations: tuple[int, int] = (1000, 10)
+    vmalloc_loops: int = 1000
+
+    @property
+    def uses_qemu(self) -> bool:
+        return self.qemu_binary is not None
+
+    @property
+    def shapes_guests(self) -> bool:
+        """Whether a spec's guest layout (memory, nodes, device tree) can be
+        booted: only a QEMU guest can be shaped."""
+        return self.uses_qemu
+
+    def memory_args(self, memory_mb: int) -> tuple[list[str], list[str]]:
+        """(kernel args, QEMU args) that give a boot memory_mb of RAM."""
+        if self.uses_qemu:
+            return [], ["-m", str(memory_mb)]
+        return [f"mem={memory_mb}M"], []
+
+    def all_tools(self) -> dict[str, str]:
+        return dict(BUILD_TOOLS, **self.tools)
+
+
+ARCHES: dict[str, Arch] = {a.name: a for a in (
+    Arch(
+        name="um",
+        kconfig_limits={
+            "MEMORY_FAILURE": "UML has no MEMORY_FAILURE (no ARCH_SUPPORTS_MEMORY_FAILURE)",
+            "NUMA": "UML has no NUMA",
+            "SPARSEMEM": "UML is FLATMEM: it has no memory sections",
+        },
+        guest_limits={
+            TWO_ZONES: ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), "
+                        "and ignores movablecore= (its setup_arch() never parses early "
+                        "params)"),
+            DEVICE_TREE: "UML boots without a device tree",
+        },
+        bench_iterations=(5000, 20),
+        vmalloc_loops=1000,
+    ),
+    Arch(
+        name="x86_64",
+        tools={"qemu-system-x86_64": "qemu-system-x86"},
+        qemu_binary="qemu-system-x86_64",
+        forced_on={"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("x86_64")},
+        guest_limits={
+            DEVICE_TREE: ("x86 boots from ACPI, and initmem_init() puts NODE_DATA at each "
+                          "node's top before cma= can reserve anything "
+                          "(arch/x86/kernel/setup.c)"),
+        },
+        bench_iterations=(2000, 10),
+        vmalloc_loops=5000,
+    ),
+    Arch(
+        name="arm64",
+        tools={"qemu-system-aarch64": "qemu-system-arm",
+               "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu"},
+        cross_compile="aarch64-linux-gnu-",
+        qemu_binary="qemu-system-aarch64",
+        qemu_machine=("-nodefaults", "-machine", "virt", "-cpu", "max"),
+        # QEMU virt puts RAM at 1 GiB (hw/arm/virt.c, VIRT_MEM).
+        ram_base=0x4000_0000,
+        forced_on={"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("arm64")},
+        bench_iterations=(300, 3),
+        vmalloc_loops=500,
+    ),
+)}
+ARCH_NAMES = tuple(ARCHES)
+DEFAULT_ARCH = "um"
+
+
+def arch(name: str) -> Arch:
+    """The Arch called name, or a UsageError naming the known ones."""
+    try:
+        return ARCHES[name]
+    except KeyError:
+        raise UsageError(f"unknown arch {name!r}: kgen knows {', '.join(ARCH_NAMES)}") from None
