@@ -149,34 +149,6 @@ def cmd_run(args) -> int:
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
 
-def _validate_bench(args, base_tree: Path, outcome, out: Path) -> str:
-    """Benchmark lane for base vs tip of a validated series."""
-    from kgen.runner.bench.pipeline import BenchRequest, as_json, compare_markdown, run_bench
-    from kgen.runner.bench.stats import compare
-    from kgen.runner.validate.series import load_series
-    from kgen.runner.validate.worktree import WorkTree
-    work = WorkTree(base_tree, cache_root() / "validate" / tree_key(base_tree))
-    tip_ok = outcome.steps[-1].state.usable
-    git_base, _ = load_series(args.series, base_tree, work.root)
-    if not tip_ok or git_base:
-        return ("kgen bench: not run (" + ("the series did not apply or build to its tip"
-                if not tip_ok else "base of a git range: bench the BASE checkout instead")
-                + ")\n")
-    results = []
-    for label, tree in (("base", base_tree), ("tip", work.path)):
-        try:
-            results.append(run_bench(BenchRequest(
-                tree=tree, arch=args.arch, boots=args.bench_boots,
-                timeout=args.timeout, accel=args.accel, log=_log)))
-        except KgenError as err:
-            # The series may break the benchmark itself; the validate
-            # report still stands, and says so.
-            return f"kgen bench: could not run at {label}: {err}\n"
-    comparisons = compare(results[0].rows, results[1].rows)
-    (out / "bench.json").write_text(as_json(results[1], comparisons))
-    return compare_markdown(results[0], results[1], comparisons)
-
-
 def cmd_validate(args) -> int:
     from kgen.runner.validate.pipeline import ValidateRequest, validate
     from kgen.runner.validate.report import as_json, first_messages, markdown
@@ -193,7 +165,8 @@ def cmd_validate(args) -> int:
         return EXIT_INTERRUPTED
     report = markdown(outcome, first_messages(outcome))
     if args.bench:
-        report += "\n" + _validate_bench(args, tree, outcome, out)
+        from kgen.runner.validate.bench_lane import bench_base_and_tip
+        report += "\n" + bench_base_and_tip(req, outcome, args.bench_boots)
     (out / "report.md").write_text(report)
     (out / "report.json").write_text(as_json(outcome))
     print(report)
@@ -204,17 +177,10 @@ def cmd_validate(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from kgen.runner.bench.pipeline import (
-        BenchRequest,
-        as_json,
-        compare_markdown,
-        junit_properties,
-        report_markdown,
-        run_bench,
-    )
+    from kgen.runner.bench.pipeline import BenchRequest, run_bench
+    from kgen.runner.bench.report import as_json, as_run_result, compare_markdown, report_markdown
     from kgen.runner.bench.stats import compare
     from kgen.runner.results.junit import write_junit
-    from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
     if args.boots < 2:
         raise UsageError("--boots must be at least 2 (statistics need a spread)")
     trees = [check_tree(t) for t in args.compare] if args.compare \
@@ -237,11 +203,7 @@ def cmd_bench(args) -> int:
         text += "\n" + compare_markdown(results[0], results[1], comparisons)
     (out / "bench.md").write_text(text)
     (out / "bench.json").write_text(as_json(results[-1], comparisons))
-    last = results[-1]
-    suite = SuiteResult("kgen_bench", [
-        CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"])
-        for row in last.rows], properties=junit_properties(last, comparisons))
-    write_junit(RunResult(suites=[suite]), out / "bench.xml")
+    write_junit(as_run_result(results[-1], comparisons), out / "bench.xml")
     print(text)
     print(f"report: {out / 'bench.md'} (bench.json, bench.xml beside it)")
     return EXIT_OK

@@ -74,6 +74,9 @@ class CaseResult:
     details: list[str] = field(default_factory=list)
     # Seconds, when the test printed its own timing; None if unknown.
     time: float | None = None
+    # For a run-level error (RunResult.errors) that belongs to one suite,
+    # e.g. the crash of that suite's guest-layout boot: the suite.
+    suite: str = ""
 
     @property
     def function(self) -> str:

@@ -154,7 +154,7 @@ def test_shipped_skip_reasons_fit_kunits_status_comment():
 
 def test_guest_boot_replaces_the_placeholder_skips():
     from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run.pipeline import _merge_guest_boot
+    from kgen.runner.run.guests import merge_guest_boot
     from kgen.runner.run.plan import GuestBoot
     main = RunResult(suites=[
         SuiteResult("kgen_a", cases=[CaseResult("c", Status.PASSED)]),
@@ -162,7 +162,7 @@ def test_guest_boot_replaces_the_placeholder_skips():
                                                   message="runs only in a boot with")])])
     guest = RunResult(suites=[SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.FAILED)])],
                       errors=[CaseResult("boot", Status.ERROR, kind="crash")])
-    _merge_guest_boot(main, guest, GuestBoot("kgen_bnd", ["-m", "2048"], ["x=1"]))
+    merge_guest_boot(main, guest, GuestBoot("kgen_bnd", ["-m", "2048"], ["x=1"]))
     assert [s.name for s in main.suites] == ["kgen_a", "kgen_bnd"]
     assert main.suites[1].cases[0].status is Status.FAILED
     assert main.suites[1].properties["guest"] == "-m 2048 x=1"
@@ -190,12 +190,12 @@ def test_reserved_memory_fragment_is_reusable_shared_dma_pool():
 
 def test_crashed_parameter_is_named_from_the_plan(tmp_path):
     from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run.pipeline import _name_unnamed_params
+    from kgen.runner.run.pipeline import name_unnamed_params
     plan = make_plan([load_spec(write(tmp_path, SPEC))], assume_all("x86_64"))
     result = RunResult(suites=[SuiteResult("kgen_bnd", cases=[
         CaseResult("kgen_bnd_node/#2", Status.ERROR, kind="crash"),
         CaseResult("kgen_bnd_node/#9", Status.ERROR, kind="not-run")])])
-    _name_unnamed_params(result, plan)
+    name_unnamed_params(result, plan)
     assert [c.name for c in result.suites[0].cases] == [
         "kgen_bnd_node/free=__free_contig_range,each=512", "kgen_bnd_node/#9"]
 

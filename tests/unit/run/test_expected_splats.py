@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import Status
-from kgen.runner.run.pipeline import _check_expected_splats
+from kgen.runner.run.boots import check_expected_splats
 
 # Shape of a real bad_state case log (kgen_hwpoison_bad_state on UML 7.3),
 # trimmed to the lines that matter.
@@ -28,7 +28,7 @@ EXPECTED = {("kgen_hwpoison", "kgen_hwpoison_bad_state"): {"Bad page state"},
 
 def test_expected_splat_present_passes_and_absent_fails():
     result = parse_console(CONSOLE, expected_splats=lambda s, c: EXPECTED.get((s, c), set()))
-    _check_expected_splats(result, EXPECTED)
+    check_expected_splats(result, EXPECTED)
     bad, quiet = result.suites[0].cases
     assert bad.status is Status.PASSED
     assert quiet.status is Status.FAILED and quiet.kind == "expect.splats"

@@ -1,0 +1,82 @@
+"""Reports of `kgen bench`: Markdown tables, JSON, JUnit properties."""
+from __future__ import annotations
+
+import json
+
+from kgen.runner.bench.pipeline import BenchResult
+from kgen.runner.bench.stats import ALPHA, Comparison, Row
+from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
+
+
+def _fmt(row: Row) -> str:
+    if row.is_ratio:
+        return f"{row.mean:.2f}×"
+    return f"{row.mean / 1000:.2f} µs" if row.mean >= 1000 else f"{row.mean:.0f} ns"
+
+
+def report_markdown(result: BenchResult) -> str:
+    out = [f"### kgen bench — {result.arch}, Linux {result.properties['kernel.version']}",
+           "", f"{result.properties['boots']} boots; high-order iterations per boot: "
+           f"{result.properties['iterations.high_order']}; 16384-page iterations: "
+           f"{result.properties['iterations.contig16384']}; "
+           f"{result.properties['config']}"
+           + (f"; QEMU accel {result.properties['qemu.accel']} (ratios only)"
+              if "qemu.accel" in result.properties else ""), "",
+           "| row | mean per iteration | stddev | CV | per boot |", "|---|---|---|---|---|"]
+    for row in result.rows:
+        per_boot = ", ".join(f"{v:.2f}" if row.is_ratio else f"{v / 1000:.1f}"
+                             for v in row.values)
+        unit = "" if row.is_ratio else " µs"
+        out.append(f"| {row.name} | {_fmt(row)} | "
+                   + (f"{row.stdev:.2f}" if row.is_ratio else f"{row.stdev / 1000:.2f} µs")
+                   + f" | {row.cv * 100:.1f}% | {per_boot}{unit} |")
+    return "\n".join(out) + "\n"
+
+
+def compare_markdown(base: BenchResult, new: BenchResult,
+                     comparisons: list[Comparison]) -> str:
+    out = [f"### kgen bench --compare ({base.arch})", "",
+           f"base: {base.tree} ({base.properties['kernel.version']}); "
+           f"new: {new.tree} ({new.properties['kernel.version']}); "
+           f"Welch's t-test, α = {ALPHA}; (R) significant regression, "
+           "(I) significant improvement", "",
+           "| row | base | new | change | p |", "|---|---|---|---|---|"]
+    for c in comparisons:
+        out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | "
+                   f"{c.change * 100:+.2f}% {c.mark} | {c.p_value:.3g} |")
+    return "\n".join(out) + "\n"
+
+
+def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) -> str:
+    data = {"properties": result.properties,
+            "rows": [{"name": r.name, "values": r.values, "mean": r.mean,
+                      "stdev": r.stdev, "cv": r.cv,
+                      "unit": "ratio" if r.is_ratio else "ns/iteration"}
+                     for r in result.rows]}
+    if comparisons is not None:
+        data["compare"] = [{"name": c.name, "change": c.change, "p_value": c.p_value,
+                            "mark": c.mark, "base_mean": c.base.mean,
+                            "new_mean": c.new.mean} for c in comparisons]
+    return json.dumps(data, indent=1)
+
+
+def junit_properties(result: BenchResult,
+                     comparisons: list[Comparison] | None = None) -> dict[str, str]:
+    props = dict(result.properties)
+    for row in result.rows:
+        props[f"bench.{row.name}.mean"] = f"{row.mean:.3f}"
+        props[f"bench.{row.name}.cv"] = f"{row.cv:.4f}"
+    for c in comparisons or []:
+        props[f"compare.{c.name}.change"] = f"{c.change:+.4f}{(' ' + c.mark) if c.mark else ''}"
+        props[f"compare.{c.name}.p"] = f"{c.p_value:.4g}"
+    return props
+
+
+def as_run_result(result: BenchResult,
+                  comparisons: list[Comparison] | None = None) -> RunResult:
+    """The rows as one JUnit suite: a passed case per row, the figures as
+    properties (CI dashboards read JUnit, not Markdown)."""
+    suite = SuiteResult("kgen_bench", [
+        CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"])
+        for row in result.rows], properties=junit_properties(result, comparisons))
+    return RunResult(suites=[suite])

@@ -1,0 +1,134 @@
+"""One build-and-boot session: a tree's overlay, one build dir, one arch.
+
+`kgen run`, `kgen bench` and (through run) `kgen validate` all go through
+it: lock the overlay, write the generated files and the kunitconfig, build,
+then boot as often as needed.  Every file a session writes beside its build
+dir is named here (``Session.path``), so logs are found in one place.
+"""
+from __future__ import annotations
+
+import fcntl
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from kgen.cache import cache_root, overlay_dir
+from kgen.errors import EnvironmentProblem
+from kgen.runner.harness import kunit_tool, qemu_shim
+from kgen.runner.harness.overlay import Overlay
+
+# Most telling first: a compiler/linker diagnostic, then kunit.py's own
+# explanations (e.g. a Kconfig option that could not be set), then anything.
+_BUILD_ERROR_PATTERNS = (
+    re.compile(r":\d+:\d+: (fatal )?error: "),
+    re.compile(r"undefined reference to|ld: .*error"),
+    re.compile(r"Not all Kconfig options|Missing: |were not set"),
+    re.compile(r"ERROR:|\berror:|Error \d"),
+)
+
+
+def first_error_line(lines: list[str]) -> str:
+    """The line of a build log that best says why the build failed."""
+    for pattern in _BUILD_ERROR_PATTERNS:
+        for line in lines:
+            if pattern.search(line):
+                return line.strip().removeprefix("ERROR:root:")
+    return lines[-1].strip() if lines else "build failed"
+
+
+class OverlayLock:
+    """One kgen command per overlay at a time (they share files and build dirs)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(path, "w")
+
+    def __enter__(self):
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise EnvironmentProblem(f"another kgen run holds {self.file.name}") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+@dataclass
+class SessionConfig:
+    """What a session builds and how it boots by default."""
+
+    tree: Path
+    arch: str
+    build_dir: Path
+    accel: str = "tcg"
+    timeout: int = 600                 # seconds per boot (kunit.py --timeout)
+    jobs: int | None = None
+    kernel_args: list[str] = field(default_factory=list)
+    qemu_args: list[str] = field(default_factory=list)
+    log: Callable[[str], None] = print
+
+
+class Session:
+    """Build once, boot many times, in one overlay and build dir.
+
+    Use as a context manager: it holds the overlay lock while it lives.
+    """
+
+    def __init__(self, config: SessionConfig):
+        self.config = config
+        self.build_dir = config.build_dir.resolve()
+        self.overlay = Overlay(config.tree, overlay_dir(config.tree))
+        self._lock = OverlayLock(self.overlay.root.with_suffix(".lock"))
+        self._invocation = kunit_tool.Invocation(
+            kunit_py=self.overlay.kunit_py, build_dir=self.build_dir,
+            kunitconfig=self.path("kunitconfig"), arch=config.arch,
+            jobs=config.jobs or kunit_tool.Invocation.jobs, timeout=config.timeout,
+            kernel_args=list(config.kernel_args), qemu_args=list(config.qemu_args),
+            accel=config.accel, shim_dir=qemu_shim.install(cache_root() / "qemu-shim"))
+
+    def __enter__(self) -> Session:
+        self._lock.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.__exit__(*exc)
+
+    def path(self, suffix: str) -> Path:
+        """A file beside the build dir: <build dir name>.<suffix>."""
+        return self.build_dir.parent / f"{self.build_dir.name}.{suffix}"
+
+    def prepare(self, generated: dict[str, str], kunitconfig: str) -> list[Path]:
+        """Write the generated files into the overlay and the kunitconfig
+        beside the build dir; return the generated files that changed."""
+        changed = self.overlay.sync(generated)
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        self.path("kunitconfig").write_text(kunitconfig)
+        return changed
+
+    def build(self) -> kunit_tool.PhaseResult:
+        return kunit_tool.build(self._invocation, self.path("build.log"))
+
+    def boot(self, log_suffix: str, glob: str = "", *,
+             kernel_args: Sequence[str] = (),
+             qemu_args: Sequence[str] = (),
+             replace_kernel_args: Callable[[list[str]], list[str]] | None = None,
+             ) -> tuple[kunit_tool.PhaseResult, Path]:
+        """Boot the built kernel once; return its console and log path.
+
+        glob: kunit.py's filter ("suite" or "suite.case"); kernel_args and
+        qemu_args are added to the session's; replace_kernel_args, if given,
+        rewrites the session's kernel args first (bench boots that change
+        one parameter).
+        """
+        base = self._invocation.kernel_args
+        if replace_kernel_args is not None:
+            base = replace_kernel_args(list(base))
+        inv = replace(self._invocation, kernel_args=[*base, *kernel_args],
+                      qemu_args=[*self._invocation.qemu_args, *qemu_args])
+        log_path = self.path(log_suffix)
+        return kunit_tool.execute(inv, log_path, glob), log_path

@@ -1,0 +1,83 @@
+"""Suites that boot in a guest layout of their own (spec `guest:`).
+
+Such a suite skips in the main boot ("runs only in a boot with guest
+layout ...") and gets its own boot here, in the QEMU memory/NUMA layout
+and, on arm64, the edited device tree its spec declares.  Its results then
+replace the main boot's placeholders.
+"""
+from __future__ import annotations
+
+from kgen.errors import EnvironmentProblem
+from kgen.runner.harness import guest_dtb
+from kgen.runner.results.model import ResultKind, RunResult
+from kgen.runner.run import recovery
+from kgen.runner.run.boots import BootArgs, Booter, error_result
+from kgen.runner.run.plan import GuestBoot
+
+# Guest-layout suites free across zone and node boundaries under zone->lock.
+# An oops there leaves the lock held and every later case hangs until
+# kunit.py's timeout; panicking instead ends the boot at once, and recovery
+# boots again for the cases that did not run.
+GUEST_PANIC_ARGS = ["oops=panic", "panic=-1"]
+
+
+def layout(guest: GuestBoot) -> str:
+    """The layout as one line, for logs and properties."""
+    return " ".join(guest.qemu_args + guest.kernel_args)
+
+
+def boot_guests(booter: Booter, guests: list[GuestBoot], result: RunResult,
+                props: dict[str, str], accel: str) -> None:
+    """Boot each guest layout in turn and merge its suite into result."""
+    log = booter.session.config.log
+    for number, guest in enumerate(guests, 1):
+        log(f"kgen: booting {guest.suite} in its guest layout: {layout(guest)}")
+        try:
+            qemu_args = guest.qemu_args + _device_tree_args(booter, guest, accel)
+        except EnvironmentProblem as err:
+            # The other suites' results stand; this one cannot boot.
+            merge_guest_boot(result, RunResult(errors=[error_result(
+                "device-tree", ResultKind.BOOT, str(err), [])]), guest)
+            continue
+        stem = f"console.guest{number}"
+        kernel_args = guest.kernel_args + GUEST_PANIC_ARGS
+
+        def again(glob: str, rerun: int, stem=stem, qemu_args=qemu_args,
+                  kernel_args=kernel_args) -> RunResult:
+            log(f"kgen: booting the guest layout again for {glob} (not run after a crash)")
+            return booter.boot(BootArgs(f"{stem}.rerun{rerun}.log", glob,
+                                        kernel_args, qemu_args))
+
+        booted = booter.boot(BootArgs(f"{stem}.log", guest.suite, kernel_args, qemu_args))
+        reboots = recovery.recover(booted, again)
+        merge_guest_boot(result, booted, guest)
+        props[f"guest.{guest.suite}"] = layout(guest)
+        if reboots:
+            props[f"guest.{guest.suite}.reboots"] = str(reboots)
+
+
+def _device_tree_args(booter: Booter, guest: GuestBoot, accel: str) -> list[str]:
+    if not guest.device_tree:
+        return []
+    dtb = guest_dtb.build(guest.qemu_args, guest.cma_regions,
+                          booter.session.path(f"{guest.suite}.dtb"), accel, guest.dma_limit)
+    return ["-dtb", str(dtb)]
+
+
+def merge_guest_boot(result: RunResult, booted: RunResult, guest: GuestBoot) -> None:
+    """The suite's results come from the boot in its own guest layout.
+
+    The main boot also ran it, but there every case skipped with "runs only
+    in a boot with guest layout ..."; those placeholders are replaced.
+    Problems of the guest boot (crash, timeout, missing TAP) are kept,
+    named after the layout's suite.
+    """
+    result.suites = [s for s in result.suites if s.name != guest.suite]
+    for suite in booted.suites:
+        if suite.name == guest.suite:
+            suite.properties["guest"] = layout(guest)
+            result.suites.append(suite)
+    for error in booted.errors:
+        error.name = f"{guest.suite}: {error.name}"
+        error.suite = guest.suite
+        result.errors.append(error)
