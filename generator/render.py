@@ -61,6 +61,9 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False)
     env.filters["cwrap"] = _cwrap
+    env.filters["c_str"] = c_string_or_null
+    env.filters["c_ptr"] = lambda name: name or "NULL"
+    env.filters["c_bool"] = lambda value: "true" if value else "false"
     return env
 
 
@@ -70,76 +73,86 @@ def c_string(text: str) -> str:
     return '"' + "".join(c if " " <= c <= "~" else "?" for c in escaped) + '"'
 
 
-def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
-    suite = spec.suite
-    c_name = f"{suite}_{case.name}"
-    tables: dict[tuple[Selector, ...], _SelTable] = {}
+def c_string_or_null(text: str | None) -> str:
+    """c_string(text), or NULL for None (an optional const char * field)."""
+    return "NULL" if text is None else c_string(text)
 
-    def table(sels: tuple[Selector, ...]) -> str:
+
+class _Selectors:
+    """The static kgen_sel tables of one case, shared by equal selector sets."""
+
+    def __init__(self, c_name: str):
+        self.c_name = c_name
+        self.tables: dict[tuple[Selector, ...], _SelTable] = {}
+
+    def table(self, sels: tuple[Selector, ...]) -> str | None:
+        """The C name of the table holding sels; None for no selectors."""
         if not sels:
-            return "NULL"
-        if sels not in tables:
-            tables[sels] = _SelTable(
-                f"{c_name}_sel{len(tables)}",
+            return None
+        if sels not in self.tables:
+            self.tables[sels] = _SelTable(
+                f"{self.c_name}_sel{len(self.tables)}",
                 [{"c_kind": _SEL_KINDS[s.kind], "arg": s.arg} for s in sels])
-        return tables[sels].c_name
+        return self.tables[sels].c_name
 
+
+def _boundary_param(case: Case, variant: Variant, _sels: _Selectors) -> dict:
+    return {"kind": BOUNDARIES[case.boundary or "zone"],
+            # The loader admits only fixed zone names, never free text.
+            "upper_zone": case.upper_zone, "nr_each": variant.each_side,
+            "api": FREE_APIS[variant.free]}
+
+
+def _array_param(case: Case, variant: Variant, _sels: _Selectors) -> dict:
+    return {"nr_pages": variant.nr_pages,
+            "layout": LAYOUTS.get(variant.layout or "", "KGEN_ARRAY_SORTED"),
+            "merge_order": _merge_order(case, variant)}
+
+
+def _span_param(case: Case, variant: Variant, sels: _Selectors) -> dict:
+    return {"order": variant.order, "api": FREE_APIS[variant.free],
+            "hold": sels.table(variant.hold), "nr_hold": len(variant.hold),
+            "refs": variant.hold_refs,
+            "spoil": sels.table(variant.spoil), "nr_spoil": len(variant.spoil)}
+
+
+def _param_builder(case: Case):
+    if case.boundary_family:
+        return _boundary_param
+    return _array_param if case.array_family else _span_param
+
+
+def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
+    """Plain data the template turns into one case's C (no C text here)."""
+    test = TestId(spec.suite, case.name)
+    sels = _Selectors(test.function)
+    build = _param_builder(case)
     params = []
     for variant in case.variants:
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
         # The plan decided; the generator only writes the decision down.
         skip = skips.get(TestId(spec.suite, case.name, desc if case.parameterised else ""))
-        if case.boundary_family:
-            params.append({
-                "kind": BOUNDARIES[case.boundary or "zone"],
-                # The loader admits only fixed zone names, never free text.
-                "upper_zone": f'"{case.upper_zone}"' if case.upper_zone else "NULL",
-                "nr_each": variant.each_side,
-                "api": FREE_APIS[variant.free],
-                "skip": c_string(skip) if skip else "NULL",
-                "desc": desc,
-            })
-            continue
-        if case.array_family:
-            params.append({
-                "nr_pages": variant.nr_pages,
-                "layout": LAYOUTS.get(variant.layout or "", "KGEN_ARRAY_SORTED"),
-                "merge_order": _merge_order(case, variant),
-                "skip": c_string(skip) if skip else "NULL",
-                "desc": desc,
-            })
-            continue
-        params.append({
-            "order": variant.order,
-            "api": FREE_APIS[variant.free],
-            "hold": table(variant.hold),
-            "nr_hold": len(variant.hold),
-            "refs": variant.hold_refs,
-            "spoil": table(variant.spoil),
-            "nr_spoil": len(variant.spoil),
-            "skip": c_string(skip) if skip else "NULL",
-            "desc": desc,
-        })
+        params.append(build(case, variant, sels) | {"skip": skip, "desc": desc})
     return {
         "name": case.name,
-        "c_name": c_name,
+        "c_name": test.function,
         "line": case.line,
         "description": case.description,
         "parameterised": case.parameterised,
         "params": params,
-        "selectors": list(tables.values()),
+        "selectors": list(sels.tables.values()),
         "any_hold": any(v.hold for v in case.variants),
         "any_spoil": any(v.spoil for v in case.variants),
         "spoil_kind": SPOILS.get(case.spoil_kind or "", ""),
+        "bad_state": case.spoil_kind == "bad_state",
         "alloc": ALLOCS.get((case.alloc, case.compound), ""),
         "array": case.array_family,
         "boundary": case.boundary_family,
         "span_alloc": case.alloc,
-        "huge": "true" if case.huge else "false",
+        "huge": case.huge,
         "misuse": case.misuse,
-        "allowed_taints": "BIT(TAINT_BAD_PAGE)" if case.spoil_kind == "bad_state" else "0",
-        "layout": "KGEN_LAYOUT_GUARDED" if case.guards else "KGEN_LAYOUT_BARE",
+        "guarded": case.guards,
         "e": case.expect,
     }
 
