@@ -88,9 +88,10 @@ def _request(args):
     specs = _load(args.spec)
     tree = _resolve_tree(args.kernel)
     return RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
-                      jobs=args.jobs, timeout=args.timeout,
+                      jobs=args.jobs, timeout=args.timeout, stall_seconds=args.stall_timeout,
                       kernel_args=args.kernel_args or [], accel=args.accel, log=_log,
-                      kconfig=_kconfig_overrides(args.kconfig or []))
+                      kconfig=_kconfig_overrides(args.kconfig or []),
+                      patches=args.patch or [])
 
 
 def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
@@ -157,7 +158,8 @@ def cmd_validate(args) -> int:
     out = args.out or (cache_root() / "validate-results" / tree_key(tree))
     req = ValidateRequest(tree=tree, series=args.series, specs=specs, out_dir=out,
                           arch=args.arch, tip_only=args.tip_only, repeat=args.repeat,
-                          timeout=args.timeout, accel=args.accel, log=_log)
+                          timeout=args.timeout, stall_seconds=args.stall_timeout,
+                          accel=args.accel, log=_log)
     try:
         outcome = validate(req)
     except KeyboardInterrupt:
@@ -189,6 +191,7 @@ def cmd_bench(args) -> int:
     for tree in trees:
         req = BenchRequest(tree=tree, arch=args.arch, boots=args.boots,
                            iterations=args.iterations, timeout=args.timeout,
+                           stall_seconds=args.stall_timeout,
                            accel=args.accel, log=_log)
         try:
             results.append(run_bench(req))
@@ -257,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run each step N times; cases that differ are unstable")
     val.add_argument("--out", type=Path, metavar="DIR",
                      help="per-step JUnit and report.md/json (default: under the cache)")
-    val.add_argument("--timeout", type=int, default=600, metavar="SECONDS")
+    _add_time_limits(val, 600, "each step's boots together")
     val.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
     val.add_argument("--bench", action="store_true",
                      help="also run the benchmark lane on base and tip and compare them")
@@ -273,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--iterations", type=int, metavar="N",
                        help="high-order iterations per boot (default scales with arch)")
     bench.add_argument("--out", type=Path, metavar="DIR")
-    bench.add_argument("--timeout", type=int, default=1200, metavar="SECONDS")
+    _add_time_limits(bench, 3600, "all benchmark boots together")
     bench.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
     bench.set_defaults(func=cmd_bench)
     return parser
@@ -291,18 +294,33 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
     runp.add_argument("--build-dir", type=Path, metavar="DIR",
                       help="kernel build dir (default: per tree and arch, under the cache)")
     runp.add_argument("--jobs", type=int, metavar="N")
-    runp.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
-                      help="limit for the boot and test run (default 600)")
+    _add_time_limits(runp, 600, "all boots of the run together")
     runp.add_argument("--kconfig", action="append", metavar="CONFIG_X=y|n",
                       help="set or unset a Kconfig option on top of kgen's fragments "
                       "(repeatable; e.g. CONFIG_DEBUG_VM=n). Such a kernel gets a build "
                       "dir of its own, so the default one stays warm")
+    runp.add_argument("--patch", action="append", type=Path, metavar="FILE",
+                      help="build the tree as if this patch (git diff or format-patch "
+                      "output, -p1) were applied; the tree itself is never written, "
+                      "and the run shares the tree's build dir (repeatable, in order)")
     runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
                       help="extra kernel command-line argument (repeatable)")
     runp.add_argument("--accel", choices=("tcg", "kvm"), default="tcg",
                       help="QEMU accelerator for x86_64/arm64 guests (default tcg: "
-                      "a 7.3 x86_64 guest hangs under the nested KVM of these "
-                      "build machines; kunit.py alone would always try KVM first)")
+                      "a 7.3 x86_64 guest can hang under nested KVM that lacks CPU "
+                      "features it needs; kunit.py alone would always try KVM first)")
+
+
+def _add_time_limits(parser: argparse.ArgumentParser, default: int, what: str) -> None:
+    parser.add_argument("--timeout", type=int, default=default, metavar="SECONDS",
+                        help=f"seconds for {what}; the build is not counted; what "
+                        f"could not run in time is reported not run (default {default})")
+    parser.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+                        help="stop a boot after this many seconds without console "
+                        "output (default per arch and accelerator: 30 s for UML and "
+                        "KVM, 60 s x86_64 TCG, 90 s arm64 TCG). A kernel that reports "
+                        "a task dying with a lock held, a panic, a lockup or a stall "
+                        "is stopped at once")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,8 @@ class BenchRequest:
     iterations: int | None = None
     contig_iterations: int | None = None
     vmalloc: bool = True          # also run lib/test_vmalloc rows
-    timeout: int = 1200
+    timeout: int = 3600           # seconds for all boots together
+    stall_seconds: float | None = None
     accel: str = "tcg"
     log: Callable[[str], None] = print
 
@@ -74,6 +75,7 @@ def run_bench(req: BenchRequest) -> BenchResult:
     contig = req.contig_iterations or contig
     config = SessionConfig(
         tree=req.tree, arch=req.arch, accel=req.accel, timeout=req.timeout, log=req.log,
+        stall_seconds=req.stall_seconds,
         build_dir=Path(f"{default_build_dir(req.tree, req.arch)}-bench"),
         kernel_args=[f"kgen_bench.iterations={high}",
                      f"kgen_bench.contig_iterations={contig}",

@@ -17,6 +17,7 @@ from pathlib import Path
 from shutil import which
 
 from kgen.arch import DEFAULT_ARCH, arch
+from kgen.runner.harness.console_watch import ConsoleWatch, Stop
 
 
 @dataclass
@@ -33,10 +34,16 @@ class Invocation:
     qemu_args: list[str] = field(default_factory=list)
     accel: str = "tcg"
     shim_dir: Path | None = None
+    # Stop a boot after this many seconds without console output (None:
+    # only kunit.py's --timeout); see console_watch.py.
+    stall_seconds: float | None = None
 
     def env(self) -> dict[str, str]:
         """kunit.py's environment: QEMU launched through kgen's accel shim."""
         env = dict(os.environ)
+        # kunit.py prints the console with print(): unbuffered, it reaches
+        # the log line by line, which the console watch needs.
+        env["PYTHONUNBUFFERED"] = "1"
         if self.shim_dir is not None:
             env["PATH"] = f"{self.shim_dir}{os.pathsep}{env.get('PATH', '')}"
             env["KGEN_QEMU_ACCEL"] = self.accel
@@ -58,6 +65,8 @@ class PhaseResult:
     output: list[str]
     timed_out: bool = False
     returncode: int = 0
+    # Set when kgen's console watch ended the boot, and why.
+    stopped: Stop | None = None
 
 
 def missing_tools(arch_name: str) -> list[str]:
@@ -104,9 +113,10 @@ class _Progress(threading.Thread):
             self.stream.write("\r\033[K")
 
 
-def _run(cmd: list[str], cwd: Path, log_path: Path, timeout: int | None,
+def _run(cmd: list[str], cwd: Path, log_path: Path, timeout: float | None,
          progress: _Progress | None = None,
-         env: dict[str, str] | None = None) -> PhaseResult:
+         env: dict[str, str] | None = None,
+         stall_seconds: float | None = None) -> PhaseResult:
     start = time.monotonic()
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
@@ -117,6 +127,10 @@ def _run(cmd: list[str], cwd: Path, log_path: Path, timeout: int | None,
                                 env=env)
         if progress:
             progress.start()
+        watch = None
+        if stall_seconds is not None:
+            watch = ConsoleWatch(log_path, stall_seconds, lambda: _signal_group(proc))
+            watch.start()
         timed_out = False
         try:
             proc.wait(timeout=timeout)
@@ -130,10 +144,38 @@ def _run(cmd: list[str], cwd: Path, log_path: Path, timeout: int | None,
             if progress:
                 progress.stop.set()
                 progress.join()
+            if watch:
+                watch.done.set()
+                watch.join()
     output = log_path.read_text(errors="replace").splitlines()
-    return PhaseResult(ok=proc.returncode == 0 and not timed_out,
+    stopped = watch.fired if watch else None
+    if stopped:
+        output.append(f"kgen: {stopped.describe()}")
+        with open(log_path, "a") as log:
+            log.write(output[-1] + "\n")
+    return PhaseResult(ok=proc.returncode == 0 and not timed_out and not stopped,
                        seconds=time.monotonic() - start, output=output,
-                       timed_out=timed_out, returncode=proc.returncode or 0)
+                       timed_out=timed_out, returncode=proc.returncode or 0,
+                       stopped=stopped)
+
+
+def _signal_group(proc: subprocess.Popen) -> None:
+    """End a boot from the console watch: SIGTERM now, SIGKILL if it lingers.
+
+    The waiting thread reaps the process; this only signals.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -170,6 +212,7 @@ def execute(inv: Invocation, log_path: Path, filter_glob: str = "") -> PhaseResu
         cmd += ["--kernel_args", arg]
     if inv.qemu_args:
         cmd += ["--qemu_args", " ".join(inv.qemu_args)]
-    # kunit.py enforces --timeout itself; ours is a backstop for a wedged tool.
+    # kunit.py enforces --timeout itself; ours is a backstop for a wedged
+    # tool.  The console watch ends a stuck kernel long before either.
     return _run(cmd, inv.kunit_py.parents[3], log_path, timeout=inv.timeout + 60,
-                env=inv.env())
+                env=inv.env(), stall_seconds=inv.stall_seconds)

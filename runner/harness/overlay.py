@@ -19,6 +19,8 @@ only rewritten when their contents change, so make rebuilds incrementally.
 from __future__ import annotations
 
 import filecmp
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -34,6 +36,17 @@ _WIRING = {
     "mm/Kconfig": '\n# kgen: generated KUnit tests\nsource "mm/kgen/Kconfig"\n',
 }
 KGEN_SUBDIR = "mm/kgen"
+
+
+def _parents(paths) -> set[str]:
+    """Every ancestor directory of the given tree-relative paths."""
+    out = set()
+    for rel in paths:
+        parent = os.path.dirname(rel)
+        while parent:
+            out.add(parent)
+            parent = os.path.dirname(parent)
+    return out
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:
@@ -80,12 +93,22 @@ class Overlay:
     def __init__(self, tree: Path, root: Path):
         self.tree = tree.resolve()
         self.root = root
+        self.last_source_changes: list[str] = []
+
+    def _record_patched(self, patched: dict[str, bytes]) -> list[str]:
+        """Remember which files are patched (and how); return those whose
+        overlay entry differs from the previous sync's."""
+        record = self.root.with_suffix(".patched.json")
+        before = json.loads(record.read_text()) if record.is_file() else {}
+        now = {rel: hashlib.sha256(data).hexdigest() for rel, data in patched.items()}
+        record.write_text(json.dumps(now, indent=1, sort_keys=True))
+        return sorted(rel for rel in set(before) | set(now) if before.get(rel) != now.get(rel))
 
     @property
     def kunit_py(self) -> Path:
         return self.root / "tools/testing/kunit/kunit.py"
 
-    def _sync_dir(self, rel: str) -> None:
+    def _sync_dir(self, rel: str, real_dirs: tuple[str, ...], patched: set[str]) -> None:
         src = self.tree / rel if rel else self.tree
         dst = self.root / rel if rel else self.root
         if dst.is_symlink():
@@ -94,9 +117,8 @@ class Overlay:
             dst.unlink()
         dst.mkdir(parents=True, exist_ok=True)
         names = {p.name for p in src.iterdir()} - {".git"}
-        special = {r.split("/")[-1] for r in _REAL_DIRS + _COPIED_DIRS
+        special = {r.split("/")[-1] for r in (*real_dirs, *_COPIED_DIRS, *_WIRING, *patched)
                    if os.path.dirname(r) == rel}
-        special |= {r.split("/")[-1] for r in _WIRING if os.path.dirname(r) == rel}
         if rel == "mm":
             special.add("kgen")
         for entry in dst.iterdir():
@@ -105,11 +127,25 @@ class Overlay:
         for name in sorted(names - special):
             _ensure_symlink(dst / name, src / name)
 
-    def sync(self, generated: dict[str, str]) -> list[Path]:
-        """Bring the overlay up to date; return the generated files that changed."""
+    def sync(self, generated: dict[str, str],
+             patched: dict[str, bytes] | None = None) -> list[Path]:
+        """Bring the overlay up to date; return the generated files that changed.
+
+        patched: tree-relative path -> contents for files a patch changed
+        (kgen run --patch).  They become real files in the overlay; every
+        other file stays a symlink, so the tree is still never written.
+        ``last_source_changes`` then lists the tree files whose overlay
+        entry changed (patched, unpatched, or patched differently): their
+        objects in a build dir are stale whatever make thinks of mtimes.
+        """
+        patched = patched or {}
         self.root.mkdir(parents=True, exist_ok=True)
-        for rel in ("",) + _REAL_DIRS:
-            self._sync_dir(rel)
+        real_dirs = _REAL_DIRS + tuple(sorted(_parents(patched) - set(_REAL_DIRS) - {""}))
+        for rel in ("",) + real_dirs:
+            self._sync_dir(rel, real_dirs, set(patched))
+        self.last_source_changes = self._record_patched(patched)
+        for rel, data in patched.items():
+            _write_if_changed(self.root / rel, data)
         for rel in _COPIED_DIRS:
             _sync_copy(self.tree / rel, self.root / rel)
         for rel, line in _WIRING.items():

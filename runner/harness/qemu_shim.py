@@ -1,9 +1,9 @@
 """Choose QEMU's accelerator for kunit.py.
 
 kunit.py (7.3) always passes ``-accel kvm -accel hvf -accel tcg``, so QEMU
-takes KVM whenever /dev/kvm opens.  On these build machines an x86_64 7.3
-guest under (nested) KVM hangs at 100% CPU with no console output, so kgen
-must be able to say "TCG".  It puts a directory first on kunit.py's PATH
+takes KVM whenever /dev/kvm opens.  Under nested KVM that lacks CPU
+features the guest needs, an x86_64 7.3 guest can hang at 100% CPU with no
+console output, so kgen must be able to say "TCG".  It puts a directory first on kunit.py's PATH
 whose qemu-system-* entries run this module: it drops the ``-accel``
 options kgen did not choose and execs the real QEMU.
 """

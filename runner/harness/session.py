@@ -8,12 +8,15 @@ dir is named here (``Session.path``), so logs are found in one place.
 from __future__ import annotations
 
 import fcntl
+import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from kgen.arch import arch
 from kgen.cache import cache_root, overlay_dir
 from kgen.errors import EnvironmentProblem
 from kgen.runner.harness import kunit_tool, qemu_shim
@@ -36,6 +39,31 @@ def first_error_line(lines: list[str]) -> str:
             if pattern.search(line):
                 return line.strip().removeprefix("ERROR:root:")
     return lines[-1].strip() if lines else "build failed"
+
+
+def drop_stale_objects(build_dir: Path, overlay_root: Path, rels: list[str]) -> list[Path]:
+    """Delete the objects built from (or including) the given tree files.
+
+    A file that goes back from a patched copy to the symlink into the tree
+    looks *older* than its object to make, which would keep the patched
+    object.  kbuild lists each object's sources and headers, with the
+    overlay's absolute paths, in its .<name>.o.cmd file; every object whose
+    list names a changed file is removed, so make builds it again.
+    """
+    if not rels or not build_dir.is_dir():
+        return []
+    needles = [f"{overlay_root}/{rel}".encode() for rel in rels]
+    dropped = []
+    for cmd in build_dir.rglob(".*.o.cmd"):
+        try:
+            text = cmd.read_bytes()
+        except OSError:
+            continue
+        if any(n in text for n in needles):
+            target = cmd.with_name(cmd.name[1:-len(".cmd")])
+            target.unlink(missing_ok=True)
+            dropped.append(target)
+    return dropped
 
 
 class OverlayLock:
@@ -66,7 +94,12 @@ class SessionConfig:
     arch: str
     build_dir: Path
     accel: str = "tcg"
-    timeout: int = 600                 # seconds per boot (kunit.py --timeout)
+    # Seconds for all boots of the session together (the build is not
+    # counted): each boot gets what is left as kunit.py's --timeout.
+    timeout: int = 600
+    # Seconds without console output before a boot counts as hung; None:
+    # the arch's default for the accelerator (kgen.arch).
+    stall_seconds: float | None = None
     jobs: int | None = None
     kernel_args: list[str] = field(default_factory=list)
     qemu_args: list[str] = field(default_factory=list)
@@ -89,7 +122,10 @@ class Session:
             kunitconfig=self.path("kunitconfig"), arch=config.arch,
             jobs=config.jobs or kunit_tool.Invocation.jobs, timeout=config.timeout,
             kernel_args=list(config.kernel_args), qemu_args=list(config.qemu_args),
-            accel=config.accel, shim_dir=qemu_shim.install(cache_root() / "qemu-shim"))
+            accel=config.accel, shim_dir=qemu_shim.install(cache_root() / "qemu-shim"),
+            stall_seconds=config.stall_seconds or arch(config.arch).default_stall_seconds(
+                config.accel))
+        self._boots_started: float | None = None
 
     def __enter__(self) -> Session:
         self._lock.__enter__()
@@ -102,13 +138,30 @@ class Session:
         """A file beside the build dir: <build dir name>.<suffix>."""
         return self.build_dir.parent / f"{self.build_dir.name}.{suffix}"
 
-    def prepare(self, generated: dict[str, str], kunitconfig: str) -> list[Path]:
-        """Write the generated files into the overlay and the kunitconfig
-        beside the build dir; return the generated files that changed."""
-        changed = self.overlay.sync(generated)
+    def prepare(self, generated: dict[str, str], kunitconfig: str,
+                patched: dict[str, bytes] | None = None) -> list[Path]:
+        """Write the generated files (and patched tree files) into the
+        overlay and the kunitconfig beside the build dir; return the
+        generated files that changed."""
+        changed = self.overlay.sync(generated, patched)
         self.build_dir.mkdir(parents=True, exist_ok=True)
+        stale = drop_stale_objects(self.build_dir, self.overlay.root,
+                                   self.overlay.last_source_changes)
+        if stale:
+            self.config.log(f"kgen: {len(stale)} object(s) rebuilt for "
+                            f"{', '.join(self.overlay.last_source_changes)}")
         self.path("kunitconfig").write_text(kunitconfig)
         return changed
+
+    @property
+    def stall_seconds(self) -> float:
+        return self._invocation.stall_seconds or 0.0
+
+    def remaining(self) -> float:
+        """Seconds left of the session's boot budget (config.timeout)."""
+        if self._boots_started is None:
+            return float(self.config.timeout)
+        return self.config.timeout - (time.monotonic() - self._boots_started)
 
     def build(self) -> kunit_tool.PhaseResult:
         return kunit_tool.build(self._invocation, self.path("build.log"))
@@ -125,10 +178,13 @@ class Session:
         rewrites the session's kernel args first (bench boots that change
         one parameter).
         """
+        if self._boots_started is None:
+            self._boots_started = time.monotonic()
         base = self._invocation.kernel_args
         if replace_kernel_args is not None:
             base = replace_kernel_args(list(base))
         inv = replace(self._invocation, kernel_args=[*base, *kernel_args],
-                      qemu_args=[*self._invocation.qemu_args, *qemu_args])
+                      qemu_args=[*self._invocation.qemu_args, *qemu_args],
+                      timeout=max(1, math.ceil(self.remaining())))
         log_path = self.path(log_suffix)
         return kunit_tool.execute(inv, log_path, glob), log_path

@@ -25,6 +25,8 @@ class ResultKind(enum.StrEnum):
     INIT = "init"                    # suite init failed
     INTERNAL = "internal"            # KUnit internal error
     CRASH = "crash"                  # the kernel died while this case ran
+    WEDGED = "wedged"                # it died holding a lock: the kernel is stuck
+    BLOCKED = "blocked"              # it waited for what a dead case held
     NOT_RUN = "not-run"              # planned, never started
     PARSE = "parse"                  # unreadable KTAP
     BOOT = "boot"                    # the kernel never reached the tests

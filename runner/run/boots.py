@@ -16,6 +16,7 @@ from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.runner.results.splats import find_splats
 from kgen.runner.run import recovery
+from kgen.runner.run.stops import apply_stop
 from kgen.spec.model import Spec
 
 # Console lines kept with an error that is not any one case's.
@@ -49,6 +50,10 @@ class Booter:
         self.expected = expected_splats(specs)
         self.seconds = 0.0
 
+    def time_left(self) -> float:
+        """Seconds left of the run's boot budget (--timeout)."""
+        return self.session.remaining()
+
     def boot(self, args: BootArgs) -> RunResult:
         booted, _ = self.session.boot(args.log_suffix, args.glob,
                                       kernel_args=args.kernel_args,
@@ -63,6 +68,8 @@ class Booter:
             expected_splats=lambda suite, leaf: self.expected.get(
                 (suite, split_leaf(leaf)[0]), set()))
         check_expected_splats(parsed, self.expected)
+        if booted.stopped:
+            apply_stop(parsed, booted.stopped, booted.output)
         recovery.mark_timeout(parsed, booted.output, self.timeout)
         if booted.timed_out:
             parsed.errors.append(error_result(

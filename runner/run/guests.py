@@ -31,6 +31,12 @@ def boot_guests(booter: Booter, guests: list[GuestBoot], result: RunResult,
     """Boot each guest layout in turn and merge its suite into result."""
     log = booter.session.config.log
     for number, guest in enumerate(guests, 1):
+        if booter.time_left() <= 0:
+            merge_guest_boot(result, RunResult(errors=[error_result(
+                "not-booted", ResultKind.NOT_RUN,
+                "not run: the run's --timeout was used up before this guest boot", [])]),
+                guest)
+            continue
         log(f"kgen: booting {guest.suite} in its guest layout: {layout(guest)}")
         try:
             qemu_args = guest.qemu_args + _device_tree_args(booter, guest, accel)
@@ -49,7 +55,7 @@ def boot_guests(booter: Booter, guests: list[GuestBoot], result: RunResult,
                                         kernel_args, qemu_args))
 
         booted = booter.boot(BootArgs(f"{stem}.log", guest.suite, kernel_args, qemu_args))
-        reboots = recovery.recover(booted, again)
+        reboots = recovery.recover(booted, again, booter.time_left)
         merge_guest_boot(result, booted, guest)
         props[f"guest.{guest.suite}"] = layout(guest)
         if reboots:

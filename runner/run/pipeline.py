@@ -21,6 +21,7 @@ from kgen.ids import TestId, split_leaf
 from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
+from kgen.runner.harness.patches import patched_files
 from kgen.runner.harness.session import Session, SessionConfig, first_error_line
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.runner.run import recovery
@@ -38,12 +39,15 @@ class RunRequest:
     arch: str = DEFAULT_ARCH
     build_dir: Path | None = None
     jobs: int | None = None
-    timeout: int = 600
+    timeout: int = 600            # seconds for all boots together
+    stall_seconds: float | None = None   # None: the arch's default
     kernel_args: list[str] = field(default_factory=list)
     accel: str = "tcg"
     log: Callable[[str], None] = print
     # --kconfig: option name -> set (True) or unset (False), over the fragments.
     kconfig: dict[str, bool] = field(default_factory=dict)
+    # --patch: patches the build applies on top of the tree (never to it).
+    patches: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -70,12 +74,13 @@ def run(req: RunRequest) -> RunOutcome:
     """Build and boot; always returns a RunResult (errors become error cases)."""
     _check_tools(req.arch)
     plan, caps = plan_run(req)
+    patched = patched_files(req.tree, req.patches)
     kunitconfig = compose(req.arch, plan.kconfig, req.kconfig)
     props = _properties(req, plan, kunitconfig)
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")
     with Session(_session_config(req, plan)) as session:
-        changed = session.prepare(generate(req.specs, caps, plan), kunitconfig)
+        changed = session.prepare(generate(req.specs, caps, plan), kunitconfig, patched)
         req.log(f"kgen: {len(req.specs)} suite(s) generated into "
                 f"{session.overlay.root}/mm/kgen ({len(changed)} file(s) changed)")
         req.log(f"kgen: building {req.arch} kernel in {session.build_dir}")
@@ -103,7 +108,8 @@ def _check_tools(arch_name: str) -> None:
 def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
     build_dir = req.build_dir or default_build_dir(req.tree, req.arch, req.kconfig)
     return SessionConfig(tree=req.tree, arch=req.arch, build_dir=build_dir, accel=req.accel,
-                         timeout=req.timeout, jobs=req.jobs, kernel_args=plan.kernel_args,
+                         timeout=req.timeout, stall_seconds=req.stall_seconds,
+                         jobs=req.jobs, kernel_args=plan.kernel_args,
                          qemu_args=plan.qemu_args, log=req.log)
 
 
@@ -127,7 +133,7 @@ def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> RunResult:
             f"kgen: booting again for {glob} (not run after a crash or hang)")
         return booter.boot(BootArgs(f"console.rerun{number}.log", glob))
 
-    reboots = recovery.recover(result, again)
+    reboots = recovery.recover(result, again, booter.time_left)
     if reboots:
         props["kgen.reboots"] = str(reboots)
     return result
@@ -142,6 +148,8 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
         "kernel_args": " ".join(plan.kernel_args),
         "kgen.version": __version__,
     }
+    if req.patches:
+        props["kernel.patches"] = " ".join(p.name for p in req.patches)
     if req.kconfig:
         props["kconfig.overrides"] = " ".join(
             f"CONFIG_{k}={'y' if v else 'n'}" for k, v in sorted(req.kconfig.items()))

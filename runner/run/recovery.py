@@ -3,8 +3,14 @@
 One crashing case must not hide the rest of the run.  kunit.py can only
 filter by suite or by case (kunit.filter_glob), so kgen boots once per
 suite that never started and once per case of the crashed suite that never
-ran.  Parameters of the crashed case itself cannot be selected one by one;
-they stay reported as not run.
+ran (or that was blocked behind a lock the crashed case held).  Parameters
+of the crashed case itself cannot be selected one by one; they stay
+reported as not run.
+
+Recovery is bounded three ways: at most MAX_REBOOTS boots; it stops when a
+reboot dies in a case that already died in an earlier boot (the same bug
+again: booting on would only repeat it); and it stops when the run's time
+budget is used up.  What is left is reported "not run", with the reason.
 """
 from __future__ import annotations
 
@@ -16,6 +22,9 @@ from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 # kunit.py prints the TimeoutExpired it caught when it kills a hung kernel.
 _KUNIT_TIMEOUT = re.compile(r"timed out after [\d.]+ seconds")
 MAX_REBOOTS = 8
+# Kinds that mark where a boot died, and kinds a reboot can give a result.
+_DEATHS = (ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED)
+_RERUNNABLE = (ResultKind.NOT_RUN, ResultKind.BLOCKED)
 
 
 def mark_timeout(result: RunResult, console: list[str], limit: int) -> bool:
@@ -40,20 +49,21 @@ def mark_timeout(result: RunResult, console: list[str], limit: int) -> bool:
     return True
 
 
-def _crashed_cases(result: RunResult) -> set[tuple[str, str]]:
+def deaths(result: RunResult) -> set[tuple[str, str]]:
+    """(suite, case function) of every case a boot died in."""
     return {(s.name, c.function) for s in result.suites for c in s.cases
-            if c.kind in (ResultKind.CRASH, ResultKind.TIMEOUT)}
+            if c.kind in _DEATHS}
 
 
 def rerun_targets(result: RunResult, tried: set[str]) -> list[str]:
     """filter_globs for what never ran and can be selected."""
-    crashed = _crashed_cases(result)
+    crashed = deaths(result)
     globs: list[str] = []
     for suite in result.suites:
         for case in suite.cases:
             base = case.function
             glob = f"{suite.name}.{base}"
-            if case.kind == ResultKind.NOT_RUN and (suite.name, base) not in crashed \
+            if case.kind in _RERUNNABLE and (suite.name, base) not in crashed \
                     and not base.startswith("#") and glob not in tried and glob not in globs:
                 globs.append(glob)
     for error in result.errors:
@@ -80,29 +90,50 @@ def merge(result: RunResult, rerun: RunResult, glob: str, boot: int) -> None:
         fresh = {c.name: c for c in new_suite.cases
                  if not case_name or c.function == case_name}
         for i, case in enumerate(old.cases):
-            if case.kind == ResultKind.NOT_RUN and case.name in fresh:
+            if case.kind in _RERUNNABLE and case.name in fresh:
                 old.cases[i] = fresh.pop(case.name)
         # Parameters the first boot never named ("case/#4") take the rest.
         leftovers = [c for c in fresh.values()]
         old.cases = [c for c in old.cases
-                     if not (c.kind == ResultKind.NOT_RUN and case_name and
+                     if not (c.kind in _RERUNNABLE and case_name and
                              c.function == case_name and leftovers)]
         old.cases += leftovers
     result.errors += [e for e in rerun.errors if e.kind != ResultKind.NOT_RUN]
 
 
-def recover(result: RunResult, boot_for: Callable[[str, int], RunResult]) -> int:
-    """Boot again (boot_for(glob, boot_number)) until nothing selectable is left."""
+def give_up(result: RunResult, why: str) -> None:
+    """Everything still waiting for a reboot is reported not run, with why."""
+    for case in [c for s in result.suites for c in s.cases] + result.errors:
+        if case.kind in _RERUNNABLE:
+            case.message = f"not run: {why}" + (
+                f" (was: {case.message})" if case.kind == ResultKind.BLOCKED else "")
+            case.kind = ResultKind.NOT_RUN
+
+
+def recover(result: RunResult, boot_for: Callable[[str, int], RunResult],
+            time_left: Callable[[], float] = lambda: float("inf")) -> int:
+    """Boot again (boot_for(glob, boot_number)) until nothing selectable is
+    left, a reboot dies where an earlier boot died, MAX_REBOOTS boots were
+    spent, or time_left() reaches 0.  Returns the number of reboots."""
     tried: set[str] = set()
+    died = deaths(result)
     boots = 0
-    while boots < MAX_REBOOTS:
-        targets = rerun_targets(result, tried)
-        if not targets:
-            break
+    while targets := rerun_targets(result, tried):
         for glob in targets:
             if boots >= MAX_REBOOTS:
-                break
+                give_up(result, f"recovery stopped after {MAX_REBOOTS} reboots")
+                return boots
+            if time_left() <= 0:
+                give_up(result, "the run's --timeout was used up")
+                return boots
             boots += 1
             tried.add(glob)
-            merge(result, boot_for(glob, boots), glob, boots)
+            rerun = boot_for(glob, boots)
+            again = sorted(deaths(rerun) & died)
+            died |= deaths(rerun)
+            merge(result, rerun, glob, boots)
+            if again:
+                give_up(result, "recovery stopped: a reboot died in "
+                        f"{again[0][0]}.{again[0][1]} again")
+                return boots
     return boots

@@ -56,7 +56,8 @@ class ValidateRequest:
     arch: str = DEFAULT_ARCH
     tip_only: bool = False
     repeat: int = 1
-    timeout: int = 600
+    timeout: int = 600            # per step: seconds for all its boots
+    stall_seconds: float | None = None
     accel: str = "tcg"
     log: Callable[[str], None] = print
 
@@ -81,7 +82,8 @@ def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> N
     for attempt in range(1, req.repeat + 1):
         req.log(f"kgen validate: step {step.name}, run {attempt}/{req.repeat}")
         outcome = run(RunRequest(tree=work.path, specs=req.specs, arch=req.arch,
-                                 timeout=req.timeout, accel=req.accel, log=req.log))
+                                 timeout=req.timeout, stall_seconds=req.stall_seconds,
+                                 accel=req.accel, log=req.log))
         result = outcome.result
         result.properties["validate.step"] = step.name
         junit = req.out_dir / f"step{index:02d}-run{attempt}.xml"
