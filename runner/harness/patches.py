@@ -54,7 +54,8 @@ def patched_files(tree: Path, patch_paths: list[Path]) -> dict[str, bytes]:
 
 def _apply(work: Path, path: Path, text: str) -> None:
     for dry in (True, False):
-        done = subprocess.run(["patch", "-p1", "--batch", "--forward", "-d", str(work),
+        done = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0",
+                               "--no-backup-if-mismatch", "-d", str(work),
                                *(["--dry-run"] if dry else [])],
                               input=text, capture_output=True, text=True)
         if done.returncode:

@@ -5,8 +5,9 @@ import json
 from pathlib import Path
 
 from kgen.runner.results.ktap import parse_console
-from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
-from kgen.runner.run.recovery import mark_timeout, merge, recover, rerun_targets
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
+from kgen.runner.run.recovery import (MAX_REBOOTS, deaths, mark_timeout, merge, recover,
+                                      rerun_targets)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ktap"
 
@@ -80,3 +81,53 @@ def test_real_hang_log_becomes_timeout_and_targets_the_rest():
     assert first.kind == "timeout" and "30s limit" in first.message
     assert rerun_targets(result, set()) == ["kgen_selftest_hang.kgen_selftest_hang_hangs",
                                             "kgen_selftest_hang.kgen_selftest_hang_after"]
+
+
+def _dies_in(suite: str, case: str) -> RunResult:
+    return RunResult(suites=[SuiteResult(suite, [
+        CaseResult(case, Status.ERROR, kind=ResultKind.CRASH, message="crashed")])])
+
+
+def test_recovery_stops_when_a_reboot_dies_where_a_boot_died_before():
+    result = crashed()
+    boots = []
+
+    def boot(glob: str, number: int) -> RunResult:
+        boots.append(glob)
+        # Every reboot dies in the case the main boot died in: the same bug.
+        return _dies_in("kgen_selftest_crash", "kgen_selftest_crash_crashes")
+
+    assert deaths(result) == {("kgen_selftest_crash", "kgen_selftest_crash_crashes")}
+    assert recover(result, boot) == 1
+    leftover = [c for s in result.suites for c in s.cases if c.kind == ResultKind.NOT_RUN]
+    leftover += [e for e in result.errors if e.kind == ResultKind.NOT_RUN]
+    assert leftover and all("died in kgen_selftest_crash.kgen_selftest_crash_crashes again"
+                            in c.message for c in leftover)
+
+
+def test_recovery_stops_when_the_run_budget_is_used_up():
+    result = crashed()
+    assert recover(result, lambda glob, n: RunResult(), time_left=lambda: 0.0) == 0
+    leftover = [c for s in result.suites for c in s.cases if c.kind == ResultKind.NOT_RUN]
+    assert leftover and all("--timeout was used up" in c.message for c in leftover)
+
+
+def test_recovery_is_capped_and_says_so():
+    result = RunResult(suites=[SuiteResult("s", [
+        CaseResult(f"s_c{i}", Status.ERROR, kind=ResultKind.NOT_RUN) for i in range(12)])])
+
+    def boot(glob: str, number: int) -> RunResult:
+        suite, _, case = glob.partition(".")
+        return RunResult(suites=[SuiteResult(suite, [CaseResult(case, Status.PASSED)])])
+
+    assert recover(result, boot) == MAX_REBOOTS
+    left = [c for c in result.suites[0].cases if c.kind == ResultKind.NOT_RUN]
+    assert len(left) == 12 - MAX_REBOOTS and \
+        all(f"after {MAX_REBOOTS} reboots" in c.message for c in left)
+
+
+def test_a_blocked_case_is_booted_again():
+    result = RunResult(suites=[SuiteResult("s", [
+        CaseResult("s_a", Status.ERROR, kind=ResultKind.WEDGED),
+        CaseResult("s_b", Status.ERROR, kind=ResultKind.BLOCKED)])])
+    assert rerun_targets(result, set()) == ["s.s_b"]

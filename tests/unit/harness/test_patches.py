@@ -1,0 +1,75 @@
+"""kgen run --patch: patched copies for the overlay; the tree is never written."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kgen.errors import UsageError
+from kgen.runner.harness.overlay import Overlay
+from kgen.runner.harness.patches import patched_files, touched_files
+from kgen.runner.harness.session import drop_stale_objects
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "patches" / "bug-under-zone-lock.patch"
+PATCH = """\
+--- a/mm/page_alloc.c
++++ b/mm/page_alloc.c
+@@ -1,2 +1,3 @@
+ /* allocator */
++/* patched */
+ int x;
+"""
+
+
+def tree(root: Path) -> Path:
+    for rel, text in {"Makefile": "VERSION = 7\n", "mm/Makefile": "obj-y += page_alloc.o\n",
+                      "mm/Kconfig": "\n", "mm/page_alloc.c": "/* allocator */\nint x;\n",
+                      "tools/testing/kunit/kunit.py": "\n", "include/linux/gfp.h": "\n"}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+def test_patch_lands_in_the_overlay_only(tmp_path):
+    src = tree(tmp_path / "tree")
+    (tmp_path / "p.diff").write_text(PATCH)
+    files = patched_files(src, [tmp_path / "p.diff"])
+    assert files == {"mm/page_alloc.c": b"/* allocator */\n/* patched */\nint x;\n"}
+    assert (src / "mm/page_alloc.c").read_text() == "/* allocator */\nint x;\n"
+    ov = Overlay(src, tmp_path / "ov")
+    ov.sync({}, files)
+    real = ov.root / "mm/page_alloc.c"
+    assert not real.is_symlink() and b"patched" in real.read_bytes()
+    assert ov.last_source_changes == ["mm/page_alloc.c"]
+    ov.sync({}, files)
+    assert ov.last_source_changes == []          # unchanged: nothing to rebuild
+    ov.sync({})
+    assert real.is_symlink() and ov.last_source_changes == ["mm/page_alloc.c"]
+    assert (src / "mm/page_alloc.c").read_text() == "/* allocator */\nint x;\n"
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+def test_a_patch_that_does_not_apply_changes_nothing(tmp_path):
+    src = tree(tmp_path / "tree")
+    (tmp_path / "p.diff").write_text(PATCH.replace("int x;", "int y;"))
+    with pytest.raises(UsageError, match="does not apply"):
+        patched_files(src, [tmp_path / "p.diff"])
+    assert (src / "mm/page_alloc.c").read_text() == "/* allocator */\nint x;\n"
+
+
+def test_fixture_touches_page_alloc_only():
+    assert touched_files(FIXTURE.read_text()) == ["mm/page_alloc.c"]
+
+
+def test_objects_of_a_changed_source_are_dropped(tmp_path):
+    build, root = tmp_path / "build", tmp_path / "ov"
+    (build / "mm").mkdir(parents=True)
+    (build / "mm/page_alloc.o").write_text("o")
+    (build / "mm/.page_alloc.o.cmd").write_text(f"deps := {root}/mm/page_alloc.c \\\n")
+    (build / "mm/slub.o").write_text("o")
+    (build / "mm/.slub.o.cmd").write_text(f"deps := {root}/mm/slub.c \\\n")
+    dropped = drop_stale_objects(build, root, ["mm/page_alloc.c"])
+    assert dropped == [build / "mm/page_alloc.o"]
+    assert (build / "mm/slub.o").exists() and not (build / "mm/page_alloc.o").exists()
