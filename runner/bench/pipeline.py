@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kgen import __version__
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import default_build_dir
 from kgen.errors import EnvironmentProblem
 from kgen.generator.render import render_all
 from kgen.kernel import kunit_dir
-from kgen.kernel_tree import kernel_version
 from kgen.runner.bench.stats import Row, collect, parse_boot, parse_test_vmalloc
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.session import Session, SessionConfig, first_error_line
@@ -82,6 +80,7 @@ def run_bench(req: BenchRequest) -> BenchResult:
                      "test_vmalloc.run_test_mask=0"])
     with Session(config) as session:
         _build(session, req)
+        props = session.properties()
         boots, logs = [], []
         for n in range(1, req.boots + 1):
             rows, log_path = _bench_boot(session, n, req)
@@ -89,14 +88,10 @@ def run_bench(req: BenchRequest) -> BenchResult:
                 rows.update(_test_vmalloc_rows(session, n, req))
             boots.append(rows)
             logs.append(log_path)
-    props = {"arch": req.arch, "kernel.version": kernel_version(req.tree),
-             "kernel.tree": str(req.tree), "kgen.version": __version__,
-             "boots": str(req.boots), "iterations.high_order": str(high),
+    props |= {"boots": str(req.boots), "iterations.high_order": str(high),
              "iterations.contig16384": str(contig),
              "test_vmalloc.loops": str(arch(req.arch).vmalloc_loops) if req.vmalloc else "off",
              "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
-    if arch(req.arch).uses_qemu:
-        props["qemu.accel"] = req.accel
     return BenchResult(req.tree, req.arch, collect(boots), props, logs)
 
 

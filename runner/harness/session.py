@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from kgen import __version__
 from kgen.arch import arch
 from kgen.cache import cache_root, overlay_dir
 from kgen.errors import EnvironmentProblem
+from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import kunit_tool, qemu_shim
 from kgen.runner.harness.overlay import Overlay
 
@@ -156,6 +158,18 @@ class Session:
     @property
     def stall_seconds(self) -> float:
         return self._invocation.stall_seconds or 0.0
+
+    def properties(self) -> dict[str, str]:
+        """What every report of this session records: arch, kernel, kgen,
+        and for a QEMU guest the accelerator (timings under TCG are ratios,
+        not absolute numbers)."""
+        props = {"arch": self.config.arch,
+                 "kernel.version": kernel_version(self.config.tree),
+                 "kernel.tree": str(self.config.tree),
+                 "kgen.version": __version__}
+        if arch(self.config.arch).uses_qemu:
+            props["qemu.accel"] = self.config.accel
+        return props
 
     def remaining(self) -> float:
         """Seconds left of the session's boot budget (config.timeout)."""

@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kgen import __version__
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import default_build_dir
 from kgen.errors import EnvironmentProblem, UsageError
 from kgen.generator.render import spec_hash
 from kgen.ids import TestId, split_leaf
-from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import patched_files
@@ -76,10 +74,10 @@ def run(req: RunRequest) -> RunOutcome:
     plan, caps = plan_run(req)
     patched = patched_files(req.tree, req.patches)
     kunitconfig = compose(req.arch, plan.kconfig, req.kconfig)
-    props = _properties(req, plan, kunitconfig)
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")
     with Session(_session_config(req, plan)) as session:
+        props = session.properties() | _properties(req, plan, kunitconfig)
         changed = session.prepare(generate(req.specs, caps, plan), kunitconfig, patched)
         req.log(f"kgen: {len(req.specs)} suite(s) generated into "
                 f"{session.overlay.root}/mm/kgen ({len(changed)} file(s) changed)")
@@ -140,13 +138,10 @@ def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> RunResult:
 
 
 def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]:
+    """What this run adds to the session's properties."""
     props = {
-        "arch": req.arch,
-        "kernel.version": kernel_version(req.tree),
-        "kernel.tree": str(req.tree),
         "kconfig.sha256": hashlib.sha256(kunitconfig.encode()).hexdigest()[:16],
         "kernel_args": " ".join(plan.kernel_args),
-        "kgen.version": __version__,
     }
     if req.patches:
         props["kernel.patches"] = " ".join(p.name for p in req.patches)
@@ -154,8 +149,6 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
         props["kconfig.overrides"] = " ".join(
             f"CONFIG_{k}={'y' if v else 'n'}" for k, v in sorted(req.kconfig.items()))
     if arch(req.arch).uses_qemu:
-        # Guest timings under TCG are ratios, not absolute numbers.
-        props["qemu.accel"] = req.accel
         props["qemu_args"] = " ".join(plan.qemu_args)
     return props
 
