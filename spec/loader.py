@@ -16,8 +16,18 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import (ARRAY_ALLOCS, BOUNDARY_FREE_APIS, MERGED_MAX, Case, Expect,
-                    ExplicitNeeds, Guest, Selector, Spec, Variant)
+from .model import (
+    ARRAY_ALLOCS,
+    BOUNDARY_FREE_APIS,
+    MERGED_MAX,
+    Case,
+    Expect,
+    ExplicitNeeds,
+    Guest,
+    Selector,
+    Spec,
+    Variant,
+)
 
 # KUnit truncates parameter descriptions at KUNIT_PARAM_DESC_SIZE (128).
 MAX_PARAM_DESC = 127

@@ -6,8 +6,11 @@ and numbers to be in range.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kgen.arch import DEVICE_TREE, TWO_ZONES
 
 # Spec name of a free API -> the C enum value the helper library expects.
 FREE_APIS: dict[str, str] = {
@@ -49,28 +52,33 @@ SPOILS: dict[str, str] = {
 }
 
 
+class NeedKind(enum.StrEnum):
+    """What kind of thing a case needs."""
+
+    KCONFIG = "kconfig"          # CONFIG_<name>=y
+    KCONFIG_OFF = "kconfig_off"  # must be unset (a misuse that BUGs under DEBUG_VM)
+    API = "api"                  # declared in the tree's headers
+    ARCH = "arch"                # one of Need.arches
+    GUEST = "guest"              # a QEMU guest layout feature, e.g. two zones
+
+
 @dataclass(frozen=True, order=True)
 class Need:
-    """Something a case needs from the kernel tree, its config or the arch.
+    """Something a case needs from the kernel tree, its config or the arch."""
 
-    kind: "kconfig" (CONFIG_<name>=y), "kconfig_off" (must be unset, e.g. a
-    misuse that would BUG under DEBUG_VM), "api" (declared in the tree),
-    "arch" (name: allowed arches joined by "|") or "guest" (a QEMU guest
-    layout feature such as several zones).
-    """
-
-    kind: str
-    name: str
+    kind: NeedKind
+    name: str                    # option, API or guest feature; "" for ARCH
     why: str = ""
+    arches: tuple[str, ...] = ()  # ARCH: the arches the case can run on
 
     def __str__(self) -> str:
-        if self.kind == "kconfig":
+        if self.kind == NeedKind.KCONFIG:
             return f"CONFIG_{self.name}"
-        if self.kind == "kconfig_off":
+        if self.kind == NeedKind.KCONFIG_OFF:
             return f"CONFIG_{self.name}=n"
-        if self.kind == "arch":
-            return "arch " + " or ".join(self.name.split("|"))
-        if self.kind == "guest":
+        if self.kind == NeedKind.ARCH:
+            return "arch " + " or ".join(self.arches)
+        if self.kind == NeedKind.GUEST:
             return f"a guest with {self.name}"
         return f"{self.name}()"
 
@@ -288,34 +296,34 @@ class Case:
     def needs_of(self, variant: Variant, guest: "Guest | None" = None) -> list[Need]:
         """Everything this variant needs, derived from the spec."""
         why = self.needs.why or "spec needs:"
-        needs = {Need("kconfig", k, why) for k in self.needs.kconfig}
-        needs |= {Need("kconfig_off", k, why) for k in self.needs.kconfig_off}
+        needs = {Need(NeedKind.KCONFIG, k, why) for k in self.needs.kconfig}
+        needs |= {Need(NeedKind.KCONFIG_OFF, k, why) for k in self.needs.kconfig_off}
         if self.needs.arches:
-            needs.add(Need("arch", "|".join(self.needs.arches), why))
+            needs.add(Need(NeedKind.ARCH, "", why, tuple(self.needs.arches)))
         if self.boundary == "node":
-            needs.add(Need("kconfig", "NUMA", "a node boundary"))
+            needs.add(Need(NeedKind.KCONFIG, "NUMA", "a node boundary"))
         elif self.boundary == "zone":
-            needs.add(Need("guest", "two adjacent zones", "a zone boundary"))
+            needs.add(Need(NeedKind.GUEST, TWO_ZONES, "a zone boundary"))
         elif self.boundary == "section":
-            needs.add(Need("kconfig", "SPARSEMEM", "a memory section boundary"))
+            needs.add(Need(NeedKind.KCONFIG, "SPARSEMEM", "a memory section boundary"))
         if guest and guest.device_tree:
-            needs.add(Need("guest", "an edited device tree", "guest layout"))
+            needs.add(Need(NeedKind.GUEST, DEVICE_TREE, "guest layout"))
         if guest and guest.boundary_cma_mb:
-            needs.add(Need("kconfig", "DMA_CMA", "device-tree shared-dma-pool regions"))
+            needs.add(Need(NeedKind.KCONFIG, "DMA_CMA", "device-tree shared-dma-pool regions"))
         if variant.free not in ("free_page_loop", "vfree"):
-            needs.add(Need("api", variant.free, "the API under test"))
+            needs.add(Need(NeedKind.API, variant.free, "the API under test"))
         if variant.free in ("free_contig_range", "free_contig_frozen_range") or \
                 self.alloc in ("contig", "frozen", "boundary"):
-            needs.add(Need("kconfig", "CONTIG_ALLOC", "contiguous allocation"))
+            needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
         if self.frozen:
-            needs.add(Need("api", "alloc_frozen_pages" if self.compound
+            needs.add(Need(NeedKind.API, "alloc_frozen_pages" if self.compound
                            else "alloc_contig_frozen_pages", "frozen span"))
         if self.spoil_kind == "poison":
-            needs.add(Need("kconfig", "MEMORY_FAILURE", "HWPoison pages"))
+            needs.add(Need(NeedKind.KCONFIG, "MEMORY_FAILURE", "HWPoison pages"))
         if self.misuse:
-            needs.add(Need("api", "kunit_warning_suppress", "counting the WARN"))
+            needs.add(Need(NeedKind.API, "kunit_warning_suppress", "counting the WARN"))
         if self.misuse == "order_mismatch" and not self.force:
-            needs.add(Need("kconfig_off", "DEBUG_VM",
+            needs.add(Need(NeedKind.KCONFIG_OFF, "DEBUG_VM",
                            "after its WARN the kernel frees with the wrong order, "
                            "which hits VM_BUG_ON_PAGE(compound_order != order) in "
                            "free_pages_prepare() under DEBUG_VM and crashes the kernel"))

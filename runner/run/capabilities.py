@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.kernel import kunit_dir
-from kgen.spec.model import Need
+from kgen.spec.model import Need, NeedKind
 
 # API -> (header relative to the tree, pattern of its declaration).
 API_PROBES: dict[str, tuple[str, str]] = {
@@ -53,25 +53,25 @@ class Capabilities:
 
     def unmet(self, need: Need) -> str | None:
         """Why need cannot be met here, or None if it can."""
-        if need.kind == "api":
+        if need.kind == NeedKind.API:
             if not self.apis.get(need.name, False):
                 where = API_PROBES.get(need.name, ("the tree", ""))[0]
                 return f"needs {need}: not declared in this tree ({where})"
-        elif need.kind == "kconfig" and self.kconfig_overrides.get(need.name) is False:
+        elif need.kind == NeedKind.KCONFIG and self.kconfig_overrides.get(need.name) is False:
             return f"needs {need}: unset by kgen run --kconfig"
-        elif need.kind == "kconfig":
+        elif need.kind == NeedKind.KCONFIG:
             limit = arch(self.arch).kconfig_limits.get(need.name)
             if limit:
                 return f"needs {need}: {limit}"
-        elif need.kind == "kconfig_off" and need.name in arch(self.arch).forced_on:
+        elif need.kind == NeedKind.KCONFIG_OFF and need.name in arch(self.arch).forced_on:
             return f"needs {need}: {arch(self.arch).forced_on[need.name]}"
-        elif need.kind == "kconfig_off" and self.kconfig_overrides.get(need.name) is False:
+        elif need.kind == NeedKind.KCONFIG_OFF and self.kconfig_overrides.get(need.name) is False:
             return None
-        elif need.kind == "kconfig_off" and need.name in ALWAYS_ON:
+        elif need.kind == NeedKind.KCONFIG_OFF and need.name in ALWAYS_ON:
             return f"needs {need}: {need.why}"
-        elif need.kind == "arch" and self.arch not in need.name.split("|"):
+        elif need.kind == NeedKind.ARCH and self.arch not in need.arches:
             return f"needs {need}: {need.why}"
-        elif need.kind == "guest" and need.name in arch(self.arch).guest_limits:
+        elif need.kind == NeedKind.GUEST and need.name in arch(self.arch).guest_limits:
             return f"needs {need}: {arch(self.arch).guest_limits[need.name]}"
         return None
 
@@ -96,7 +96,7 @@ class Capabilities:
         families need, so the common case adds nothing)."""
         fixed = ALWAYS_ON | fragment_options(self.arch)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
-                       if n.kind == "kconfig" and n.name not in fixed
+                       if n.kind == NeedKind.KCONFIG and n.name not in fixed
                        and not self.unmet(n)})
 
 
