@@ -109,6 +109,8 @@ def _build(session: Session, req: BenchRequest) -> None:
 def _bench_boot(session: Session, n: int, req: BenchRequest) -> tuple[dict[str, float], Path]:
     booted, log_path = session.boot(f"console.boot{n}.log", "kgen_bench")
     rows = parse_boot(booted.output)
+    if booted.stopped:
+        raise EnvironmentProblem(f"boot {n}: {booted.stopped.describe()}; see {log_path}")
     if not rows:
         raise EnvironmentProblem(f"boot {n} produced no benchmark lines"
                                  f"{_why(booted.output)}; see {log_path}")
@@ -135,6 +137,9 @@ def _test_vmalloc_rows(session: Session, boot: int, req: BenchRequest) -> dict[s
             replace_kernel_args=lambda base: [a for a in base
                                               if not a.startswith("test_vmalloc.")])
         found = parse_test_vmalloc(booted.output, label)
+        if booted.stopped:
+            raise EnvironmentProblem(f"lib/test_vmalloc boot: {booted.stopped.describe()}; "
+                                     f"see {log_path}")
         if not found:
             raise EnvironmentProblem(f"lib/test_vmalloc printed no Summary; see {log_path}")
         rows.update(found)
