@@ -2,10 +2,10 @@
 
 # Toolchain for kunit.py builds: UML with the host gcc, arm64 cross gcc,
 # QEMU for the x86_64 and arm64 guests, dtc for arm64 guest device trees;
-# apt/dpkg-deb/xz to fetch sources.
+# apt/dpkg-deb/xz to fetch sources; patch(1) for kgen run --patch.
 DEBIAN_PACKAGES="gcc make flex bison bc libelf-dev libssl-dev cpio rsync xz-utils
   python3 python3-venv python3-pip qemu-system-x86 qemu-system-arm
-  gcc-aarch64-linux-gnu device-tree-compiler debian-archive-keyring"
+  gcc-aarch64-linux-gnu device-tree-compiler debian-archive-keyring patch"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
