@@ -16,6 +16,8 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 
+#include "kgen_protocol.h"
+
 /* Iterations per measurement; kgen scales them per arch (QEMU TCG is slow). */
 static unsigned int iterations = 1000;
 module_param(iterations, uint, 0444);
@@ -31,8 +33,14 @@ MODULE_PARM_DESC(contig_iterations, "iterations of the 16384-page contiguous all
 static void kgen_bench_report(struct kunit *test, const char *row,
 			      unsigned int n, u64 total_ns)
 {
-	kunit_info(test, "kgen-bench: name=%s iterations=%u total_ns=%llu",
-		   row, n, total_ns);
+	/* kgen bench passes the parameters by the names in kgen_protocol.h. */
+	BUILD_BUG_ON(__builtin_strcmp(MODULE_PARAM_PREFIX "iterations=",
+				      KGEN_PROTO_BENCH_ITERATIONS_ARG));
+	BUILD_BUG_ON(__builtin_strcmp(MODULE_PARAM_PREFIX "contig_iterations=",
+				      KGEN_PROTO_BENCH_CONTIG_ARG));
+
+	kunit_info(test, KGEN_PROTO_BENCH_NAME "%s" KGEN_PROTO_BENCH_ITERATIONS "%u"
+		   KGEN_PROTO_BENCH_TOTAL_NS "%llu", row, n, total_ns);
 }
 
 /*
@@ -73,8 +81,8 @@ static void kgen_bench_high_order(struct kunit *test)
 		batched += kgen_bench_high_order_once(test, true, i);
 		loop += kgen_bench_high_order_once(test, false, i);
 	}
-	kgen_bench_report(test, "high_order.free_contig_range", iterations, batched);
-	kgen_bench_report(test, "high_order.free_page_loop", iterations, loop);
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_BATCHED, iterations, batched);
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_LOOP, iterations, loop);
 }
 
 /* CMA-style: 16384 contiguous pages, normal and frozen, alloc + free timed. */
@@ -123,7 +131,7 @@ static struct kunit_case kgen_bench_cases[] = {
 };
 
 static struct kunit_suite kgen_bench_suite = {
-	.name = "kgen_bench",
+	.name = KGEN_PROTO_BENCH_SUITE,
 	.test_cases = kgen_bench_cases,
 };
 

@@ -30,12 +30,13 @@
 
 #include "../internal.h"
 #include "kgen_kunit.h"
+#include "kgen_protocol.h"
 #if KGEN_HAVE_MM_PAGE_ALLOC_H
 #include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
 #endif
 
 /*
- * The guest layout kgen booted this kernel with ("kgen_boundary.guest=").
+ * The guest layout kgen booted this kernel with (KGEN_PROTO_GUEST_ARG).
  * A boundary suite runs only in the boot made for its layout: in any other
  * boot the boundary it needs is not there.
  */
@@ -53,8 +54,13 @@ MODULE_PARM_DESC(guest, "name of the QEMU guest layout kgen booted");
  */
 void kgen_guest_require(struct kunit *test, const char *layout)
 {
+	/* kgen passes the parameter by the name in kgen_protocol.h. */
+	BUILD_BUG_ON(__builtin_strcmp(MODULE_PARAM_PREFIX "guest=",
+				      KGEN_PROTO_GUEST_ARG));
+
 	if (strcmp(guest, layout))
-		kunit_skip(test, "runs only in a boot with guest layout %s (kgen run boots it with kgen_boundary.guest=%s and the layout's QEMU args); this boot has '%s'",
+		kunit_skip(test, "runs only in a boot with guest layout %s (kgen run boots it with "
+			   KGEN_PROTO_GUEST_ARG "%s and the layout's QEMU args); this boot has '%s'",
 			   layout, layout, guest);
 }
 
@@ -408,8 +414,8 @@ static void kgen_log_straddling_chunks(struct kgen_bspan *bs)
 			     (unsigned long)MAX_PAGE_ORDER);
 		next = pfn + (1UL << order);
 		if (pfn < bs->boundary && next > bs->boundary)
-			kunit_info(bs->test,
-				   "kgen: chunk [%#lx, %#lx) (order %u) straddles pfn %#lx: [%#lx, %#lx) is %s node %d, [%#lx, %#lx) is %s node %d; the free takes the zone of its first page, %s node %d\n",
+			kunit_info(bs->test, KGEN_PROTO_LOG
+				   "chunk [%#lx, %#lx) (order %u) straddles pfn %#lx: [%#lx, %#lx) is %s node %d, [%#lx, %#lx) is %s node %d; the free takes the zone of its first page, %s node %d\n",
 				   pfn, next, order, bs->boundary, pfn, bs->boundary,
 				   bs->zone[0]->name, zone_to_nid(bs->zone[0]),
 				   bs->boundary, next, bs->zone[1]->name,

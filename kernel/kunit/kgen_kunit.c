@@ -16,6 +16,7 @@
 
 #include "../internal.h"
 #include "kgen_kunit.h"
+#include "kgen_protocol.h"
 #if KGEN_HAVE_MM_PAGE_ALLOC_H
 #include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
 #endif
@@ -832,6 +833,6 @@ void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span)
  */
 void kgen_report_time(struct kunit *test, u64 start_ns)
 {
-	kunit_info(test, "kgen: time_us=%llu",
+	kunit_info(test, KGEN_PROTO_TIME_US "%llu",
 		   div_u64(ktime_get_ns() - start_ns, NSEC_PER_USEC));
 }

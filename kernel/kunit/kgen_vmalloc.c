@@ -17,6 +17,7 @@
 
 #include "../internal.h"
 #include "kgen_kunit.h"
+#include "kgen_protocol.h"
 #if KGEN_HAVE_MM_PAGE_ALLOC_H
 #include "../page_alloc.h"
 #endif
@@ -113,7 +114,7 @@ struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
 	arr->order = area->page_order;
 #endif
 	/* In the case's log: whether huge pages backed the area here. */
-	kunit_info(test, "kgen: vmalloc area of %lu pages, page order %u",
+	kunit_info(test, KGEN_PROTO_LOG "vmalloc area of %lu pages, page order %u",
 		   nr_pages, arr->order);
 	return arr;
 }
