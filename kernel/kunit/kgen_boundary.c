@@ -510,26 +510,6 @@ static void kgen_bspan_unlock(struct kgen_bspan *bs, unsigned long flags)
 	spin_unlock_irqrestore(&bs->zone[0]->lock, flags);
 }
 
-/* The free buddy block holding @pfn: head pfn and order, or -1 if none. */
-static int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn)
-{
-	int order;
-
-	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
-		unsigned long head = pfn & ~((1UL << order) - 1);
-		struct page *page;
-
-		if (!pfn_valid(head))
-			break;
-		page = pfn_to_page(head);
-		if (PageBuddy(page) && buddy_order(page) >= order) {
-			*head_pfn = head;
-			return buddy_order(page);
-		}
-	}
-	return -1;
-}
-
 /* Which of the span's two zones has the block headed by @head on its lists. */
 static struct zone *kgen_list_zone_locked(struct kgen_bspan *bs,
 					  struct page *head, int order)
@@ -554,12 +534,12 @@ static struct zone *kgen_list_zone_locked(struct kgen_bspan *bs,
  */
 void kgen_expect_bspan_freed(struct kunit *test, struct kgen_bspan *bs)
 {
-	unsigned long i, head, flags, bad = 0, first = 0;
+	unsigned long i, flags, bad = 0, first = 0;
 
 	kgen_bspan_drain(bs);
 	kgen_bspan_lock(bs, &flags);
 	for (i = 0; i < 2 * bs->nr_each; i++) {
-		if (kgen_buddy_block_locked(bs->pfn + i, &head) >= 0)
+		if (kgen_buddy_block_locked(bs->pfn + i, NULL) >= 0)
 			continue;
 		if (!bad++)
 			first = i;

@@ -501,6 +501,37 @@ unsigned long kgen_zone_free_pages(struct kgen_span *span)
 }
 
 /**
+ * kgen_buddy_block_locked() - the free buddy block holding a pfn
+ * @pfn: any valid pfn
+ * @head_pfn: set to the first pfn of the block if there is one; may be NULL
+ *
+ * The caller holds the lock of the zone of @pfn, so that the answer is
+ * stable while it uses it.
+ *
+ * Return: the order of the free buddy block that contains @pfn, or -1 if
+ * the page is not free in the buddy allocator.
+ */
+int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn)
+{
+	int order;
+
+	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
+		unsigned long head = pfn & ~((1UL << order) - 1);
+		struct page *page;
+
+		if (!pfn_valid(head))
+			break;
+		page = pfn_to_page(head);
+		if (PageBuddy(page) && buddy_order(page) >= order) {
+			if (head_pfn)
+				*head_pfn = head;
+			return buddy_order(page);
+		}
+	}
+	return -1;
+}
+
+/**
  * kgen_free_block_order() - order of the free buddy block holding a page
  * @page: any page
  *
@@ -510,26 +541,14 @@ unsigned long kgen_zone_free_pages(struct kgen_span *span)
  */
 int kgen_free_block_order(struct page *page)
 {
-	unsigned long pfn = page_to_pfn(page);
 	struct zone *zone = page_zone(page);
 	unsigned long flags;
-	int order, found = -1;
+	int order;
 
 	spin_lock_irqsave(&zone->lock, flags);
-	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
-		unsigned long head_pfn = pfn & ~((1UL << order) - 1);
-		struct page *head;
-
-		if (!pfn_valid(head_pfn))
-			break;
-		head = pfn_to_page(head_pfn);
-		if (PageBuddy(head) && buddy_order(head) >= order) {
-			found = buddy_order(head);
-			break;
-		}
-	}
+	order = kgen_buddy_block_locked(page_to_pfn(page), NULL);
 	spin_unlock_irqrestore(&zone->lock, flags);
-	return found;
+	return order;
 }
 
 /**

@@ -165,6 +165,7 @@ void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span)
 
 void kgen_drain(struct kgen_span *span);
 unsigned long kgen_zone_free_pages(struct kgen_span *span);
+int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn);
 int kgen_free_block_order(struct page *page);
 unsigned long kgen_span_nr_held(const struct kgen_span *span);
 unsigned long kgen_span_nr_spoiled(const struct kgen_span *span);
