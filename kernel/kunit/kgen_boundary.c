@@ -457,34 +457,11 @@ void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 	/* From here the pages belong to the free path, whatever it does. */
 	bs->owned[0] = false;
 	bs->owned[1] = false;
-	switch (api) {
-	case KGEN_FREE_VFREE:
-		vfree(addr);
+	/* The span is refcounted pages for one call: no loop, nothing frozen. */
+	if (api != KGEN_FREE_PAGE_LOOP && api != KGEN_FREE_CONTIG_FROZEN_RANGE &&
+	    kgen_free_api_call(api, bs->pfn, nr, bs->pages, addr))
 		return;
-	case KGEN_FREE_PAGES_BULK:
-#if KGEN_HAVE_FREE_PAGES_BULK
-		free_pages_bulk(bs->pages, nr);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE___CONTIG_RANGE:
-#if KGEN_HAVE___FREE_CONTIG_RANGE
-		__free_contig_range(bs->pfn, nr);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_CONTIG_RANGE:
-#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
-		free_contig_range(bs->pfn, nr);
-		return;
-#else
-		break;
-#endif
-	default:
-		break;
-	}
+
 	/* Not in this tree: nothing was freed, the pages are still ours. */
 	bs->owned[0] = true;
 	bs->owned[1] = true;

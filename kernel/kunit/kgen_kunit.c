@@ -12,6 +12,7 @@
 #include <linux/panic.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 #include <linux/vmstat.h>
 
 #include "../internal.h"
@@ -399,12 +400,80 @@ unsigned long kgen_span_nr_spoiled(const struct kgen_span *span)
 }
 
 /**
+ * kgen_free_api_call() - hand pages to a free API under test
+ * @api: the free path
+ * @pfn: first pfn of the pages, for the range APIs and the per-page loop
+ * @nr: number of pages
+ * @pages: the same pages as an array, for free_pages_bulk(); or NULL
+ * @addr: for vfree(), the vmap() or vmalloc() area that owns the pages;
+ *        or NULL
+ *
+ * The one place the helper library calls the free paths it tests, for
+ * every family: the range APIs and the __free_page() loop take
+ * [@pfn, @pfn + @nr), free_pages_bulk() takes @pages, vfree() takes @addr.
+ *
+ * Return: true if @api was called.  False, with nothing freed, if this
+ * tree or kernel configuration lacks @api, or the caller has no @pages or
+ * @addr for it.
+ */
+bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
+			unsigned long nr, struct page **pages, const void *addr)
+{
+	unsigned long i;
+
+	switch (api) {
+	case KGEN_FREE_CONTIG_RANGE:
+#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
+		free_contig_range(pfn, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE___CONTIG_RANGE:
+#if KGEN_HAVE___FREE_CONTIG_RANGE
+		__free_contig_range(pfn, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE_PAGES_BULK:
+#if KGEN_HAVE_FREE_PAGES_BULK
+		if (!pages)
+			return false;
+		free_pages_bulk(pages, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE_PAGE_LOOP:
+		for (i = 0; i < nr; i++)
+			__free_page(pfn_to_page(pfn + i));
+		return true;
+	case KGEN_FREE_CONTIG_FROZEN_RANGE:
+#if KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && defined(CONFIG_CONTIG_ALLOC)
+		free_contig_frozen_range(pfn, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE_VFREE:
+		if (!addr)
+			return false;
+		vfree(addr);
+		return true;
+	}
+	return false;
+}
+
+/**
  * kgen_span_free() - hand the whole span to a free API
  * @span: the span
  * @api: the free path under test
  *
  * Each page loses the test's allocation reference; pages the test holds
- * extra references on must survive that.
+ * extra references on must survive that.  Skips the case, with the pages
+ * still owned, if this kernel lacks @api (vfree() is the vmalloc family's:
+ * a span has no area for it).
  */
 void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 {
@@ -412,44 +481,10 @@ void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 
 	for (idx = 0; idx < span->nr_pages; idx++)
 		span->owner[base + idx] = KGEN_GIVEN;
+	if (kgen_free_api_call(api, span->pfn, span->nr_pages, span->array,
+			       NULL))
+		return;
 
-	switch (api) {
-	case KGEN_FREE_CONTIG_RANGE:
-#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
-		free_contig_range(span->pfn, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE___CONTIG_RANGE:
-#if KGEN_HAVE___FREE_CONTIG_RANGE
-		__free_contig_range(span->pfn, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_PAGES_BULK:
-#if KGEN_HAVE_FREE_PAGES_BULK
-		free_pages_bulk(span->array, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_PAGE_LOOP:
-		for (idx = 0; idx < span->nr_pages; idx++)
-			__free_page(kgen_span_page(span, idx));
-		return;
-	case KGEN_FREE_CONTIG_FROZEN_RANGE:
-#if KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && defined(CONFIG_CONTIG_ALLOC)
-		free_contig_frozen_range(span->pfn, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_VFREE:
-		/* Span cases never take this path (vmalloc family only). */
-		break;
-	}
 	/* Not in this tree: nothing was freed, so the pages are still ours. */
 	for (idx = 0; idx < span->nr_pages; idx++)
 		span->owner[base + idx] = KGEN_OWNED;

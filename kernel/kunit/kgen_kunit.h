@@ -163,6 +163,9 @@ void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 				 int warnings);
 void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span);
 
+bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
+			unsigned long nr, struct page **pages, const void *addr);
+
 void kgen_drain(struct kgen_span *span);
 unsigned long kgen_zone_free_pages(struct kgen_span *span);
 int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn);

@@ -164,7 +164,7 @@ struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages
 void kgen_vfree_area(struct kgen_parr *arr)
 {
 	arr->given = true;
-	vfree(arr->addr);
+	kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
 }
 
 /*
@@ -257,11 +257,9 @@ void kgen_free_array_bulk(struct kgen_parr *arr)
 			if (arr->owned[j] == arr->pages[i])
 				arr->owned[j] = NULL;
 	arr->given = true;
-#if KGEN_HAVE_FREE_PAGES_BULK
-	free_pages_bulk(arr->pages, arr->nr);
-#else
-	kunit_skip(arr->test, "free_pages_bulk() is not available in this kernel");
-#endif
+	if (!kgen_free_api_call(KGEN_FREE_PAGES_BULK, 0, arr->nr, arr->pages,
+				NULL))
+		kunit_skip(arr->test, "free_pages_bulk() is not available in this kernel");
 }
 
 /**
