@@ -683,13 +683,3 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 		bs->boundary, delta[1], bs->zone[1]->name,
 		zone_to_nid(bs->zone[1]), want[1]);
 }
-
-/**
- * kgen_expect_bspan_no_warning() - the kernel did not complain
- * @test: the test case
- * @bs: the span
- */
-void kgen_expect_bspan_no_warning(struct kunit *test, struct kgen_bspan *bs)
-{
-	kgen_expect_no_new_taint(test, bs->taint_before, 0);
-}

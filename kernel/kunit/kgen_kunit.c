@@ -815,18 +815,6 @@ void kgen_expect_no_new_taint(struct kunit *test, unsigned long taint_before,
 }
 
 /**
- * kgen_expect_no_warning() - no new complaint while the span was tested
- * @test: the test case
- * @span: the span, whose allocation recorded the taint flags
- * @allowed_taints: taint bits the case expects
- */
-void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
-			    unsigned long allowed_taints)
-{
-	kgen_expect_no_new_taint(test, span->taint_before, allowed_taints);
-}
-
-/**
  * kgen_span_misuse_tail_start() - free a compound frozen span from a tail
  * @test: the test case
  * @span: a bare KGEN_ALLOC_FROZEN_COMPOUND span

@@ -346,13 +346,3 @@ void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr)
 		"expect.nr_vmalloc: NR_VMALLOC is %ld, was %ld before the case (%+ld)",
 		now, arr->vmalloc_before, now - arr->vmalloc_before);
 }
-
-/**
- * kgen_expect_parr_no_warning() - no WARN, bad page or oops during the case
- * @test: the test case
- * @arr: the case's pages (their allocation recorded the taint flags)
- */
-void kgen_expect_parr_no_warning(struct kunit *test, struct kgen_parr *arr)
-{
-	kgen_expect_no_new_taint(test, arr->taint_before, 0);
-}
