@@ -355,10 +355,12 @@ static void kgen_bspan_drain(struct kgen_bspan *bs)
 		drain_all_pages(bs->zone[1]);
 }
 
+/* Both zones' NR_FREE_PAGES, after a drain so that pcp pages count too. */
 static void kgen_bspan_snapshot(struct kgen_bspan *bs, unsigned long *free)
 {
-	free[0] = zone_page_state_snapshot(bs->zone[0], NR_FREE_PAGES);
-	free[1] = zone_page_state_snapshot(bs->zone[1], NR_FREE_PAGES);
+	kgen_bspan_drain(bs);
+	free[0] = kgen_zone_nr_free(bs->zone[0]);
+	free[1] = kgen_zone_nr_free(bs->zone[1]);
 }
 
 /*
@@ -451,7 +453,6 @@ void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 	if (api == KGEN_FREE_VFREE)
 		addr = kgen_bspan_vmap(bs);
 	kgen_log_straddling_chunks(bs);
-	kgen_bspan_drain(bs);
 	kgen_bspan_snapshot(bs, bs->free_before);
 
 	/* From here the pages belong to the free path, whatever it does. */
@@ -659,7 +660,6 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 	unsigned long now[2];
 	long delta[2], want[2];
 
-	kgen_bspan_drain(bs);
 	kgen_bspan_snapshot(bs, now);
 	delta[0] = now[0] - bs->free_before[0];
 	delta[1] = now[1] - bs->free_before[1];

@@ -525,6 +525,19 @@ void kgen_drain(struct kgen_span *span)
 }
 
 /**
+ * kgen_zone_nr_free() - NR_FREE_PAGES of a zone, exactly
+ * @zone: the zone
+ *
+ * The snapshot every free-page count of the library is taken with.
+ *
+ * Return: the counter including not yet folded per-cpu deltas.
+ */
+unsigned long kgen_zone_nr_free(struct zone *zone)
+{
+	return zone_page_state_snapshot(zone, NR_FREE_PAGES);
+}
+
+/**
  * kgen_zone_free_pages() - NR_FREE_PAGES of the span's zone, exactly
  * @span: the span
  *
@@ -532,7 +545,7 @@ void kgen_drain(struct kgen_span *span)
  */
 unsigned long kgen_zone_free_pages(struct kgen_span *span)
 {
-	return zone_page_state_snapshot(span->zone, NR_FREE_PAGES);
+	return kgen_zone_nr_free(span->zone);
 }
 
 /**
