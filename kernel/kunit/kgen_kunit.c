@@ -306,6 +306,27 @@ static bool kgen_sel_match(const struct kgen_sel *sel, unsigned long idx,
 }
 
 /**
+ * kgen_selected() - whether any selector picks a span page
+ * @span: the span
+ * @sel: page selectors
+ * @nr_sel: number of selectors
+ * @idx: page index in the span
+ *
+ * Return: true if at least one of the @nr_sel selectors matches @idx.
+ */
+static bool kgen_selected(const struct kgen_span *span,
+			  const struct kgen_sel *sel, unsigned int nr_sel,
+			  unsigned long idx)
+{
+	unsigned int s;
+
+	for (s = 0; s < nr_sel; s++)
+		if (kgen_sel_match(&sel[s], idx, span->nr_pages))
+			return true;
+	return false;
+}
+
+/**
  * kgen_span_hold() - take extra references on selected span pages
  * @span: the span
  * @sel: page selectors
@@ -319,18 +340,15 @@ void kgen_span_hold(struct kgen_span *span, const struct kgen_sel *sel,
 		    unsigned int nr_sel, unsigned int refs)
 {
 	unsigned long idx;
-	unsigned int s, r;
+	unsigned int r;
 
 	for (idx = 0; idx < span->nr_pages; idx++) {
-		for (s = 0; s < nr_sel; s++) {
-			if (!kgen_sel_match(&sel[s], idx, span->nr_pages))
-				continue;
-			for (r = 0; r < refs; r++) {
-				KUNIT_ASSERT_TRUE(span->test,
-					get_page_unless_zero(kgen_span_page(span, idx)));
-				span->refs[idx]++;
-			}
-			break;
+		if (!kgen_selected(span, sel, nr_sel, idx))
+			continue;
+		for (r = 0; r < refs; r++) {
+			KUNIT_ASSERT_TRUE(span->test,
+				get_page_unless_zero(kgen_span_page(span, idx)));
+			span->refs[idx]++;
 		}
 	}
 }
@@ -364,23 +382,19 @@ void kgen_span_spoil(struct kgen_span *span, const struct kgen_sel *sel,
 		     unsigned int nr_sel, enum kgen_spoil how)
 {
 	unsigned long idx;
-	unsigned int s;
 
 	if (how == KGEN_SPOIL_HWPOISON && !IS_ENABLED(CONFIG_MEMORY_FAILURE))
 		kunit_skip(span->test, "needs CONFIG_MEMORY_FAILURE (HWPoison)");
 	for (idx = 0; idx < span->nr_pages; idx++) {
 		struct page *page = kgen_span_page(span, idx);
 
-		for (s = 0; s < nr_sel; s++) {
-			if (!kgen_sel_match(&sel[s], idx, span->nr_pages))
-				continue;
-			if (how == KGEN_SPOIL_HWPOISON)
-				SetPageHWPoison(page);
-			else
-				SetPageReserved(page);
-			span->spoiled[idx] = how;
-			break;
-		}
+		if (!kgen_selected(span, sel, nr_sel, idx))
+			continue;
+		if (how == KGEN_SPOIL_HWPOISON)
+			SetPageHWPoison(page);
+		else
+			SetPageReserved(page);
+		span->spoiled[idx] = how;
 	}
 }
 
