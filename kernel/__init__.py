@@ -10,7 +10,7 @@ def kunit_dir():
 
 # Static files copied next to the generated suites in mm/kgen/.
 HELPER_FILES = ("kgen_kunit.c", "kgen_kunit.h", "kgen_vmalloc.c", "kgen_boundary.c",
-                "kgen_bench.c", "Kconfig")
+                "kgen_bench.c", "kgen_protocol.h", "Kconfig")
 
 
 def helper_files() -> dict[str, bytes]:

@@ -30,12 +30,13 @@
 
 #include "../internal.h"
 #include "kgen_kunit.h"
+#include "kgen_protocol.h"
 #if KGEN_HAVE_MM_PAGE_ALLOC_H
 #include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
 #endif
 
 /*
- * The guest layout kgen booted this kernel with ("kgen_boundary.guest=").
+ * The guest layout kgen booted this kernel with (KGEN_PROTO_GUEST_ARG).
  * A boundary suite runs only in the boot made for its layout: in any other
  * boot the boundary it needs is not there.
  */
@@ -53,8 +54,13 @@ MODULE_PARM_DESC(guest, "name of the QEMU guest layout kgen booted");
  */
 void kgen_guest_require(struct kunit *test, const char *layout)
 {
+	/* kgen passes the parameter by the name in kgen_protocol.h. */
+	BUILD_BUG_ON(__builtin_strcmp(MODULE_PARAM_PREFIX "guest=",
+				      KGEN_PROTO_GUEST_ARG));
+
 	if (strcmp(guest, layout))
-		kunit_skip(test, "runs only in a boot with guest layout %s (kgen run boots it with kgen_boundary.guest=%s and the layout's QEMU args); this boot has '%s'",
+		kunit_skip(test, "runs only in a boot with guest layout %s (kgen run boots it with "
+			   KGEN_PROTO_GUEST_ARG "%s and the layout's QEMU args); this boot has '%s'",
 			   layout, layout, guest);
 }
 
@@ -349,10 +355,12 @@ static void kgen_bspan_drain(struct kgen_bspan *bs)
 		drain_all_pages(bs->zone[1]);
 }
 
+/* Both zones' NR_FREE_PAGES, after a drain so that pcp pages count too. */
 static void kgen_bspan_snapshot(struct kgen_bspan *bs, unsigned long *free)
 {
-	free[0] = zone_page_state_snapshot(bs->zone[0], NR_FREE_PAGES);
-	free[1] = zone_page_state_snapshot(bs->zone[1], NR_FREE_PAGES);
+	kgen_bspan_drain(bs);
+	free[0] = kgen_zone_nr_free(bs->zone[0]);
+	free[1] = kgen_zone_nr_free(bs->zone[1]);
 }
 
 /*
@@ -408,8 +416,8 @@ static void kgen_log_straddling_chunks(struct kgen_bspan *bs)
 			     (unsigned long)MAX_PAGE_ORDER);
 		next = pfn + (1UL << order);
 		if (pfn < bs->boundary && next > bs->boundary)
-			kunit_info(bs->test,
-				   "kgen: chunk [%#lx, %#lx) (order %u) straddles pfn %#lx: [%#lx, %#lx) is %s node %d, [%#lx, %#lx) is %s node %d; the free takes the zone of its first page, %s node %d\n",
+			kunit_info(bs->test, KGEN_PROTO_LOG
+				   "chunk [%#lx, %#lx) (order %u) straddles pfn %#lx: [%#lx, %#lx) is %s node %d, [%#lx, %#lx) is %s node %d; the free takes the zone of its first page, %s node %d\n",
 				   pfn, next, order, bs->boundary, pfn, bs->boundary,
 				   bs->zone[0]->name, zone_to_nid(bs->zone[0]),
 				   bs->boundary, next, bs->zone[1]->name,
@@ -445,40 +453,16 @@ void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 	if (api == KGEN_FREE_VFREE)
 		addr = kgen_bspan_vmap(bs);
 	kgen_log_straddling_chunks(bs);
-	kgen_bspan_drain(bs);
 	kgen_bspan_snapshot(bs, bs->free_before);
 
 	/* From here the pages belong to the free path, whatever it does. */
 	bs->owned[0] = false;
 	bs->owned[1] = false;
-	switch (api) {
-	case KGEN_FREE_VFREE:
-		vfree(addr);
+	/* The span is refcounted pages for one call: no loop, nothing frozen. */
+	if (api != KGEN_FREE_PAGE_LOOP && api != KGEN_FREE_CONTIG_FROZEN_RANGE &&
+	    kgen_free_api_call(api, bs->pfn, nr, bs->pages, addr))
 		return;
-	case KGEN_FREE_PAGES_BULK:
-#if KGEN_HAVE_FREE_PAGES_BULK
-		free_pages_bulk(bs->pages, nr);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE___CONTIG_RANGE:
-#if KGEN_HAVE___FREE_CONTIG_RANGE
-		__free_contig_range(bs->pfn, nr);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_CONTIG_RANGE:
-#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
-		free_contig_range(bs->pfn, nr);
-		return;
-#else
-		break;
-#endif
-	default:
-		break;
-	}
+
 	/* Not in this tree: nothing was freed, the pages are still ours. */
 	bs->owned[0] = true;
 	bs->owned[1] = true;
@@ -502,26 +486,6 @@ static void kgen_bspan_unlock(struct kgen_bspan *bs, unsigned long flags)
 	if (bs->zone[1] != bs->zone[0])
 		spin_unlock(&bs->zone[1]->lock);
 	spin_unlock_irqrestore(&bs->zone[0]->lock, flags);
-}
-
-/* The free buddy block holding @pfn: head pfn and order, or -1 if none. */
-static int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn)
-{
-	int order;
-
-	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
-		unsigned long head = pfn & ~((1UL << order) - 1);
-		struct page *page;
-
-		if (!pfn_valid(head))
-			break;
-		page = pfn_to_page(head);
-		if (PageBuddy(page) && buddy_order(page) >= order) {
-			*head_pfn = head;
-			return buddy_order(page);
-		}
-	}
-	return -1;
 }
 
 /* Which of the span's two zones has the block headed by @head on its lists. */
@@ -548,12 +512,12 @@ static struct zone *kgen_list_zone_locked(struct kgen_bspan *bs,
  */
 void kgen_expect_bspan_freed(struct kunit *test, struct kgen_bspan *bs)
 {
-	unsigned long i, head, flags, bad = 0, first = 0;
+	unsigned long i, flags, bad = 0, first = 0;
 
 	kgen_bspan_drain(bs);
 	kgen_bspan_lock(bs, &flags);
 	for (i = 0; i < 2 * bs->nr_each; i++) {
-		if (kgen_buddy_block_locked(bs->pfn + i, &head) >= 0)
+		if (kgen_buddy_block_locked(bs->pfn + i, NULL) >= 0)
 			continue;
 		if (!bad++)
 			first = i;
@@ -696,7 +660,6 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 	unsigned long now[2];
 	long delta[2], want[2];
 
-	kgen_bspan_drain(bs);
 	kgen_bspan_snapshot(bs, now);
 	delta[0] = now[0] - bs->free_before[0];
 	delta[1] = now[1] - bs->free_before[1];
@@ -719,14 +682,4 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 		delta[0], bs->zone[0]->name, zone_to_nid(bs->zone[0]), want[0],
 		bs->boundary, delta[1], bs->zone[1]->name,
 		zone_to_nid(bs->zone[1]), want[1]);
-}
-
-/**
- * kgen_expect_bspan_no_warning() - the kernel did not complain
- * @test: the test case
- * @bs: the span
- */
-void kgen_expect_bspan_no_warning(struct kunit *test, struct kgen_bspan *bs)
-{
-	kgen_expect_no_new_taint(test, bs->taint_before, 0);
 }

@@ -12,10 +12,12 @@
 #include <linux/panic.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 #include <linux/vmstat.h>
 
 #include "../internal.h"
 #include "kgen_kunit.h"
+#include "kgen_protocol.h"
 #if KGEN_HAVE_MM_PAGE_ALLOC_H
 #include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
 #endif
@@ -304,6 +306,27 @@ static bool kgen_sel_match(const struct kgen_sel *sel, unsigned long idx,
 }
 
 /**
+ * kgen_selected() - whether any selector picks a span page
+ * @span: the span
+ * @sel: page selectors
+ * @nr_sel: number of selectors
+ * @idx: page index in the span
+ *
+ * Return: true if at least one of the @nr_sel selectors matches @idx.
+ */
+static bool kgen_selected(const struct kgen_span *span,
+			  const struct kgen_sel *sel, unsigned int nr_sel,
+			  unsigned long idx)
+{
+	unsigned int s;
+
+	for (s = 0; s < nr_sel; s++)
+		if (kgen_sel_match(&sel[s], idx, span->nr_pages))
+			return true;
+	return false;
+}
+
+/**
  * kgen_span_hold() - take extra references on selected span pages
  * @span: the span
  * @sel: page selectors
@@ -317,18 +340,15 @@ void kgen_span_hold(struct kgen_span *span, const struct kgen_sel *sel,
 		    unsigned int nr_sel, unsigned int refs)
 {
 	unsigned long idx;
-	unsigned int s, r;
+	unsigned int r;
 
 	for (idx = 0; idx < span->nr_pages; idx++) {
-		for (s = 0; s < nr_sel; s++) {
-			if (!kgen_sel_match(&sel[s], idx, span->nr_pages))
-				continue;
-			for (r = 0; r < refs; r++) {
-				KUNIT_ASSERT_TRUE(span->test,
-					get_page_unless_zero(kgen_span_page(span, idx)));
-				span->refs[idx]++;
-			}
-			break;
+		if (!kgen_selected(span, sel, nr_sel, idx))
+			continue;
+		for (r = 0; r < refs; r++) {
+			KUNIT_ASSERT_TRUE(span->test,
+				get_page_unless_zero(kgen_span_page(span, idx)));
+			span->refs[idx]++;
 		}
 	}
 }
@@ -362,23 +382,19 @@ void kgen_span_spoil(struct kgen_span *span, const struct kgen_sel *sel,
 		     unsigned int nr_sel, enum kgen_spoil how)
 {
 	unsigned long idx;
-	unsigned int s;
 
 	if (how == KGEN_SPOIL_HWPOISON && !IS_ENABLED(CONFIG_MEMORY_FAILURE))
 		kunit_skip(span->test, "needs CONFIG_MEMORY_FAILURE (HWPoison)");
 	for (idx = 0; idx < span->nr_pages; idx++) {
 		struct page *page = kgen_span_page(span, idx);
 
-		for (s = 0; s < nr_sel; s++) {
-			if (!kgen_sel_match(&sel[s], idx, span->nr_pages))
-				continue;
-			if (how == KGEN_SPOIL_HWPOISON)
-				SetPageHWPoison(page);
-			else
-				SetPageReserved(page);
-			span->spoiled[idx] = how;
-			break;
-		}
+		if (!kgen_selected(span, sel, nr_sel, idx))
+			continue;
+		if (how == KGEN_SPOIL_HWPOISON)
+			SetPageHWPoison(page);
+		else
+			SetPageReserved(page);
+		span->spoiled[idx] = how;
 	}
 }
 
@@ -398,12 +414,80 @@ unsigned long kgen_span_nr_spoiled(const struct kgen_span *span)
 }
 
 /**
+ * kgen_free_api_call() - hand pages to a free API under test
+ * @api: the free path
+ * @pfn: first pfn of the pages, for the range APIs and the per-page loop
+ * @nr: number of pages
+ * @pages: the same pages as an array, for free_pages_bulk(); or NULL
+ * @addr: for vfree(), the vmap() or vmalloc() area that owns the pages;
+ *        or NULL
+ *
+ * The one place the helper library calls the free paths it tests, for
+ * every family: the range APIs and the __free_page() loop take
+ * [@pfn, @pfn + @nr), free_pages_bulk() takes @pages, vfree() takes @addr.
+ *
+ * Return: true if @api was called.  False, with nothing freed, if this
+ * tree or kernel configuration lacks @api, or the caller has no @pages or
+ * @addr for it.
+ */
+bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
+			unsigned long nr, struct page **pages, const void *addr)
+{
+	unsigned long i;
+
+	switch (api) {
+	case KGEN_FREE_CONTIG_RANGE:
+#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
+		free_contig_range(pfn, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE___CONTIG_RANGE:
+#if KGEN_HAVE___FREE_CONTIG_RANGE
+		__free_contig_range(pfn, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE_PAGES_BULK:
+#if KGEN_HAVE_FREE_PAGES_BULK
+		if (!pages)
+			return false;
+		free_pages_bulk(pages, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE_PAGE_LOOP:
+		for (i = 0; i < nr; i++)
+			__free_page(pfn_to_page(pfn + i));
+		return true;
+	case KGEN_FREE_CONTIG_FROZEN_RANGE:
+#if KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && defined(CONFIG_CONTIG_ALLOC)
+		free_contig_frozen_range(pfn, nr);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE_VFREE:
+		if (!addr)
+			return false;
+		vfree(addr);
+		return true;
+	}
+	return false;
+}
+
+/**
  * kgen_span_free() - hand the whole span to a free API
  * @span: the span
  * @api: the free path under test
  *
  * Each page loses the test's allocation reference; pages the test holds
- * extra references on must survive that.
+ * extra references on must survive that.  Skips the case, with the pages
+ * still owned, if this kernel lacks @api (vfree() is the vmalloc family's:
+ * a span has no area for it).
  */
 void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 {
@@ -411,44 +495,10 @@ void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 
 	for (idx = 0; idx < span->nr_pages; idx++)
 		span->owner[base + idx] = KGEN_GIVEN;
+	if (kgen_free_api_call(api, span->pfn, span->nr_pages, span->array,
+			       NULL))
+		return;
 
-	switch (api) {
-	case KGEN_FREE_CONTIG_RANGE:
-#if KGEN_HAVE_FREE_CONTIG_RANGE && defined(CONFIG_CONTIG_ALLOC)
-		free_contig_range(span->pfn, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE___CONTIG_RANGE:
-#if KGEN_HAVE___FREE_CONTIG_RANGE
-		__free_contig_range(span->pfn, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_PAGES_BULK:
-#if KGEN_HAVE_FREE_PAGES_BULK
-		free_pages_bulk(span->array, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_PAGE_LOOP:
-		for (idx = 0; idx < span->nr_pages; idx++)
-			__free_page(kgen_span_page(span, idx));
-		return;
-	case KGEN_FREE_CONTIG_FROZEN_RANGE:
-#if KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE && defined(CONFIG_CONTIG_ALLOC)
-		free_contig_frozen_range(span->pfn, span->nr_pages);
-		return;
-#else
-		break;
-#endif
-	case KGEN_FREE_VFREE:
-		/* Span cases never take this path (vmalloc family only). */
-		break;
-	}
 	/* Not in this tree: nothing was freed, so the pages are still ours. */
 	for (idx = 0; idx < span->nr_pages; idx++)
 		span->owner[base + idx] = KGEN_OWNED;
@@ -489,6 +539,19 @@ void kgen_drain(struct kgen_span *span)
 }
 
 /**
+ * kgen_zone_nr_free() - NR_FREE_PAGES of a zone, exactly
+ * @zone: the zone
+ *
+ * The snapshot every free-page count of the library is taken with.
+ *
+ * Return: the counter including not yet folded per-cpu deltas.
+ */
+unsigned long kgen_zone_nr_free(struct zone *zone)
+{
+	return zone_page_state_snapshot(zone, NR_FREE_PAGES);
+}
+
+/**
  * kgen_zone_free_pages() - NR_FREE_PAGES of the span's zone, exactly
  * @span: the span
  *
@@ -496,7 +559,38 @@ void kgen_drain(struct kgen_span *span)
  */
 unsigned long kgen_zone_free_pages(struct kgen_span *span)
 {
-	return zone_page_state_snapshot(span->zone, NR_FREE_PAGES);
+	return kgen_zone_nr_free(span->zone);
+}
+
+/**
+ * kgen_buddy_block_locked() - the free buddy block holding a pfn
+ * @pfn: any valid pfn
+ * @head_pfn: set to the first pfn of the block if there is one; may be NULL
+ *
+ * The caller holds the lock of the zone of @pfn, so that the answer is
+ * stable while it uses it.
+ *
+ * Return: the order of the free buddy block that contains @pfn, or -1 if
+ * the page is not free in the buddy allocator.
+ */
+int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn)
+{
+	int order;
+
+	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
+		unsigned long head = pfn & ~((1UL << order) - 1);
+		struct page *page;
+
+		if (!pfn_valid(head))
+			break;
+		page = pfn_to_page(head);
+		if (PageBuddy(page) && buddy_order(page) >= order) {
+			if (head_pfn)
+				*head_pfn = head;
+			return buddy_order(page);
+		}
+	}
+	return -1;
 }
 
 /**
@@ -509,26 +603,14 @@ unsigned long kgen_zone_free_pages(struct kgen_span *span)
  */
 int kgen_free_block_order(struct page *page)
 {
-	unsigned long pfn = page_to_pfn(page);
 	struct zone *zone = page_zone(page);
 	unsigned long flags;
-	int order, found = -1;
+	int order;
 
 	spin_lock_irqsave(&zone->lock, flags);
-	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
-		unsigned long head_pfn = pfn & ~((1UL << order) - 1);
-		struct page *head;
-
-		if (!pfn_valid(head_pfn))
-			break;
-		head = pfn_to_page(head_pfn);
-		if (PageBuddy(head) && buddy_order(head) >= order) {
-			found = buddy_order(head);
-			break;
-		}
-	}
+	order = kgen_buddy_block_locked(page_to_pfn(page), NULL);
 	spin_unlock_irqrestore(&zone->lock, flags);
-	return found;
+	return order;
 }
 
 /**
@@ -760,18 +842,6 @@ void kgen_expect_no_new_taint(struct kunit *test, unsigned long taint_before,
 }
 
 /**
- * kgen_expect_no_warning() - no new complaint while the span was tested
- * @test: the test case
- * @span: the span, whose allocation recorded the taint flags
- * @allowed_taints: taint bits the case expects
- */
-void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
-			    unsigned long allowed_taints)
-{
-	kgen_expect_no_new_taint(test, span->taint_before, allowed_taints);
-}
-
-/**
  * kgen_span_misuse_tail_start() - free a compound frozen span from a tail
  * @test: the test case
  * @span: a bare KGEN_ALLOC_FROZEN_COMPOUND span
@@ -832,6 +902,6 @@ void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span)
  */
 void kgen_report_time(struct kunit *test, u64 start_ns)
 {
-	kunit_info(test, "kgen: time_us=%llu",
+	kunit_info(test, KGEN_PROTO_TIME_US "%llu",
 		   div_u64(ktime_get_ns() - start_ns, NSEC_PER_USEC));
 }

@@ -163,8 +163,13 @@ void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 				 int warnings);
 void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span);
 
+bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
+			unsigned long nr, struct page **pages, const void *addr);
+
 void kgen_drain(struct kgen_span *span);
+unsigned long kgen_zone_nr_free(struct zone *zone);
 unsigned long kgen_zone_free_pages(struct kgen_span *span);
+int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn);
 int kgen_free_block_order(struct page *page);
 unsigned long kgen_span_nr_held(const struct kgen_span *span);
 unsigned long kgen_span_nr_spoiled(const struct kgen_span *span);
@@ -180,10 +185,27 @@ void kgen_expect_free_delta(struct kunit *test, struct kgen_span *span,
 			    unsigned long before, long expected);
 void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span);
 void kgen_expect_balanced(struct kunit *test, struct kgen_span *span);
+/*
+ * The taint check.  The generated suites call it through one wrapper per
+ * family (kgen_expect_no_warning(), kgen_expect_parr_no_warning(),
+ * kgen_expect_bspan_no_warning()), each handing it the taint flags that
+ * family recorded when it allocated its pages.
+ */
 void kgen_expect_no_new_taint(struct kunit *test, unsigned long taint_before,
 			      unsigned long allowed_taints);
-void kgen_expect_no_warning(struct kunit *test, struct kgen_span *span,
-			    unsigned long allowed_taints);
+
+/**
+ * kgen_expect_no_warning() - no new complaint while the span was tested
+ * @test: the test case
+ * @span: the span, whose allocation recorded the taint flags
+ * @allowed_taints: taint bits the case expects
+ */
+static inline void kgen_expect_no_warning(struct kunit *test,
+					  struct kgen_span *span,
+					  unsigned long allowed_taints)
+{
+	kgen_expect_no_new_taint(test, span->taint_before, allowed_taints);
+}
 
 /* vmalloc family (kgen_vmalloc.c): pages tracked as an array. */
 enum kgen_array_layout {
@@ -234,7 +256,17 @@ void kgen_free_array_bulk(struct kgen_parr *arr);
 void kgen_expect_array_freed(struct kunit *test, struct kgen_parr *arr,
 			     int min_order);
 void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr);
-void kgen_expect_parr_no_warning(struct kunit *test, struct kgen_parr *arr);
+
+/**
+ * kgen_expect_parr_no_warning() - no WARN, bad page or oops during the case
+ * @test: the test case
+ * @arr: the case's pages (their allocation recorded the taint flags)
+ */
+static inline void kgen_expect_parr_no_warning(struct kunit *test,
+					       struct kgen_parr *arr)
+{
+	kgen_expect_no_new_taint(test, arr->taint_before, 0);
+}
 
 /* Boundary family (kgen_boundary.c): a span across a zone/node/section edge. */
 enum kgen_boundary_kind {
@@ -303,7 +335,17 @@ void kgen_expect_bspan_freed(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_no_straddle(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_zones_kept(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs);
-void kgen_expect_bspan_no_warning(struct kunit *test, struct kgen_bspan *bs);
+
+/**
+ * kgen_expect_bspan_no_warning() - the kernel did not complain
+ * @test: the test case
+ * @bs: the span (its allocation recorded the taint flags)
+ */
+static inline void kgen_expect_bspan_no_warning(struct kunit *test,
+						struct kgen_bspan *bs)
+{
+	kgen_expect_no_new_taint(test, bs->taint_before, 0);
+}
 
 const char *kgen_free_api_name(enum kgen_free_api api);
 void kgen_report_time(struct kunit *test, u64 start_ns);

@@ -17,6 +17,7 @@
 
 #include "../internal.h"
 #include "kgen_kunit.h"
+#include "kgen_protocol.h"
 #if KGEN_HAVE_MM_PAGE_ALLOC_H
 #include "../page_alloc.h"
 #endif
@@ -113,7 +114,7 @@ struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
 	arr->order = area->page_order;
 #endif
 	/* In the case's log: whether huge pages backed the area here. */
-	kunit_info(test, "kgen: vmalloc area of %lu pages, page order %u",
+	kunit_info(test, KGEN_PROTO_LOG "vmalloc area of %lu pages, page order %u",
 		   nr_pages, arr->order);
 	return arr;
 }
@@ -163,7 +164,7 @@ struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages
 void kgen_vfree_area(struct kgen_parr *arr)
 {
 	arr->given = true;
-	vfree(arr->addr);
+	kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
 }
 
 /*
@@ -256,11 +257,9 @@ void kgen_free_array_bulk(struct kgen_parr *arr)
 			if (arr->owned[j] == arr->pages[i])
 				arr->owned[j] = NULL;
 	arr->given = true;
-#if KGEN_HAVE_FREE_PAGES_BULK
-	free_pages_bulk(arr->pages, arr->nr);
-#else
-	kunit_skip(arr->test, "free_pages_bulk() is not available in this kernel");
-#endif
+	if (!kgen_free_api_call(KGEN_FREE_PAGES_BULK, 0, arr->nr, arr->pages,
+				NULL))
+		kunit_skip(arr->test, "free_pages_bulk() is not available in this kernel");
 }
 
 /**
@@ -346,14 +345,4 @@ void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr)
 	KUNIT_EXPECT_EQ_MSG(test, now, arr->vmalloc_before,
 		"expect.nr_vmalloc: NR_VMALLOC is %ld, was %ld before the case (%+ld)",
 		now, arr->vmalloc_before, now - arr->vmalloc_before);
-}
-
-/**
- * kgen_expect_parr_no_warning() - no WARN, bad page or oops during the case
- * @test: the test case
- * @arr: the case's pages (their allocation recorded the taint flags)
- */
-void kgen_expect_parr_no_warning(struct kunit *test, struct kgen_parr *arr)
-{
-	kgen_expect_no_new_taint(test, arr->taint_before, 0);
 }

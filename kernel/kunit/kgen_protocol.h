@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kgen protocol: the strings the kgen tool (Python) and this helper library
+ * exchange through the kernel command line and the kernel log.
+ *
+ * kgen passes module parameters on the command line and parses what the
+ * cases print; neither side can see the other's code.  Every such string
+ * is named here, and kgen/protocol.py holds the same names with the same
+ * values: tests/unit/test_protocol.py parses this file and fails when the
+ * two differ, so change both together.
+ *
+ * Keep each value a single string literal (the test reads them as such).
+ */
+#ifndef _MM_KGEN_PROTOCOL_H
+#define _MM_KGEN_PROTOCOL_H
+
+/*
+ * Prefix of the lines a case logs about its own state.  When the kernel
+ * dies in a case, kgen quotes the last such lines as what the case was
+ * doing.
+ */
+#define KGEN_PROTO_LOG			"kgen: "
+
+/*
+ * The last line a case logs: how long its body took, in microseconds
+ * ("kgen: time_us=<n>").  kgen turns it into the JUnit testcase time.
+ */
+#define KGEN_PROTO_TIME_US		"kgen: time_us="
+
+/*
+ * Start of every expectation failure message ("expect.<key>: ...", <key>
+ * the spec's expect key).  kgen keys the failure kind on it.  The helpers
+ * spell it out in each message so that a message in a log can be found
+ * with grep.
+ */
+#define KGEN_PROTO_EXPECT		"expect."
+
+/*
+ * Kernel command-line argument kgen boots a guest-layout suite with,
+ * followed by the suite name: the "guest" parameter of kgen_boundary.c.
+ */
+#define KGEN_PROTO_GUEST_ARG		"kgen_boundary.guest="
+
+/* The benchmark lane's KUnit suite: kgen bench runs only it. */
+#define KGEN_PROTO_BENCH_SUITE		"kgen_bench"
+
+/* Its parameters (kgen_bench.c), set by kgen bench per arch. */
+#define KGEN_PROTO_BENCH_ITERATIONS_ARG	"kgen_bench.iterations="
+#define KGEN_PROTO_BENCH_CONTIG_ARG	"kgen_bench.contig_iterations="
+
+/*
+ * One benchmark measurement, logged by kgen_bench.c and collected by kgen
+ * bench over several boots:
+ *
+ *   kgen-bench: name=<row> iterations=<n> total_ns=<t>
+ */
+#define KGEN_PROTO_BENCH_NAME		"kgen-bench: name="
+#define KGEN_PROTO_BENCH_ITERATIONS	" iterations="
+#define KGEN_PROTO_BENCH_TOTAL_NS	" total_ns="
+
+/* The two rows whose ratio kgen bench reports as the batched-free speedup. */
+#define KGEN_PROTO_BENCH_ROW_BATCHED	"high_order.free_contig_range"
+#define KGEN_PROTO_BENCH_ROW_LOOP	"high_order.free_page_loop"
+
+#endif /* _MM_KGEN_PROTOCOL_H */

@@ -1,0 +1,41 @@
+"""The strings kgen and its KUnit helper library exchange.
+
+kgen talks to the C it builds into the kernel only through text: it passes
+module parameters on the kernel command line and parses lines the cases
+print in the kernel log.  Neither side can import the other, so each string
+is named twice: as a #define in kernel/kunit/kgen_protocol.h for the C, and
+here, under the same name with the same value, for the Python.
+tests/unit/test_protocol.py parses the header and fails when a name is
+missing on one side or the values differ, so the two cannot drift apart:
+change both together.
+
+The comments in kgen_protocol.h say where each string is printed or read.
+"""
+
+# Prefix of the lines a case logs about its own state; quoted as context
+# when the kernel dies in the case.
+KGEN_PROTO_LOG = "kgen: "
+
+# Last line of a case: its body's run time in microseconds, for JUnit.
+KGEN_PROTO_TIME_US = "kgen: time_us="
+
+# Start of every expectation failure message ("expect.<key>: ...").
+KGEN_PROTO_EXPECT = "expect."
+
+# Command-line argument for a guest-layout boot, followed by the suite name.
+KGEN_PROTO_GUEST_ARG = "kgen_boundary.guest="
+
+# The benchmark lane's KUnit suite and its parameters.
+KGEN_PROTO_BENCH_SUITE = "kgen_bench"
+KGEN_PROTO_BENCH_ITERATIONS_ARG = "kgen_bench.iterations="
+KGEN_PROTO_BENCH_CONTIG_ARG = "kgen_bench.contig_iterations="
+
+# One benchmark measurement:
+#   kgen-bench: name=<row> iterations=<n> total_ns=<t>
+KGEN_PROTO_BENCH_NAME = "kgen-bench: name="
+KGEN_PROTO_BENCH_ITERATIONS = " iterations="
+KGEN_PROTO_BENCH_TOTAL_NS = " total_ns="
+
+# The two rows whose ratio is the batched-free speedup.
+KGEN_PROTO_BENCH_ROW_BATCHED = "high_order.free_contig_range"
+KGEN_PROTO_BENCH_ROW_LOOP = "high_order.free_page_loop"
