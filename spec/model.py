@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgen import protocol as P
 from kgen.arch import DEVICE_TREE, TWO_ZONES
 
 # Spec name of a free API -> the C enum value the helper library expects.
@@ -251,7 +252,7 @@ class Guest:
 
     def kernel_args(self, suite: str) -> list[str]:
         """The layout's own arguments plus the name the suite checks for."""
-        args = [f"kgen_boundary.guest={suite}"]
+        args = [f"{P.KGEN_PROTO_GUEST_ARG}{suite}"]
         if self.movablecore_mb:
             args.append(f"movablecore={self.movablecore_mb}M")
         return args

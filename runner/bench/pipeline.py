@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kgen import protocol as P
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import default_build_dir
 from kgen.errors import EnvironmentProblem
@@ -75,8 +76,8 @@ def run_bench(req: BenchRequest) -> BenchResult:
         tree=req.tree, arch=req.arch, accel=req.accel, timeout=req.timeout, log=req.log,
         stall_seconds=req.stall_seconds,
         build_dir=Path(f"{default_build_dir(req.tree, req.arch)}-bench"),
-        kernel_args=[f"kgen_bench.iterations={high}",
-                     f"kgen_bench.contig_iterations={contig}",
+        kernel_args=[f"{P.KGEN_PROTO_BENCH_ITERATIONS_ARG}{high}",
+                     f"{P.KGEN_PROTO_BENCH_CONTIG_ARG}{contig}",
                      "test_vmalloc.run_test_mask=0"])
     with Session(config) as session:
         _build(session, req)
@@ -107,7 +108,7 @@ def _build(session: Session, req: BenchRequest) -> None:
 
 
 def _bench_boot(session: Session, n: int, req: BenchRequest) -> tuple[dict[str, float], Path]:
-    booted, log_path = session.boot(f"console.boot{n}.log", "kgen_bench")
+    booted, log_path = session.boot(f"console.boot{n}.log", P.KGEN_PROTO_BENCH_SUITE)
     rows = parse_boot(booted.output)
     if booted.stopped:
         raise EnvironmentProblem(f"boot {n}: {booted.stopped.describe()}; see {log_path}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from kgen import protocol as P
 from kgen.runner.bench.pipeline import BenchResult
 from kgen.runner.bench.stats import ALPHA, Comparison, Row
 from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
@@ -76,7 +77,7 @@ def as_run_result(result: BenchResult,
                   comparisons: list[Comparison] | None = None) -> RunResult:
     """The rows as one JUnit suite: a passed case per row, the figures as
     properties (CI dashboards read JUnit, not Markdown)."""
-    suite = SuiteResult("kgen_bench", [
+    suite = SuiteResult(P.KGEN_PROTO_BENCH_SUITE, [
         CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"])
         for row in result.rows], properties=junit_properties(result, comparisons))
     return RunResult(suites=[suite])

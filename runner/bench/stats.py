@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from kgen import protocol as P
+
 ALPHA = 0.05
-_LINE = re.compile(r"kgen-bench: name=(?P<name>[\w.]+) iterations=(?P<n>\d+) "
-                   r"total_ns=(?P<ns>\d+)")
+_LINE = re.compile(re.escape(P.KGEN_PROTO_BENCH_NAME) + r"(?P<name>[\w.]+)"
+                   + re.escape(P.KGEN_PROTO_BENCH_ITERATIONS) + r"(?P<n>\d+)"
+                   + re.escape(P.KGEN_PROTO_BENCH_TOTAL_NS) + r"(?P<ns>\d+)")
 RATIO_ROW = "high_order.speedup (loop / batched)"
 _VMALLOC_SUMMARY = re.compile(r"Summary: (?P<test>\w+) passed: (?P<passed>\d+) failed: "
                               r"(?P<failed>\d+) .*?avg: (?P<usec>\d+) usec")
@@ -38,8 +41,8 @@ def parse_boot(lines: list[str]) -> dict[str, float]:
         match = _LINE.search(line)
         if match and int(match["n"]):
             rows[match["name"]] = int(match["ns"]) / int(match["n"])
-    batched = rows.get("high_order.free_contig_range")
-    loop = rows.get("high_order.free_page_loop")
+    batched = rows.get(P.KGEN_PROTO_BENCH_ROW_BATCHED)
+    loop = rows.get(P.KGEN_PROTO_BENCH_ROW_LOOP)
     if batched and loop:
         rows[RATIO_ROW] = loop / batched
     return rows

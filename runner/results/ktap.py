@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kgen import protocol as P
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.splats import Splat, find_splats, splat_kind
 
@@ -64,7 +65,7 @@ _RESULT = re.compile(r"^(ok|not ok) (\d{1,9})\b ?(?:- )?([^#]*?)\s*(?:#\s*(.*))?
 _SKIP = re.compile(r"^SKIP\b\s*(.*)$", re.IGNORECASE)
 _TOTALS = re.compile(r"^# \S+: pass:\d+ fail:\d+ skip:\d+ total:\d+$")
 _ATTRIBUTE = re.compile(r"^# ([\w.-]+): (.*)$")
-_TIME = re.compile(r"^# (?:\S+: )?kgen: time_us=(\d{1,15})$")
+_TIME = re.compile(r"^# (?:\S+: )?" + re.escape(P.KGEN_PROTO_TIME_US) + r"(\d{1,15})$")
 _FAILURE_HEAD = re.compile(
     r"^# (?:\S+: )?((?:EXPECTATION|ASSERTION) FAILED at \S+)")
 _EXECUTOR_ERROR = re.compile(r"kunit executor: (.*)$")

@@ -6,8 +6,14 @@ from pathlib import Path
 
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run.recovery import (MAX_REBOOTS, deaths, mark_timeout, merge, recover,
-                                      rerun_targets)
+from kgen.runner.run.recovery import (
+    MAX_REBOOTS,
+    deaths,
+    mark_timeout,
+    merge,
+    recover,
+    rerun_targets,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ktap"
 

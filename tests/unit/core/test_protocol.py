@@ -12,8 +12,8 @@ import pytest
 
 from kgen import protocol
 from kgen.kernel import HELPER_FILES, kunit_dir
-from kgen.runner.bench_stats import RATIO_ROW, parse_boot
-from kgen.runner.ktap import parse_console
+from kgen.runner.bench.stats import RATIO_ROW, parse_boot
+from kgen.runner.results.ktap import parse_console
 from kgen.spec.model import Guest
 
 HEADER = "kgen_protocol.h"
