@@ -554,7 +554,7 @@ def fetch_kernel_source(cache: Path, log=print, request: Request | None = None) 
         apt = PrivateApt(cache / "apt")
         apt.prepare()
         apt.update(log)
-        cand = choose(apt.candidates([request.package]), request)
+        cand = choose(apt.candidates(), request)
         # A version asked for by name never replaces the X.Y tree (build dirs
         # and other users rely on it): it gets a directory of its own.
         trees = cache / "sources"
@@ -566,7 +566,7 @@ def fetch_kernel_source(cache: Path, log=print, request: Request | None = None) 
         except EnvironmentProblem:
             # The lists may be up to a day old and the mirror may have moved on.
             apt.update(log, force=True)
-            cand = choose(apt.candidates([request.package]), request)
+            cand = choose(apt.candidates(), request)
             log(f"kgen: retrying with {cand.package} {cand.version} from {cand.suite}")
             deb = _download(apt, cand, cache / "debs")
         stamp.unlink(missing_ok=True)

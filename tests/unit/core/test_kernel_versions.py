@@ -395,6 +395,8 @@ def test_fetch_downloads_unpacks_and_stamps(tmp_path, monkeypatch):
         .startswith("linux-source-7.3 7.3~rc7-1~exp1 from ")
     assert not (tmp_path / "sources/linux-source-7.3").exists()
     assert [t.version for t in cached_trees(tmp_path)] == ["7.2.13-1", "7.3~rc7-1~exp1"]
+    with pytest.raises(UsageError, match=r"fetchable series: 6.1, 6.12, 7.2, 7.3"):
+        fetch_kernel_source(tmp_path, log=logs.append, request=Request("5.10"))
 
 
 # --- kgen kernel list --------------------------------------------------------
