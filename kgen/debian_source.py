@@ -408,6 +408,7 @@ class PrivateApt:
 
     def __init__(self, root: Path, sources: list[AptSource] | None = None):
         self.root = root
+        self.update_problem: str | None = None
         self.sources = system_apt_sources() if sources is None else sources
 
     def _options(self) -> list[str]:
@@ -457,8 +458,25 @@ class PrivateApt:
         suites = search_suites(self.sources)
         log(f"kgen: updating package lists ({sum(map(len, suites.values()))} suite(s) "
             f"of {', '.join(suites)}) in {self.root}")
-        self.run("apt-get", "-q", "update")
+        try:
+            self.run("apt-get", "-q", "update")
+        except EnvironmentProblem as exc:
+            # One suite the mirror lacks (a partial mirror without
+            # experimental, say) fails the whole update, yet apt has fetched
+            # the other suites' lists: go on with them, and say so.  The
+            # lists are not marked fresh, so the next call tries again.
+            self.update_problem = str(exc)
+            log(f"kgen: warning: {exc}\nkgen: going on with the lists apt has")
+            return
+        self.update_problem = None
         self._updated.write_text((self.root / "sources.list").read_text())
+
+    def checked_candidates(self) -> list[Candidate]:
+        """candidates(), but none at all after a failed update is an error."""
+        found = self.candidates()
+        if not found and self.update_problem:
+            raise EnvironmentProblem(self.update_problem)
+        return found
 
     def candidates(self, packages: list[str] | None = None) -> list[Candidate]:
         """Every version of the packages (default: every linux-source-X.Y)."""
@@ -554,7 +572,7 @@ def fetch_kernel_source(cache: Path, log=print, request: Request | None = None) 
         apt = PrivateApt(cache / "apt")
         apt.prepare()
         apt.update(log)
-        cand = choose(apt.candidates(), request)
+        cand = choose(apt.checked_candidates(), request)
         # A version asked for by name never replaces the X.Y tree (build dirs
         # and other users rely on it): it gets a directory of its own.
         trees = cache / "sources"
@@ -566,7 +584,7 @@ def fetch_kernel_source(cache: Path, log=print, request: Request | None = None) 
         except EnvironmentProblem:
             # The lists may be up to a day old and the mirror may have moved on.
             apt.update(log, force=True)
-            cand = choose(apt.candidates(), request)
+            cand = choose(apt.checked_candidates(), request)
             log(f"kgen: retrying with {cand.package} {cand.version} from {cand.suite}")
             deb = _download(apt, cand, cache / "debs")
         stamp.unlink(missing_ok=True)
@@ -583,4 +601,4 @@ def fetchable(cache: Path, log=print, refresh: bool = False) -> tuple[list[Candi
         apt = PrivateApt(cache / "apt")
         apt.prepare()
         apt.update(log, force=refresh)
-        return apt.candidates(), apt.lists_age() or 0.0
+        return apt.checked_candidates(), apt.lists_age() or 0.0

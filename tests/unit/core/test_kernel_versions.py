@@ -422,3 +422,43 @@ def test_kernel_list_table(tmp_path, monkeypatch, capsys):
     assert cli.main(["kernel", "list", "--all"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert ["linux-source-6.12", "6.12.115-2~deb12u1", "bookworm-security"] in rows
+
+
+# --- a mirror that lacks a suite -------------------------------------------------
+
+class FailingUpdateApt(RecordingApt):
+    """apt-get update exits 100 (one suite has no Release file); lists may exist."""
+
+    def __init__(self, root: Path, lists: bool):
+        super().__init__(root)
+        self.lists = lists
+
+    def run(self, *args, cwd=None):
+        if args[:3] == ("apt-get", "-q", "update"):
+            self.calls.append(args)
+            raise EnvironmentProblem("apt-get -q update failed:\nE: The repository "
+                                     f"'{MAIN} experimental Release' does not have a "
+                                     "Release file.")
+        if not self.lists and args[0] == "apt-cache":
+            return ""
+        return super().run(*args, cwd=cwd)
+
+
+def test_partial_update_goes_on_with_the_lists_apt_has(tmp_path):
+    logs: list[str] = []
+    apt = FailingUpdateApt(tmp_path / "apt", lists=True)
+    apt.prepare()
+    apt.update(logs.append)
+    assert "does not have a Release file" in logs[-1] and "going on" in logs[-1]
+    assert choose(apt.checked_candidates(), Request("7.2")).version == "7.2.13-1"
+    assert apt.lists_age() is None          # not marked fresh: next call retries
+    apt.update(logs.append)
+    assert len([c for c in apt.calls if c[1:] == ("-q", "update")]) == 2
+
+
+def test_failed_update_without_lists_is_an_environment_problem(tmp_path):
+    apt = FailingUpdateApt(tmp_path / "apt", lists=False)
+    apt.prepare()
+    apt.update(lambda m: None)
+    with pytest.raises(EnvironmentProblem, match="does not have a Release file"):
+        apt.checked_candidates()
