@@ -72,7 +72,7 @@ def cmd_kernel_list(args) -> int:
     from kgen.debian_source import best_per_series, cached_trees, fetchable, version_key
     cache = cache_root()
     trees = cached_trees(cache)
-    print(f"cached (kgen kernel fetch X.Y returns these at once; cache {cache}):")
+    print(f"cached (kgen kernel fetch returns these at once, without network; cache {cache}):")
     if trees:
         print("\n".join(_table([("SERIES", "VERSION", "SUITE", "PATH")] + [
             (t.package.removeprefix("linux-source-"), t.version, t.suite, str(t.path))
