@@ -11,7 +11,7 @@ from pathlib import Path
 from kgen import __version__
 from kgen.arch import ARCH_NAMES, DEFAULT_ARCH
 from kgen.cache import cache_root, tree_key
-from kgen.debian_source import fetch_kernel_source
+from kgen.debian_source import fetch_kernel_source, parse_request
 from kgen.errors import (
     EXIT_BUILD,
     EXIT_INTERRUPTED,
@@ -56,8 +56,54 @@ def _resolve_tree(arg: Path | None) -> Path:
 
 
 def cmd_kernel_fetch(args) -> int:
-    tree = fetch_kernel_source(cache_root(), log=_log)
+    request = parse_request(args.version)
+    tree = fetch_kernel_source(cache_root(), log=_log, request=request)
     print(tree)
+    return EXIT_OK
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+            for row in rows]
+
+
+def cmd_kernel_list(args) -> int:
+    from kgen.debian_source import best_per_series, cached_trees, fetchable, version_key
+    cache = cache_root()
+    trees = cached_trees(cache)
+    print(f"cached (kgen kernel fetch returns these at once, without network; cache {cache}):")
+    if trees:
+        print("\n".join(_table([("SERIES", "VERSION", "SUITE", "PATH")] + [
+            (t.package.removeprefix("linux-source-"), t.version, t.suite, str(t.path))
+            for t in trees])))
+    else:
+        print("  none")
+    sys.stdout.flush()
+    candidates, age = fetchable(cache, log=_log, refresh=args.refresh)
+    chosen = set(best_per_series(candidates).values())
+    have = {(t.package, t.version) for t in trees}
+    if not args.all:   # the newest version per package and suite
+        newest: dict = {}
+        for cand in candidates:
+            key = (cand.package, cand.suite)
+            if key not in newest or version_key(cand.version) > version_key(newest[key].version):
+                newest[key] = cand
+        candidates = list(newest.values())
+    candidates.sort(key=lambda c: (tuple(int(x) for x in c.series.split(".")),
+                                   version_key(c.version), c.suite))
+    print()
+    print(f"fetchable (package lists {round(age / 60)} min old; "
+          "* = what kgen kernel fetch X.Y takes"
+          + ("" if args.all else "; newest per suite, --all for every version") + "):")
+    if candidates:
+        print("\n".join(_table([("PACKAGE", "VERSION", "SUITE", "")] + [
+            (c.package, c.version, c.suite,
+             " ".join(n for n, on in (("*", c in chosen),
+                                      ("cached", (c.package, c.version) in have)) if on))
+            for c in candidates])))
+    else:
+        print("  none")
     return EXIT_OK
 
 
@@ -220,9 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     kernel = sub.add_parser("kernel", help="manage the cached kernel source")
     ksub = kernel.add_subparsers(dest="kernel_command", required=True)
-    fetch = ksub.add_parser("fetch", help="download and unpack Debian's linux-source-7.3 "
-                            "into the cache; prints the tree's path last")
+    fetch = ksub.add_parser(
+        "fetch", help="download and unpack Debian's linux-source-X.Y into the cache "
+        "(once); prints the tree's path last")
+    fetch.add_argument(
+        "version", nargs="?", metavar="VERSION",
+        help="X.Y such as 6.12, 7.2 or 7.3 (default 7.3), or a full Debian version "
+        "such as 7.3~rc7-1~exp1. X.Y takes 7.3 from trixie-backports, otherwise the "
+        "newest version outside experimental (experimental only if nothing else "
+        "carries it)")
     fetch.set_defaults(func=cmd_kernel_fetch)
+    klist = ksub.add_parser("list", help="show the cached kernel trees and the "
+                            "linux-source-X.Y versions the Debian mirror offers")
+    klist.add_argument("--all", action="store_true",
+                       help="every fetchable version, not only the newest per suite")
+    klist.add_argument("--refresh", action="store_true",
+                       help="update the package lists even if they are less than a day old")
+    klist.set_defaults(func=cmd_kernel_list)
 
     lint = sub.add_parser("lint", help="check spec files (exit 2 on problems)")
     lint.add_argument("paths", nargs="+", type=Path, metavar="PATH")
