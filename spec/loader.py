@@ -401,7 +401,21 @@ def _array_case_ok(raw: dict, span: dict, sweep: dict, alloc: str, problem) -> b
 
 
 def load_spec(path: Path) -> Spec:
-    """Load and validate one spec file; raise SpecError listing every problem."""
+    """Load and validate one spec file; raise SpecError listing every problem.
+
+    Phases, each reporting all its problems before the next one runs: read
+    the YAML with positions, check it against the schema, build every case,
+    check the guest layout.
+    """
+    data, pos = _read_checked(path)
+    cases = _build_cases(path, data["cases"], pos)
+    guest = _build_guest(path, data, pos)
+    return Spec(path=path, suite=data["suite"], cases=cases,
+                description=data.get("description", ""), guest=guest)
+
+
+def _read_checked(path: Path) -> tuple[Any, _Positions]:
+    """Phases 1 and 2: the document with its positions, schema-valid."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -412,10 +426,15 @@ def load_spec(path: Path) -> Spec:
     problems += _schema_problems(path, data, pos)
     if problems:
         raise SpecError(problems)
+    return data, pos
 
+
+def _build_cases(path: Path, raw_cases: list[dict], pos: _Positions) -> list[Case]:
+    """Phase 3: every case, with unique names."""
+    problems: list[SpecProblem] = []
     cases: list[Case] = []
     names: set[str] = set()
-    for idx, raw_case in enumerate(data["cases"]):
+    for idx, raw_case in enumerate(raw_cases):
         if raw_case["name"] in names:
             problems.append(SpecProblem(path, *pos.at(("cases", idx, "name")),
                                         f"duplicate case name {raw_case['name']!r}"))
@@ -425,43 +444,61 @@ def load_spec(path: Path) -> Spec:
             cases.append(case)
     if problems:
         raise SpecError(problems)
-    guest = None
-    if "guest" in data:
-        raw = data["guest"]
-        guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
-                      movablecore_mb=raw.get("movablecore_mb"),
-                      boundary_cma_mb=raw.get("boundary_cma_mb"),
-                      dma_limit_mb=raw.get("dma_limit_mb"))
-        if guest.boundary_cma_mb and len(guest.nodes_mb) < 2:
-            problems.append(SpecProblem(path, *pos.at(("guest", "boundary_cma_mb")),
-                                        "boundary_cma_mb needs nodes_mb (two nodes or more)"))
-        if guest.memory_mb and guest.nodes_mb and sum(guest.nodes_mb) != guest.memory_mb:
-            problems.append(SpecProblem(path, *pos.at(("guest", "memory_mb")),
-                                        f"guest.memory_mb {guest.memory_mb} is not the sum "
-                                        f"of nodes_mb ({sum(guest.nodes_mb)})"))
-        total = guest.total_mb or 1024
-        if total > MAX_GUEST_MB:
-            problems.append(SpecProblem(path, *pos.at(("guest",)),
-                                        f"guest memory {total} MiB is more than "
-                                        f"{MAX_GUEST_MB} MiB"))
-        regions = guest.cma_regions(0x4000_0000)   # arm64 virt RAM base
-        ram_end = 0x4000_0000 + (sum(guest.nodes_mb) << 20)
-        for (start, size), (nxt, _) in zip(regions, regions[1:] + [(ram_end, 0)]):
-            if start + size > nxt or start < 0x4000_0000:
-                problems.append(SpecProblem(
-                    path, *pos.at(("guest", "boundary_cma_mb")),
+    return cases
+
+
+def _build_guest(path: Path, data: dict, pos: _Positions) -> Guest | None:
+    """Phase 4: the guest layout a suite boots in, if it has one."""
+    if "guest" not in data:
+        return None
+    raw = data["guest"]
+    guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
+                  movablecore_mb=raw.get("movablecore_mb"),
+                  boundary_cma_mb=raw.get("boundary_cma_mb"),
+                  dma_limit_mb=raw.get("dma_limit_mb"))
+    problems = [SpecProblem(path, *pos.at(("guest",) + sub), msg)
+                for sub, msg in _guest_problems(guest)]
+    if problems:
+        raise SpecError(problems)
+    return guest
+
+
+# arm64 virt: RAM starts at 1 GiB.
+_ARM64_RAM_BASE = 0x4000_0000
+
+
+def _guest_problems(guest: Guest) -> list[tuple[JsonPath, str]]:
+    """What is wrong with a guest layout, as (place under guest:, message)."""
+    out: list[tuple[JsonPath, str]] = []
+    if guest.boundary_cma_mb and len(guest.nodes_mb) < 2:
+        out.append((("boundary_cma_mb",), "boundary_cma_mb needs nodes_mb (two nodes or more)"))
+    if guest.memory_mb and guest.nodes_mb and sum(guest.nodes_mb) != guest.memory_mb:
+        out.append((("memory_mb",), f"guest.memory_mb {guest.memory_mb} is not the sum "
+                    f"of nodes_mb ({sum(guest.nodes_mb)})"))
+    total = guest.total_mb or 1024
+    if total > MAX_GUEST_MB:
+        out.append(((), f"guest memory {total} MiB is more than {MAX_GUEST_MB} MiB"))
+    overlap = _cma_overlap(guest)
+    if overlap:
+        start, size = overlap
+        out.append((("boundary_cma_mb",),
                     f"boundary_cma_mb {guest.boundary_cma_mb}: the region around a node "
                     f"boundary [{start:#x}, {start + size:#x}) overlaps the next one or "
                     "leaves its nodes; use smaller regions or larger nodes"))
-                break
-        if guest.movablecore_mb and guest.movablecore_mb >= total:
-            problems.append(SpecProblem(path, *pos.at(("guest", "movablecore_mb")),
-                                        f"movablecore {guest.movablecore_mb}M leaves no "
-                                        f"kernel memory in a {total}M guest"))
-    if problems:
-        raise SpecError(problems)
-    return Spec(path=path, suite=data["suite"], cases=cases,
-                description=data.get("description", ""), guest=guest)
+    if guest.movablecore_mb and guest.movablecore_mb >= total:
+        out.append((("movablecore_mb",), f"movablecore {guest.movablecore_mb}M leaves no "
+                    f"kernel memory in a {total}M guest"))
+    return out
+
+
+def _cma_overlap(guest: Guest) -> tuple[int, int] | None:
+    """The first reusable region that overlaps the next or leaves RAM, if any."""
+    regions = guest.cma_regions(_ARM64_RAM_BASE)
+    ram_end = _ARM64_RAM_BASE + (sum(guest.nodes_mb) << 20)
+    for (start, size), (nxt, _) in zip(regions, regions[1:] + [(ram_end, 0)]):
+        if start + size > nxt or start < _ARM64_RAM_BASE:
+            return start, size
+    return None
 
 
 def load_specs(paths: list[Path]) -> list[Spec]:
