@@ -141,38 +141,43 @@ def _merged(raw: Any) -> int | None:
     return int(raw)
 
 
+class _RawCase:
+    """One schema-valid case as written, and where its problems go."""
+
+    def __init__(self, path: Path, idx: int, raw: dict, pos: _Positions,
+                 problems: list[SpecProblem]):
+        self.path, self.raw, self.pos, self.problems = path, raw, pos, problems
+        self.where: JsonPath = ("cases", idx)
+        self.span: dict = raw["span"]
+        self.sweep: dict = raw.get("sweep", {})
+        self.alloc: str = self.span["alloc"]
+        self.compound: bool = self.span.get("compound", False)
+        self.misuse: str | None = raw.get("misuse")
+        self.spoil_keys = [k for k in ("poison", "bad_state") if k in raw or k in self.sweep]
+        self.spoil_kind: str | None = self.spoil_keys[0] if self.spoil_keys else None
+
+    def problem(self, sub: JsonPath, msg: str) -> None:
+        self.problems.append(SpecProblem(self.path, *self.pos.at(self.where + sub), msg))
+
+    def given(self, key: str) -> JsonPath:
+        """Where a case key was given: the case itself, else its sweep."""
+        return (key,) if key in self.raw else ("sweep", key)
+
+    def swept_or(self, key: str, fallback: JsonPath) -> JsonPath:
+        """Where a value came from: the sweep if it sweeps key, else fallback."""
+        return ("sweep", key) if key in self.sweep else fallback
+
+
 def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
                 problems: list[SpecProblem]) -> Case | None:
-    where: JsonPath = ("cases", idx)
-
-    def problem(sub: JsonPath, msg: str) -> None:
-        problems.append(SpecProblem(path, *pos.at(where + sub), msg))
-
-    span = raw["span"]
-    sweep = raw.get("sweep", {})
-    alloc = span["alloc"]
-    compound = span.get("compound", False)
-    spoil_keys = [k for k in ("poison", "bad_state") if k in raw or k in sweep]
-    if len(spoil_keys) > 1:
+    c = _RawCase(path, idx, raw, pos, problems)
+    span, sweep, alloc, compound = c.span, c.sweep, c.alloc, c.compound
+    problem = c.problem
+    if len(c.spoil_keys) > 1:
         problem((), "use poison or bad_state in one case, not both")
         return None
-    spoil_kind = spoil_keys[0] if spoil_keys else None
-    base = {
-        "order": span.get("order"),
-        "free": raw.get("free"),
-        "hold": raw.get("hold", []),
-        "hold_refs": raw.get("hold_refs", 1),
-        "poison": raw.get("poison", []),
-        "bad_state": raw.get("bad_state", []),
-        "pages": span.get("pages"),
-        "layout": span.get("layout"),
-        "pages_each_side": span.get("pages_each_side"),
-    }
-    for key in sweep:
-        if key in ("order", "pages", "layout") and key in span:
-            problem(("sweep", key), f"{key} is set in span and swept: pick one")
-        elif key in base and key in raw:
-            problem(("sweep", key), f"{key} is set and swept: pick one")
+    spoil_kind = c.spoil_kind
+    _sweep_conflicts(c)
     array = alloc in ARRAY_ALLOCS
     if array and not _array_case_ok(raw, span, sweep, alloc, problem):
         return None
@@ -184,15 +189,16 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
         problem(("span",), "boundary, upper_zone and pages_each_side belong to "
                 "boundary spans (alloc: boundary)")
         return None
-    if not array and (base["pages"] is not None or "pages" in sweep
-                      or base["layout"] or "layout" in sweep or "huge" in span):
+    if not array and (span.get("pages") is not None or "pages" in sweep
+                      or span.get("layout") or "layout" in sweep or "huge" in span):
         problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
+    order = span.get("order")
     if array or boundary:
-        base["order"] = 0
-    elif base["order"] is None and "order" not in sweep:
+        order = 0
+    elif order is None and "order" not in sweep:
         problem(("span",), "span needs an order (or sweep.order)")
         return None
-    if base["free"] is None and "free" not in sweep:
+    if raw.get("free") is None and "free" not in sweep:
         problem((), "case needs a free API: free: or sweep.free")
         return None
     if compound and alloc != "frozen":
@@ -201,119 +207,222 @@ def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
     if compound and guards:
         problem(("span", "guards"), "a compound span is one folio: it cannot have guards")
     if alloc == "frozen" and (raw.get("hold") or "hold" in sweep):
-        problem(("hold",) if "hold" in raw else ("sweep", "hold"),
+        problem(c.given("hold"),
                 "frozen pages have refcount 0: get_page_unless_zero() cannot hold them")
     if compound and spoil_kind:
-        problem((spoil_kind,) if spoil_kind in raw else ("sweep", spoil_kind),
-                "spoiling a page of a compound span is not supported")
-    misuse = raw.get("misuse")
-    if raw.get("force") and misuse != "order_mismatch":
+        problem(c.given(spoil_kind), "spoiling a page of a compound span is not supported")
+    if raw.get("force") and c.misuse != "order_mismatch":
         problem(("force",), "force only applies to misuse: order_mismatch")
-    if misuse and not compound:
+    if c.misuse and not compound:
         problem(("misuse",), "misuse cases need a compound frozen span "
                 "(span: {alloc: frozen, compound: true})")
 
-    swept = tuple(k for k in SWEEP_KEYS if k in sweep)
-    axes = [sweep[k] if k in sweep else [base[k]] for k in SWEEP_KEYS]
+    if array:
+        check = _check_array_size
+    elif boundary:
+        check = _no_variant_check   # _boundary_case_ok checked the free API
+    else:
+        check = _check_span_free
+    expanded = _expand_sweep(c, _axis_defaults(c, order), check)
+    if expanded is None:
+        return None
+    swept, variants = expanded
+    _bad_state_budget(c, variants)
+    if array:
+        return _case(c, swept, variants, _array_expect(c), guards=False)
+    if boundary:
+        return _case(c, swept, variants, _boundary_expect(c), guards=False)
+    return _case(c, swept, variants, _span_expect(c, guards, variants), guards)
+
+
+def _sweep_conflicts(c: _RawCase) -> None:
+    """A value is given once: in the case (or its span), or in the sweep."""
+    for key in c.sweep:
+        if key in ("order", "pages", "layout") and key in c.span:
+            c.problem(("sweep", key), f"{key} is set in span and swept: pick one")
+        elif key in SWEEP_KEYS and key in c.raw:
+            c.problem(("sweep", key), f"{key} is set and swept: pick one")
+
+
+# ---- Shared steps: sweep expansion, expectations, needs --------------------
+
+def _axis_defaults(c: _RawCase, order: int | None) -> dict[str, Any]:
+    """The value of each sweep axis where the case does not sweep it."""
+    raw, span = c.raw, c.span
+    return {
+        "order": order,
+        "free": raw.get("free"),
+        "hold": raw.get("hold", []),
+        "hold_refs": raw.get("hold_refs", 1),
+        "poison": raw.get("poison", []),
+        "bad_state": raw.get("bad_state", []),
+        "pages": span.get("pages"),
+        "layout": span.get("layout"),
+        "pages_each_side": span.get("pages_each_side"),
+    }
+
+
+def _expand_sweep(c: _RawCase, defaults: dict[str, Any], check_variant
+                  ) -> tuple[tuple[str, ...], list[Variant]] | None:
+    """The sweep's cross product as variants, each checked; None if too many.
+
+    check_variant is the family's own check of one variant; it runs after
+    the selector checks (which find nothing in families without selectors).
+    """
+    swept = tuple(k for k in SWEEP_KEYS if k in c.sweep)
+    axes = [c.sweep[k] if k in c.sweep else [defaults[k]] for k in SWEEP_KEYS]
     combos = list(itertools.product(*axes))
     if len(combos) > MAX_VARIANTS_PER_CASE:
-        problem(("sweep",), f"sweep expands to {len(combos)} parameters; "
-                f"at most {MAX_VARIANTS_PER_CASE} per case")
+        c.problem(("sweep",), f"sweep expands to {len(combos)} parameters; "
+                  f"at most {MAX_VARIANTS_PER_CASE} per case")
         return None
-
     variants: list[Variant] = []
     seen: set[str] = set()
-    for order, free, hold, refs, poison, bad_state, pages, layout, each in combos:
-        variant = Variant(order=order, free=free,
-                          hold=tuple(_selector(s) for s in hold),
-                          hold_refs=refs,
-                          spoil=tuple(_selector(s) for s in (poison or bad_state)),
-                          pages=pages, layout=layout, each_side=each)
-        if alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
-            problem(("sweep", "pages") if "pages" in sweep else ("span", "pages"),
-                    f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
-        for key, sels in (("hold", variant.hold), (spoil_kind, variant.spoil)):
-            for sel_idx, sel in enumerate(sels):
-                if sel.kind == "index" and sel.arg >= variant.nr_pages:
-                    sub = ("sweep", key) if key in sweep else (key, sel_idx)
-                    problem(sub, f"{key} index {sel.arg} is outside an order-{order} "
-                            f"span ({variant.nr_pages} pages)")
-        if variant.held_indices() & variant.spoiled_indices():
-            problem((), f"{variant.describe(SWEEP_KEYS)}: a page is both held and "
-                    f"{spoil_kind}; its free would never reach free_pages_prepare()")
-        frozen_api = free == "free_contig_frozen_range"
-        if array or boundary:
-            pass   # _array_case_ok / _boundary_case_ok checked the free API
-        elif free == "vfree":
-            problem(("free",), "vfree() frees vmalloc spans only")
-        elif frozen_api != (alloc == "frozen"):
-            problem(("sweep", "free") if "free" in sweep else ("free",),
-                    "free_contig_frozen_range() frees frozen spans, and frozen spans "
-                    "need free_contig_frozen_range()")
-        desc = variant.describe(swept)
-        if len(desc) > MAX_PARAM_DESC:
-            problem(("sweep",), f"parameter description too long ({len(desc)} > "
-                    f"{MAX_PARAM_DESC}): {desc[:40]}...")
-        if swept and desc in seen:
-            problem(("sweep",), f"sweep produces the parameter {desc!r} twice")
-        seen.add(desc)
+    for combo in combos:
+        variant = _variant(dict(zip(SWEEP_KEYS, combo)))
+        _check_selectors(c, variant)
+        check_variant(c, variant)
+        _check_description(c, variant, swept, seen)
         variants.append(variant)
-    if spoil_kind == "bad_state":
-        total = sum(len(v.spoiled_indices()) for v in variants)
-        if total > MAX_BAD_STATE_PAGES:
-            problem(("bad_state",) if "bad_state" in raw else ("sweep", "bad_state"),
-                    f"{total} bad pages in one case; the kernel stops printing "
-                    f"bad-page reports after 60 a minute, keep it under "
-                    f"{MAX_BAD_STATE_PAGES}")
+    return swept, variants
 
-    raw_expect = raw.get("expect", {})
+
+def _variant(values: dict[str, Any]) -> Variant:
+    spoil = values["poison"] or values["bad_state"]
+    return Variant(order=values["order"], free=values["free"],
+                   hold=tuple(_selector(s) for s in values["hold"]),
+                   hold_refs=values["hold_refs"],
+                   spoil=tuple(_selector(s) for s in spoil),
+                   pages=values["pages"], layout=values["layout"],
+                   each_side=values["pages_each_side"])
+
+
+def _check_selectors(c: _RawCase, variant: Variant) -> None:
+    """Held and spoiled pages lie in the span, and no page is both."""
+    for key, sels in (("hold", variant.hold), (c.spoil_kind, variant.spoil)):
+        for sel_idx, sel in enumerate(sels):
+            if sel.kind == "index" and sel.arg >= variant.nr_pages:
+                c.problem(c.swept_or(key, (key, sel_idx)),
+                          f"{key} index {sel.arg} is outside an order-{variant.order} "
+                          f"span ({variant.nr_pages} pages)")
+    if variant.held_indices() & variant.spoiled_indices():
+        c.problem((), f"{variant.describe(SWEEP_KEYS)}: a page is both held and "
+                  f"{c.spoil_kind}; its free would never reach free_pages_prepare()")
+
+
+def _check_description(c: _RawCase, variant: Variant, swept: tuple[str, ...],
+                       seen: set[str]) -> None:
+    """KUnit parameter descriptions fit and are unique."""
+    desc = variant.describe(swept)
+    if len(desc) > MAX_PARAM_DESC:
+        c.problem(("sweep",), f"parameter description too long ({len(desc)} > "
+                  f"{MAX_PARAM_DESC}): {desc[:40]}...")
+    if swept and desc in seen:
+        c.problem(("sweep",), f"sweep produces the parameter {desc!r} twice")
+    seen.add(desc)
+
+
+def _no_variant_check(c: _RawCase, variant: Variant) -> None:
+    pass
+
+
+def _check_span_free(c: _RawCase, variant: Variant) -> None:
+    """split_page/contig spans and frozen spans each have their free APIs."""
+    if variant.free == "vfree":
+        c.problem(("free",), "vfree() frees vmalloc spans only")
+    elif (variant.free == "free_contig_frozen_range") != (c.alloc == "frozen"):
+        c.problem(c.swept_or("free", ("free",)),
+                  "free_contig_frozen_range() frees frozen spans, and frozen spans "
+                  "need free_contig_frozen_range()")
+
+
+def _check_array_size(c: _RawCase, variant: Variant) -> None:
+    pages = variant.pages
+    if c.alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
+        c.problem(c.swept_or("pages", ("span", "pages")),
+                  f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
+
+
+def _bad_state_budget(c: _RawCase, variants: list[Variant]) -> None:
+    if c.spoil_kind != "bad_state":
+        return
+    total = sum(len(v.spoiled_indices()) for v in variants)
+    if total > MAX_BAD_STATE_PAGES:
+        c.problem(c.given("bad_state"),
+                  f"{total} bad pages in one case; the kernel stops printing "
+                  f"bad-page reports after 60 a minute, keep it under "
+                  f"{MAX_BAD_STATE_PAGES}")
+
+
+def _span_expect(c: _RawCase, guards: bool, variants: list[Variant]) -> Expect:
+    """Expectations of a split_page, contig or frozen span, checked."""
+    raw = c.raw.get("expect", {})
     expect = Expect(
-        freed=raw_expect.get("freed", True),
-        retained=raw_expect.get("retained", True),
-        held_refcount=raw_expect.get("held_refcount"),
-        released=raw_expect.get("released", True),
-        merged=_merged(raw_expect.get("merged", "max")),
-        nr_free_pages=raw_expect.get("nr_free_pages", True),
-        balanced=raw_expect.get("balanced", True),
-        guards=raw_expect.get("guards", guards),
-        no_warning=raw_expect.get("no_warning", True),
-        no_straddle=raw_expect.get("no_straddle", boundary),
-        zones_kept=raw_expect.get("zones_kept", boundary),
-        leaked=raw_expect.get("leaked", True),
-        nr_vmalloc=raw_expect.get("nr_vmalloc", alloc in ("vmalloc", "vmap")),
-        warnings=raw_expect.get("warnings", 1 if misuse == "tail_start" else None),
-        splats=tuple(raw_expect.get(
-            "splats", ["Bad page state"] if spoil_kind == "bad_state" else [])),
+        freed=raw.get("freed", True),
+        retained=raw.get("retained", True),
+        held_refcount=raw.get("held_refcount"),
+        released=raw.get("released", True),
+        merged=_merged(raw.get("merged", "max")),
+        nr_free_pages=raw.get("nr_free_pages", True),
+        balanced=raw.get("balanced", True),
+        guards=raw.get("guards", guards),
+        no_warning=raw.get("no_warning", True),
+        no_straddle=raw.get("no_straddle", False),
+        zones_kept=raw.get("zones_kept", False),
+        leaked=raw.get("leaked", True),
+        nr_vmalloc=raw.get("nr_vmalloc", False),
+        warnings=raw.get("warnings", 1 if c.misuse == "tail_start" else None),
+        splats=tuple(raw.get(
+            "splats", ["Bad page state"] if c.spoil_kind == "bad_state" else [])),
     )
-    if array:
-        guards = False
-        expect = Expect(freed=expect.freed, merged=expect.merged, no_warning=expect.no_warning,
-                        nr_vmalloc=expect.nr_vmalloc, guards=False)
-    if boundary:
-        guards = False
-        expect = Expect(freed=expect.freed, nr_free_pages=expect.nr_free_pages,
-                        no_warning=expect.no_warning, no_straddle=expect.no_straddle,
-                        zones_kept=expect.zones_kept, guards=False, merged=None,
-                        balanced=False)
     if expect.guards and not guards:
-        problem(("expect", "guards"), "expect.guards needs span.guards: true")
+        c.problem(("expect", "guards"), "expect.guards needs span.guards: true")
     if expect.held_refcount is not None and not any(v.hold for v in variants):
-        problem(("expect", "held_refcount"), "held_refcount without any held pages")
-    if expect.warnings is not None and not misuse:
-        problem(("expect", "warnings"), "expect.warnings counts the WARNs of a misuse: case")
-    raw_needs = raw.get("needs", {})
-    needs = ExplicitNeeds(kconfig=tuple(raw_needs.get("kconfig", [])),
-                          memory_mb=raw_needs.get("memory_mb"),
-                          kernel_args=tuple(raw_needs.get("kernel_args", [])),
-                          kconfig_off=tuple(raw_needs.get("kconfig_off", [])),
-                          arches=tuple(raw_needs.get("arches", [])),
-                          why=" ".join(raw_needs.get("why", "").split()))
-    return Case(name=raw["name"], line=pos.at(where)[0], variants=variants,
-                swept=swept, expect=expect, guards=guards and not array,
-                description=raw.get("description", ""), alloc=alloc,
-                compound=compound, spoil_kind=spoil_kind, misuse=misuse,
-                force=raw.get("force", False), needs=needs, huge=span.get("huge", False),
-                boundary=span.get("boundary"), upper_zone=span.get("upper_zone"))
+        c.problem(("expect", "held_refcount"), "held_refcount without any held pages")
+    if expect.warnings is not None and not c.misuse:
+        c.problem(("expect", "warnings"), "expect.warnings counts the WARNs of a misuse: case")
+    return expect
+
+
+def _array_expect(c: _RawCase) -> Expect:
+    """vmalloc family: _array_case_ok admitted only the keys used here."""
+    raw = c.raw.get("expect", {})
+    return Expect(freed=raw.get("freed", True), merged=_merged(raw.get("merged", "max")),
+                  no_warning=raw.get("no_warning", True),
+                  nr_vmalloc=raw.get("nr_vmalloc", c.alloc in ("vmalloc", "vmap")),
+                  guards=False)
+
+
+def _boundary_expect(c: _RawCase) -> Expect:
+    """Boundary family: _boundary_case_ok admitted only the keys used here."""
+    raw = c.raw.get("expect", {})
+    return Expect(freed=raw.get("freed", True),
+                  nr_free_pages=raw.get("nr_free_pages", True),
+                  no_warning=raw.get("no_warning", True),
+                  no_straddle=raw.get("no_straddle", True),
+                  zones_kept=raw.get("zones_kept", True),
+                  guards=False, merged=None, balanced=False)
+
+
+def _needs(raw: dict) -> ExplicitNeeds:
+    return ExplicitNeeds(kconfig=tuple(raw.get("kconfig", [])),
+                         memory_mb=raw.get("memory_mb"),
+                         kernel_args=tuple(raw.get("kernel_args", [])),
+                         kconfig_off=tuple(raw.get("kconfig_off", [])),
+                         arches=tuple(raw.get("arches", [])),
+                         why=" ".join(raw.get("why", "").split()))
+
+
+def _case(c: _RawCase, swept: tuple[str, ...], variants: list[Variant], expect: Expect,
+          guards: bool) -> Case:
+    raw, span = c.raw, c.span
+    return Case(name=raw["name"], line=c.pos.at(c.where)[0], variants=variants,
+                swept=swept, expect=expect, guards=guards,
+                description=raw.get("description", ""), alloc=c.alloc,
+                compound=c.compound, spoil_kind=c.spoil_kind, misuse=c.misuse,
+                force=raw.get("force", False), needs=_needs(raw.get("needs", {})),
+                huge=span.get("huge", False), boundary=span.get("boundary"),
+                upper_zone=span.get("upper_zone"))
 
 
 _BOUNDARY_SPAN_KEYS = ("boundary", "upper_zone", "pages_each_side")
