@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 import yaml
@@ -170,69 +170,13 @@ class _RawCase:
 
 def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
                 problems: list[SpecProblem]) -> Case | None:
+    """Checks every case has, then its family's builder (_FAMILIES)."""
     c = _RawCase(path, idx, raw, pos, problems)
-    span, sweep, alloc, compound = c.span, c.sweep, c.alloc, c.compound
-    problem = c.problem
     if len(c.spoil_keys) > 1:
-        problem((), "use poison or bad_state in one case, not both")
+        c.problem((), "use poison or bad_state in one case, not both")
         return None
-    spoil_kind = c.spoil_kind
     _sweep_conflicts(c)
-    array = alloc in ARRAY_ALLOCS
-    if array and not _array_case_ok(raw, span, sweep, alloc, problem):
-        return None
-    boundary = alloc == "boundary"
-    if boundary and not _boundary_case_ok(raw, span, sweep, problem):
-        return None
-    if not boundary and any(k in span for k in _BOUNDARY_SPAN_KEYS) or \
-            "pages_each_side" in sweep and not boundary:
-        problem(("span",), "boundary, upper_zone and pages_each_side belong to "
-                "boundary spans (alloc: boundary)")
-        return None
-    if not array and (span.get("pages") is not None or "pages" in sweep
-                      or span.get("layout") or "layout" in sweep or "huge" in span):
-        problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
-    order = span.get("order")
-    if array or boundary:
-        order = 0
-    elif order is None and "order" not in sweep:
-        problem(("span",), "span needs an order (or sweep.order)")
-        return None
-    if raw.get("free") is None and "free" not in sweep:
-        problem((), "case needs a free API: free: or sweep.free")
-        return None
-    if compound and alloc != "frozen":
-        problem(("span", "compound"), "compound spans are frozen: alloc: frozen")
-    guards = span.get("guards", not compound)
-    if compound and guards:
-        problem(("span", "guards"), "a compound span is one folio: it cannot have guards")
-    if alloc == "frozen" and (raw.get("hold") or "hold" in sweep):
-        problem(c.given("hold"),
-                "frozen pages have refcount 0: get_page_unless_zero() cannot hold them")
-    if compound and spoil_kind:
-        problem(c.given(spoil_kind), "spoiling a page of a compound span is not supported")
-    if raw.get("force") and c.misuse != "order_mismatch":
-        problem(("force",), "force only applies to misuse: order_mismatch")
-    if c.misuse and not compound:
-        problem(("misuse",), "misuse cases need a compound frozen span "
-                "(span: {alloc: frozen, compound: true})")
-
-    if array:
-        check = _check_array_size
-    elif boundary:
-        check = _no_variant_check   # _boundary_case_ok checked the free API
-    else:
-        check = _check_span_free
-    expanded = _expand_sweep(c, _axis_defaults(c, order), check)
-    if expanded is None:
-        return None
-    swept, variants = expanded
-    _bad_state_budget(c, variants)
-    if array:
-        return _case(c, swept, variants, _array_expect(c), guards=False)
-    if boundary:
-        return _case(c, swept, variants, _boundary_expect(c), guards=False)
-    return _case(c, swept, variants, _span_expect(c, guards, variants), guards)
+    return _FAMILIES[c.alloc](c)
 
 
 def _sweep_conflicts(c: _RawCase) -> None:
@@ -242,6 +186,235 @@ def _sweep_conflicts(c: _RawCase) -> None:
             c.problem(("sweep", key), f"{key} is set in span and swept: pick one")
         elif key in SWEEP_KEYS and key in c.raw:
             c.problem(("sweep", key), f"{key} is set and swept: pick one")
+
+
+# ---- Family builders -------------------------------------------------------
+#
+# Each checks what its family allows, then expands the sweep with its own
+# per-variant check and builds its expectations.  The order of the checks
+# is the order problems are reported in.  The array and boundary families
+# admit only some keys (_array_case_ok, _boundary_case_ok), so the span
+# families' rules about holds, spoils, misuse and guards cannot apply there.
+
+def _build_split_case(c: _RawCase) -> Case | None:
+    """split_page and contig spans: pages may be held, HWPoisoned or bad."""
+    if not _span_shape_ok(c):
+        return None
+    if c.compound:
+        c.problem(("span", "compound"), "compound spans are frozen: alloc: frozen")
+    guards = _span_guards(c)
+    _spoil_and_misuse_rules(c)
+    return _finish_span_case(c, guards)
+
+
+def _build_frozen_case(c: _RawCase) -> Case | None:
+    """frozen spans (refcount 0), maybe one compound folio, maybe misused."""
+    if not _span_shape_ok(c):
+        return None
+    guards = _span_guards(c)
+    if c.raw.get("hold") or "hold" in c.sweep:
+        c.problem(c.given("hold"),
+                  "frozen pages have refcount 0: get_page_unless_zero() cannot hold them")
+    _spoil_and_misuse_rules(c)
+    return _finish_span_case(c, guards)
+
+
+def _build_array_case(c: _RawCase) -> Case | None:
+    """vmalloc, vmap and page_array: pages tracked as an array, order 0."""
+    if not _array_case_ok(c) or _boundary_keys_misplaced(c):
+        return None
+    expanded = _expand_sweep(c, _axis_defaults(c, 0), _check_array_size)
+    if expanded is None:
+        return None
+    swept, variants = expanded
+    return _case(c, swept, variants, _array_expect(c), guards=False)
+
+
+def _build_boundary_case(c: _RawCase) -> Case | None:
+    """pages_each_side pages on each side of a zone, node or section boundary."""
+    if not _boundary_case_ok(c):   # also checks the free API
+        return None
+    expanded = _expand_sweep(c, _axis_defaults(c, 0), _no_variant_check)
+    if expanded is None:
+        return None
+    swept, variants = expanded
+    return _case(c, swept, variants, _boundary_expect(c), guards=False)
+
+
+# span.alloc -> the builder of its family.
+_FAMILIES: dict[str, Callable[[_RawCase], Case | None]] = {
+    "split_page": _build_split_case,
+    "contig": _build_split_case,
+    "frozen": _build_frozen_case,
+    **dict.fromkeys(ARRAY_ALLOCS, _build_array_case),
+    "boundary": _build_boundary_case,
+}
+
+
+# split_page, contig and frozen spans share these rules.
+
+def _span_shape_ok(c: _RawCase) -> bool:
+    """A split_page, contig or frozen span has an order and a free API."""
+    if _boundary_keys_misplaced(c):
+        return False
+    span, sweep = c.span, c.sweep
+    if (span.get("pages") is not None or "pages" in sweep or span.get("layout")
+            or "layout" in sweep or "huge" in span):
+        c.problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
+    if span.get("order") is None and "order" not in sweep:
+        c.problem(("span",), "span needs an order (or sweep.order)")
+        return False
+    if c.raw.get("free") is None and "free" not in sweep:
+        c.problem((), "case needs a free API: free: or sweep.free")
+        return False
+    return True
+
+
+def _boundary_keys_misplaced(c: _RawCase) -> bool:
+    """Outside the boundary family: boundary keys are a mistake."""
+    if any(k in c.span for k in _BOUNDARY_SPAN_KEYS) or "pages_each_side" in c.sweep:
+        c.problem(("span",), "boundary, upper_zone and pages_each_side belong to "
+                  "boundary spans (alloc: boundary)")
+        return True
+    return False
+
+
+def _span_guards(c: _RawCase) -> bool:
+    """Guard pages around the span: by default unless it is one folio."""
+    guards = c.span.get("guards", not c.compound)
+    if c.compound and guards:
+        c.problem(("span", "guards"), "a compound span is one folio: it cannot have guards")
+    return guards
+
+
+def _spoil_and_misuse_rules(c: _RawCase) -> None:
+    """Only a compound frozen span is misused; none of its pages is spoiled."""
+    if c.compound and c.spoil_kind:
+        c.problem(c.given(c.spoil_kind), "spoiling a page of a compound span is not supported")
+    if c.raw.get("force") and c.misuse != "order_mismatch":
+        c.problem(("force",), "force only applies to misuse: order_mismatch")
+    if c.misuse and not c.compound:
+        c.problem(("misuse",), "misuse cases need a compound frozen span "
+                  "(span: {alloc: frozen, compound: true})")
+
+
+def _finish_span_case(c: _RawCase, guards: bool) -> Case | None:
+    """split_page, contig, frozen: variants, bad-state budget, expectations."""
+    expanded = _expand_sweep(c, _axis_defaults(c, c.span.get("order")), _check_span_free)
+    if expanded is None:
+        return None
+    swept, variants = expanded
+    _bad_state_budget(c, variants)
+    return _case(c, swept, variants, _span_expect(c, guards, variants), guards)
+
+
+def _no_variant_check(c: _RawCase, variant: Variant) -> None:
+    """Boundary spans: _boundary_case_ok checked the free APIs."""
+
+
+def _check_span_free(c: _RawCase, variant: Variant) -> None:
+    """split_page/contig spans and frozen spans each have their free APIs."""
+    if variant.free == "vfree":
+        c.problem(("free",), "vfree() frees vmalloc spans only")
+    elif (variant.free == "free_contig_frozen_range") != (c.alloc == "frozen"):
+        c.problem(c.swept_or("free", ("free",)),
+                  "free_contig_frozen_range() frees frozen spans, and frozen spans "
+                  "need free_contig_frozen_range()")
+
+
+def _check_array_size(c: _RawCase, variant: Variant) -> None:
+    """free_pages_bulk() takes a page_array of a power-of-two size."""
+    pages = variant.pages
+    if c.alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
+        c.problem(c.swept_or("pages", ("span", "pages")),
+                  f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
+
+
+# ---- What each family admits ----------------------------------------------
+
+_BOUNDARY_SPAN_KEYS = ("boundary", "upper_zone", "pages_each_side")
+_BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
+_BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
+                         "no_warning"}
+
+
+def _only_keys(c: _RawCase, case_keys: set[str], expect_keys: set[str], what: str) -> bool:
+    """A family that applies only some case keys and expectations says so."""
+    ok = True
+    for key in sorted(set(c.raw) - case_keys):
+        c.problem((key,), f"{key} does not apply to {what} spans")
+        ok = False
+    for key in sorted(set(c.raw.get("expect", {})) - expect_keys):
+        c.problem(("expect", key), f"expect.{key} does not apply to {what} spans "
+                  f"(use {', '.join(sorted(expect_keys))})")
+        ok = False
+    return ok
+
+
+def _boundary_case_ok(c: _RawCase) -> bool:
+    raw, span, sweep, problem = c.raw, c.span, c.sweep, c.problem
+    ok = _only_keys(c, _BOUNDARY_CASE_KEYS, _BOUNDARY_EXPECT_KEYS, "boundary")
+    if not isinstance(raw.get("expect", {}).get("nr_free_pages", True), bool):
+        problem(("expect", "nr_free_pages"), "boundary spans check nr_free_pages per "
+                "zone: true or false")
+        ok = False
+    for key in sorted(set(sweep) - {"free", "pages_each_side"}):
+        problem(("sweep", key), "boundary spans sweep free or pages_each_side only")
+        ok = False
+    for key in sorted(set(span) - {"alloc", *_BOUNDARY_SPAN_KEYS}):
+        problem(("span", key), f"{key} does not apply to boundary spans")
+        ok = False
+    if "boundary" not in span:
+        problem(("span",), "a boundary span needs boundary: zone, node or section")
+        ok = False
+    if "upper_zone" in span and span.get("boundary") != "zone":
+        problem(("span", "upper_zone"), "upper_zone applies to boundary: zone")
+        ok = False
+    if "pages_each_side" not in span and "pages_each_side" not in sweep:
+        problem(("span",), "a boundary span needs pages_each_side (or sweep.pages_each_side)")
+        ok = False
+    frees = sweep.get("free", [raw.get("free")])
+    for free in frees:
+        if free not in BOUNDARY_FREE_APIS:
+            problem(c.swept_or("free", ("free",)),
+                    f"a boundary span is freed by one of {', '.join(BOUNDARY_FREE_APIS)}"
+                    f", not {free}")
+            ok = False
+    return ok
+
+
+# What a vmalloc-family case may use: these specs track pages as an array.
+_ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
+_ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "no_warning"}
+
+
+def _array_case_ok(c: _RawCase) -> bool:
+    raw, span, sweep, alloc, problem = c.raw, c.span, c.sweep, c.alloc, c.problem
+    ok = _only_keys(c, _ARRAY_CASE_KEYS, _ARRAY_EXPECT_KEYS, alloc)
+    for key in sorted(set(sweep) - {"pages", "layout"}):
+        problem(("sweep", key), f"{alloc} spans sweep pages or layout only")
+        ok = False
+    for key in ("order", "guards", "compound"):
+        if key in span:
+            problem(("span", key), f"{key} does not apply to {alloc} spans (use pages)")
+            ok = False
+    if "pages" not in span and "pages" not in sweep:
+        problem(("span",), f"a {alloc} span needs pages (or sweep.pages)")
+        ok = False
+    want = "free_pages_bulk" if alloc == "page_array" else "vfree"
+    if raw.get("free") != want:
+        problem(("free",) if "free" in raw else (), f"{alloc} spans are freed by {want}")
+        ok = False
+    if alloc != "page_array" and ("layout" in span or "layout" in sweep):
+        problem(("span",), "layout applies to page_array spans")
+        ok = False
+    if alloc == "page_array" and "layout" not in span and "layout" not in sweep:
+        problem(("span",), "a page_array span needs a layout (or sweep.layout)")
+        ok = False
+    if alloc != "vmalloc" and "huge" in span:
+        problem(("span", "huge"), "huge applies to vmalloc spans")
+        ok = False
+    return ok
 
 
 # ---- Shared steps: sweep expansion, expectations, needs --------------------
@@ -320,27 +493,6 @@ def _check_description(c: _RawCase, variant: Variant, swept: tuple[str, ...],
     if swept and desc in seen:
         c.problem(("sweep",), f"sweep produces the parameter {desc!r} twice")
     seen.add(desc)
-
-
-def _no_variant_check(c: _RawCase, variant: Variant) -> None:
-    pass
-
-
-def _check_span_free(c: _RawCase, variant: Variant) -> None:
-    """split_page/contig spans and frozen spans each have their free APIs."""
-    if variant.free == "vfree":
-        c.problem(("free",), "vfree() frees vmalloc spans only")
-    elif (variant.free == "free_contig_frozen_range") != (c.alloc == "frozen"):
-        c.problem(c.swept_or("free", ("free",)),
-                  "free_contig_frozen_range() frees frozen spans, and frozen spans "
-                  "need free_contig_frozen_range()")
-
-
-def _check_array_size(c: _RawCase, variant: Variant) -> None:
-    pages = variant.pages
-    if c.alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
-        c.problem(c.swept_or("pages", ("span", "pages")),
-                  f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
 
 
 def _bad_state_budget(c: _RawCase, variants: list[Variant]) -> None:
@@ -423,90 +575,6 @@ def _case(c: _RawCase, swept: tuple[str, ...], variants: list[Variant], expect: 
                 force=raw.get("force", False), needs=_needs(raw.get("needs", {})),
                 huge=span.get("huge", False), boundary=span.get("boundary"),
                 upper_zone=span.get("upper_zone"))
-
-
-_BOUNDARY_SPAN_KEYS = ("boundary", "upper_zone", "pages_each_side")
-_BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
-_BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
-                         "no_warning"}
-
-
-def _only_keys(raw: dict, case_keys: set[str], expect_keys: set[str], what: str,
-               problem) -> bool:
-    """A family that applies only some case keys and expectations says so."""
-    ok = True
-    for key in sorted(set(raw) - case_keys):
-        problem((key,), f"{key} does not apply to {what} spans")
-        ok = False
-    for key in sorted(set(raw.get("expect", {})) - expect_keys):
-        problem(("expect", key), f"expect.{key} does not apply to {what} spans "
-                f"(use {', '.join(sorted(expect_keys))})")
-        ok = False
-    return ok
-
-
-def _boundary_case_ok(raw: dict, span: dict, sweep: dict, problem) -> bool:
-    ok = _only_keys(raw, _BOUNDARY_CASE_KEYS, _BOUNDARY_EXPECT_KEYS, "boundary", problem)
-    if not isinstance(raw.get("expect", {}).get("nr_free_pages", True), bool):
-        problem(("expect", "nr_free_pages"), "boundary spans check nr_free_pages per "
-                "zone: true or false")
-        ok = False
-    for key in sorted(set(sweep) - {"free", "pages_each_side"}):
-        problem(("sweep", key), "boundary spans sweep free or pages_each_side only")
-        ok = False
-    for key in sorted(set(span) - {"alloc", *_BOUNDARY_SPAN_KEYS}):
-        problem(("span", key), f"{key} does not apply to boundary spans")
-        ok = False
-    if "boundary" not in span:
-        problem(("span",), "a boundary span needs boundary: zone, node or section")
-        ok = False
-    if "upper_zone" in span and span.get("boundary") != "zone":
-        problem(("span", "upper_zone"), "upper_zone applies to boundary: zone")
-        ok = False
-    if "pages_each_side" not in span and "pages_each_side" not in sweep:
-        problem(("span",), "a boundary span needs pages_each_side (or sweep.pages_each_side)")
-        ok = False
-    frees = sweep.get("free", [raw.get("free")])
-    for free in frees:
-        if free not in BOUNDARY_FREE_APIS:
-            problem(("sweep", "free") if "free" in sweep else ("free",),
-                    f"a boundary span is freed by one of {', '.join(BOUNDARY_FREE_APIS)}"
-                    f", not {free}")
-            ok = False
-    return ok
-
-
-# What a vmalloc-family case may use: these specs track pages as an array.
-_ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
-_ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "no_warning"}
-
-
-def _array_case_ok(raw: dict, span: dict, sweep: dict, alloc: str, problem) -> bool:
-    ok = _only_keys(raw, _ARRAY_CASE_KEYS, _ARRAY_EXPECT_KEYS, alloc, problem)
-    for key in sorted(set(sweep) - {"pages", "layout"}):
-        problem(("sweep", key), f"{alloc} spans sweep pages or layout only")
-        ok = False
-    for key in ("order", "guards", "compound"):
-        if key in span:
-            problem(("span", key), f"{key} does not apply to {alloc} spans (use pages)")
-            ok = False
-    if "pages" not in span and "pages" not in sweep:
-        problem(("span",), f"a {alloc} span needs pages (or sweep.pages)")
-        ok = False
-    want = "free_pages_bulk" if alloc == "page_array" else "vfree"
-    if raw.get("free") != want:
-        problem(("free",) if "free" in raw else (), f"{alloc} spans are freed by {want}")
-        ok = False
-    if alloc != "page_array" and ("layout" in span or "layout" in sweep):
-        problem(("span",), "layout applies to page_array spans")
-        ok = False
-    if alloc == "page_array" and "layout" not in span and "layout" not in sweep:
-        problem(("span",), "a page_array span needs a layout (or sweep.layout)")
-        ok = False
-    if alloc != "vmalloc" and "huge" in span:
-        problem(("span", "huge"), "huge applies to vmalloc spans")
-        ok = False
-    return ok
 
 
 def load_spec(path: Path) -> Spec:
