@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 import yaml
@@ -151,180 +151,196 @@ def _merged(raw: Any) -> int | None:
     return int(raw)
 
 
+class _RawCase:
+    """One schema-valid case as written, and where its problems go."""
+
+    def __init__(self, path: Path, idx: int, raw: dict, pos: _Positions,
+                 problems: list[SpecProblem]):
+        self.path, self.raw, self.pos, self.problems = path, raw, pos, problems
+        self.where: JsonPath = ("cases", idx)
+        self.span: dict = raw["span"]
+        self.sweep: dict = raw.get("sweep", {})
+        self.alloc: str = self.span["alloc"]
+        self.compound: bool = self.span.get("compound", False)
+        self.misuse: str | None = raw.get("misuse")
+        self.spoil_keys = [k for k in ("poison", "bad_state") if k in raw or k in self.sweep]
+        self.spoil_kind: str | None = self.spoil_keys[0] if self.spoil_keys else None
+
+    def problem(self, sub: JsonPath, msg: str) -> None:
+        self.problems.append(SpecProblem(self.path, *self.pos.at(self.where + sub), msg))
+
+    def given(self, key: str) -> JsonPath:
+        """Where a case key was given: the case itself, else its sweep."""
+        return (key,) if key in self.raw else ("sweep", key)
+
+    def swept_or(self, key: str, fallback: JsonPath) -> JsonPath:
+        """Where a value came from: the sweep if it sweeps key, else fallback."""
+        return ("sweep", key) if key in self.sweep else fallback
+
+
 def _build_case(path: Path, idx: int, raw: dict, pos: _Positions,
                 problems: list[SpecProblem]) -> Case | None:
-    where: JsonPath = ("cases", idx)
+    """Checks every case has, then its family's builder (_FAMILIES)."""
+    c = _RawCase(path, idx, raw, pos, problems)
+    if len(c.spoil_keys) > 1:
+        c.problem((), "use poison or bad_state in one case, not both")
+        return None
+    _sweep_conflicts(c)
+    return _FAMILIES[c.alloc](c)
 
-    def problem(sub: JsonPath, msg: str) -> None:
-        problems.append(SpecProblem(path, *pos.at(where + sub), msg))
 
-    span = raw["span"]
-    sweep = raw.get("sweep", {})
-    alloc = span["alloc"]
-    compound = span.get("compound", False)
-    spoil_keys = [k for k in ("poison", "bad_state") if k in raw or k in sweep]
-    if len(spoil_keys) > 1:
-        problem((), "use poison or bad_state in one case, not both")
-        return None
-    spoil_kind = spoil_keys[0] if spoil_keys else None
-    base = {
-        "order": span.get("order"),
-        "free": raw.get("free"),
-        "hold": raw.get("hold", []),
-        "hold_refs": raw.get("hold_refs", 1),
-        "poison": raw.get("poison", []),
-        "bad_state": raw.get("bad_state", []),
-        "pages": span.get("pages"),
-        "layout": span.get("layout"),
-        "pages_each_side": span.get("pages_each_side"),
-    }
-    for key in sweep:
-        if key in ("order", "pages", "layout") and key in span:
-            problem(("sweep", key), f"{key} is set in span and swept: pick one")
-        elif key in base and key in raw:
-            problem(("sweep", key), f"{key} is set and swept: pick one")
-    array = alloc in ARRAY_ALLOCS
-    if array and not _array_case_ok(raw, span, sweep, alloc, problem):
-        return None
-    boundary = alloc == "boundary"
-    if boundary and not _boundary_case_ok(raw, span, sweep, problem):
-        return None
-    if not boundary and any(k in span for k in _BOUNDARY_SPAN_KEYS) or \
-            "pages_each_side" in sweep and not boundary:
-        problem(("span",), "boundary, upper_zone and pages_each_side belong to "
-                "boundary spans (alloc: boundary)")
-        return None
-    if not array and (base["pages"] is not None or "pages" in sweep
-                      or base["layout"] or "layout" in sweep or "huge" in span):
-        problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
-    if array or boundary:
-        base["order"] = 0
-    elif base["order"] is None and "order" not in sweep:
-        problem(("span",), "span needs an order (or sweep.order)")
-        return None
-    if base["free"] is None and "free" not in sweep:
-        problem((), "case needs a free API: free: or sweep.free")
-        return None
-    if compound and alloc != "frozen":
-        problem(("span", "compound"), "compound spans are frozen: alloc: frozen")
-    guards = span.get("guards", not compound)
-    if compound and guards:
-        problem(("span", "guards"), "a compound span is one folio: it cannot have guards")
-    if alloc == "frozen" and (raw.get("hold") or "hold" in sweep):
-        problem(("hold",) if "hold" in raw else ("sweep", "hold"),
-                "frozen pages have refcount 0: get_page_unless_zero() cannot hold them")
-    if compound and spoil_kind:
-        problem((spoil_kind,) if spoil_kind in raw else ("sweep", spoil_kind),
-                "spoiling a page of a compound span is not supported")
-    misuse = raw.get("misuse")
-    if raw.get("force") and misuse != "order_mismatch":
-        problem(("force",), "force only applies to misuse: order_mismatch")
-    if misuse and not compound:
-        problem(("misuse",), "misuse cases need a compound frozen span "
-                "(span: {alloc: frozen, compound: true})")
+def _sweep_conflicts(c: _RawCase) -> None:
+    """A value is given once: in the case (or its span), or in the sweep."""
+    for key in c.sweep:
+        if key in ("order", "pages", "layout") and key in c.span:
+            c.problem(("sweep", key), f"{key} is set in span and swept: pick one")
+        elif key in SWEEP_KEYS and key in c.raw:
+            c.problem(("sweep", key), f"{key} is set and swept: pick one")
 
-    swept = tuple(k for k in SWEEP_KEYS if k in sweep)
-    axes = [sweep[k] if k in sweep else [base[k]] for k in SWEEP_KEYS]
-    combos = list(itertools.product(*axes))
-    if len(combos) > MAX_VARIANTS_PER_CASE:
-        problem(("sweep",), f"sweep expands to {len(combos)} parameters; "
-                f"at most {MAX_VARIANTS_PER_CASE} per case")
+
+# ---- Family builders -------------------------------------------------------
+#
+# Each checks what its family allows, then expands the sweep with its own
+# per-variant check and builds its expectations.  The order of the checks
+# is the order problems are reported in.  The array and boundary families
+# admit only some keys (_array_case_ok, _boundary_case_ok), so the span
+# families' rules about holds, spoils, misuse and guards cannot apply there.
+
+def _build_split_case(c: _RawCase) -> Case | None:
+    """split_page and contig spans: pages may be held, HWPoisoned or bad."""
+    if not _span_shape_ok(c):
         return None
+    if c.compound:
+        c.problem(("span", "compound"), "compound spans are frozen: alloc: frozen")
+    guards = _span_guards(c)
+    _spoil_and_misuse_rules(c)
+    return _finish_span_case(c, guards)
 
-    variants: list[Variant] = []
-    seen: set[str] = set()
-    for order, free, hold, refs, poison, bad_state, pages, layout, each in combos:
-        variant = Variant(order=order, free=free,
-                          hold=tuple(_selector(s) for s in hold),
-                          hold_refs=refs,
-                          spoil=tuple(_selector(s) for s in (poison or bad_state)),
-                          pages=pages, layout=layout, each_side=each)
-        if alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
-            problem(("sweep", "pages") if "pages" in sweep else ("span", "pages"),
-                    f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
-        for key, sels in (("hold", variant.hold), (spoil_kind, variant.spoil)):
-            for sel_idx, sel in enumerate(sels):
-                if sel.kind == "index" and sel.arg >= variant.nr_pages:
-                    sub = ("sweep", key) if key in sweep else (key, sel_idx)
-                    problem(sub, f"{key} index {sel.arg} is outside an order-{order} "
-                            f"span ({variant.nr_pages} pages)")
-        if variant.held_indices() & variant.spoiled_indices():
-            problem((), f"{variant.describe(SWEEP_KEYS)}: a page is both held and "
-                    f"{spoil_kind}; its free would never reach free_pages_prepare()")
-        frozen_api = free == "free_contig_frozen_range"
-        if array or boundary:
-            pass   # _array_case_ok / _boundary_case_ok checked the free API
-        elif free == "vfree":
-            problem(("free",), "vfree() frees vmalloc spans only")
-        elif frozen_api != (alloc == "frozen"):
-            problem(("sweep", "free") if "free" in sweep else ("free",),
-                    "free_contig_frozen_range() frees frozen spans, and frozen spans "
-                    "need free_contig_frozen_range()")
-        desc = variant.describe(swept)
-        if len(desc) > MAX_PARAM_DESC:
-            problem(("sweep",), f"parameter description too long ({len(desc)} > "
-                    f"{MAX_PARAM_DESC}): {desc[:40]}...")
-        if swept and desc in seen:
-            problem(("sweep",), f"sweep produces the parameter {desc!r} twice")
-        seen.add(desc)
-        variants.append(variant)
-    if spoil_kind == "bad_state":
-        total = sum(len(v.spoiled_indices()) for v in variants)
-        if total > MAX_BAD_STATE_PAGES:
-            problem(("bad_state",) if "bad_state" in raw else ("sweep", "bad_state"),
-                    f"{total} bad pages in one case; the kernel stops printing "
-                    f"bad-page reports after 60 a minute, keep it under "
-                    f"{MAX_BAD_STATE_PAGES}")
 
-    raw_expect = raw.get("expect", {})
-    expect = Expect(
-        freed=raw_expect.get("freed", True),
-        retained=raw_expect.get("retained", True),
-        held_refcount=raw_expect.get("held_refcount"),
-        released=raw_expect.get("released", True),
-        merged=_merged(raw_expect.get("merged", "max")),
-        nr_free_pages=raw_expect.get("nr_free_pages", True),
-        balanced=raw_expect.get("balanced", True),
-        guards=raw_expect.get("guards", guards),
-        no_warning=raw_expect.get("no_warning", True),
-        no_straddle=raw_expect.get("no_straddle", boundary),
-        zones_kept=raw_expect.get("zones_kept", boundary),
-        leaked=raw_expect.get("leaked", True),
-        nr_vmalloc=raw_expect.get("nr_vmalloc", alloc in ("vmalloc", "vmap")),
-        warnings=raw_expect.get("warnings", 1 if misuse == "tail_start" else None),
-        splats=tuple(raw_expect.get(
-            "splats", ["Bad page state"] if spoil_kind == "bad_state" else [])),
-    )
-    if array:
-        guards = False
-        expect = Expect(freed=expect.freed, merged=expect.merged, no_warning=expect.no_warning,
-                        nr_vmalloc=expect.nr_vmalloc, guards=False)
-    if boundary:
-        guards = False
-        expect = Expect(freed=expect.freed, nr_free_pages=expect.nr_free_pages,
-                        no_warning=expect.no_warning, no_straddle=expect.no_straddle,
-                        zones_kept=expect.zones_kept, guards=False, merged=None,
-                        balanced=False)
-    if expect.guards and not guards:
-        problem(("expect", "guards"), "expect.guards needs span.guards: true")
-    if expect.held_refcount is not None and not any(v.hold for v in variants):
-        problem(("expect", "held_refcount"), "held_refcount without any held pages")
-    if expect.warnings is not None and not misuse:
-        problem(("expect", "warnings"), "expect.warnings counts the WARNs of a misuse: case")
-    raw_needs = raw.get("needs", {})
-    needs = ExplicitNeeds(kconfig=tuple(raw_needs.get("kconfig", [])),
-                          memory_mb=raw_needs.get("memory_mb"),
-                          kernel_args=tuple(raw_needs.get("kernel_args", [])),
-                          kconfig_off=tuple(raw_needs.get("kconfig_off", [])),
-                          arches=tuple(raw_needs.get("arches", [])),
-                          why=" ".join(raw_needs.get("why", "").split()))
-    return Case(name=raw["name"], line=pos.at(where)[0], variants=variants,
-                swept=swept, expect=expect, guards=guards and not array,
-                description=raw.get("description", ""), alloc=alloc,
-                compound=compound, spoil_kind=spoil_kind, misuse=misuse,
-                force=raw.get("force", False), needs=needs, huge=span.get("huge", False),
-                boundary=span.get("boundary"), upper_zone=span.get("upper_zone"))
+def _build_frozen_case(c: _RawCase) -> Case | None:
+    """frozen spans (refcount 0), maybe one compound folio, maybe misused."""
+    if not _span_shape_ok(c):
+        return None
+    guards = _span_guards(c)
+    if c.raw.get("hold") or "hold" in c.sweep:
+        c.problem(c.given("hold"),
+                  "frozen pages have refcount 0: get_page_unless_zero() cannot hold them")
+    _spoil_and_misuse_rules(c)
+    return _finish_span_case(c, guards)
 
+
+def _build_array_case(c: _RawCase) -> Case | None:
+    """vmalloc, vmap and page_array: pages tracked as an array, order 0."""
+    if not _array_case_ok(c) or _boundary_keys_misplaced(c):
+        return None
+    expanded = _expand_sweep(c, _axis_defaults(c, 0), _check_array_size)
+    if expanded is None:
+        return None
+    swept, variants = expanded
+    return _case(c, swept, variants, _array_expect(c), guards=False)
+
+
+def _build_boundary_case(c: _RawCase) -> Case | None:
+    """pages_each_side pages on each side of a zone, node or section boundary."""
+    if not _boundary_case_ok(c):   # also checks the free API
+        return None
+    expanded = _expand_sweep(c, _axis_defaults(c, 0), _no_variant_check)
+    if expanded is None:
+        return None
+    swept, variants = expanded
+    return _case(c, swept, variants, _boundary_expect(c), guards=False)
+
+
+# span.alloc -> the builder of its family.
+_FAMILIES: dict[str, Callable[[_RawCase], Case | None]] = {
+    "split_page": _build_split_case,
+    "contig": _build_split_case,
+    "frozen": _build_frozen_case,
+    **dict.fromkeys(ARRAY_ALLOCS, _build_array_case),
+    "boundary": _build_boundary_case,
+}
+
+
+# split_page, contig and frozen spans share these rules.
+
+def _span_shape_ok(c: _RawCase) -> bool:
+    """A split_page, contig or frozen span has an order and a free API."""
+    if _boundary_keys_misplaced(c):
+        return False
+    span, sweep = c.span, c.sweep
+    if (span.get("pages") is not None or "pages" in sweep or span.get("layout")
+            or "layout" in sweep or "huge" in span):
+        c.problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
+    if span.get("order") is None and "order" not in sweep:
+        c.problem(("span",), "span needs an order (or sweep.order)")
+        return False
+    if c.raw.get("free") is None and "free" not in sweep:
+        c.problem((), "case needs a free API: free: or sweep.free")
+        return False
+    return True
+
+
+def _boundary_keys_misplaced(c: _RawCase) -> bool:
+    """Outside the boundary family: boundary keys are a mistake."""
+    if any(k in c.span for k in _BOUNDARY_SPAN_KEYS) or "pages_each_side" in c.sweep:
+        c.problem(("span",), "boundary, upper_zone and pages_each_side belong to "
+                  "boundary spans (alloc: boundary)")
+        return True
+    return False
+
+
+def _span_guards(c: _RawCase) -> bool:
+    """Guard pages around the span: by default unless it is one folio."""
+    guards = c.span.get("guards", not c.compound)
+    if c.compound and guards:
+        c.problem(("span", "guards"), "a compound span is one folio: it cannot have guards")
+    return guards
+
+
+def _spoil_and_misuse_rules(c: _RawCase) -> None:
+    """Only a compound frozen span is misused; none of its pages is spoiled."""
+    if c.compound and c.spoil_kind:
+        c.problem(c.given(c.spoil_kind), "spoiling a page of a compound span is not supported")
+    if c.raw.get("force") and c.misuse != "order_mismatch":
+        c.problem(("force",), "force only applies to misuse: order_mismatch")
+    if c.misuse and not c.compound:
+        c.problem(("misuse",), "misuse cases need a compound frozen span "
+                  "(span: {alloc: frozen, compound: true})")
+
+
+def _finish_span_case(c: _RawCase, guards: bool) -> Case | None:
+    """split_page, contig, frozen: variants, bad-state budget, expectations."""
+    expanded = _expand_sweep(c, _axis_defaults(c, c.span.get("order")), _check_span_free)
+    if expanded is None:
+        return None
+    swept, variants = expanded
+    _bad_state_budget(c, variants)
+    return _case(c, swept, variants, _span_expect(c, guards, variants), guards)
+
+
+def _no_variant_check(c: _RawCase, variant: Variant) -> None:
+    """Boundary spans: _boundary_case_ok checked the free APIs."""
+
+
+def _check_span_free(c: _RawCase, variant: Variant) -> None:
+    """split_page/contig spans and frozen spans each have their free APIs."""
+    if variant.free == "vfree":
+        c.problem(("free",), "vfree() frees vmalloc spans only")
+    elif (variant.free == "free_contig_frozen_range") != (c.alloc == "frozen"):
+        c.problem(c.swept_or("free", ("free",)),
+                  "free_contig_frozen_range() frees frozen spans, and frozen spans "
+                  "need free_contig_frozen_range()")
+
+
+def _check_array_size(c: _RawCase, variant: Variant) -> None:
+    """free_pages_bulk() takes a page_array of a power-of-two size."""
+    pages = variant.pages
+    if c.alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
+        c.problem(c.swept_or("pages", ("span", "pages")),
+                  f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
+
+
+# ---- What each family admits ----------------------------------------------
 
 _BOUNDARY_SPAN_KEYS = ("boundary", "upper_zone", "pages_each_side")
 _BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
@@ -332,22 +348,22 @@ _BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
                          "no_warning"}
 
 
-def _only_keys(raw: dict, case_keys: set[str], expect_keys: set[str], what: str,
-               problem) -> bool:
+def _only_keys(c: _RawCase, case_keys: set[str], expect_keys: set[str], what: str) -> bool:
     """A family that applies only some case keys and expectations says so."""
     ok = True
-    for key in sorted(set(raw) - case_keys):
-        problem((key,), f"{key} does not apply to {what} spans")
+    for key in sorted(set(c.raw) - case_keys):
+        c.problem((key,), f"{key} does not apply to {what} spans")
         ok = False
-    for key in sorted(set(raw.get("expect", {})) - expect_keys):
-        problem(("expect", key), f"expect.{key} does not apply to {what} spans "
-                f"(use {', '.join(sorted(expect_keys))})")
+    for key in sorted(set(c.raw.get("expect", {})) - expect_keys):
+        c.problem(("expect", key), f"expect.{key} does not apply to {what} spans "
+                  f"(use {', '.join(sorted(expect_keys))})")
         ok = False
     return ok
 
 
-def _boundary_case_ok(raw: dict, span: dict, sweep: dict, problem) -> bool:
-    ok = _only_keys(raw, _BOUNDARY_CASE_KEYS, _BOUNDARY_EXPECT_KEYS, "boundary", problem)
+def _boundary_case_ok(c: _RawCase) -> bool:
+    raw, span, sweep, problem = c.raw, c.span, c.sweep, c.problem
+    ok = _only_keys(c, _BOUNDARY_CASE_KEYS, _BOUNDARY_EXPECT_KEYS, "boundary")
     if not isinstance(raw.get("expect", {}).get("nr_free_pages", True), bool):
         problem(("expect", "nr_free_pages"), "boundary spans check nr_free_pages per "
                 "zone: true or false")
@@ -370,7 +386,7 @@ def _boundary_case_ok(raw: dict, span: dict, sweep: dict, problem) -> bool:
     frees = sweep.get("free", [raw.get("free")])
     for free in frees:
         if free not in BOUNDARY_FREE_APIS:
-            problem(("sweep", "free") if "free" in sweep else ("free",),
+            problem(c.swept_or("free", ("free",)),
                     f"a boundary span is freed by one of {', '.join(BOUNDARY_FREE_APIS)}"
                     f", not {free}")
             ok = False
@@ -382,8 +398,9 @@ _ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "n
 _ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "no_warning"}
 
 
-def _array_case_ok(raw: dict, span: dict, sweep: dict, alloc: str, problem) -> bool:
-    ok = _only_keys(raw, _ARRAY_CASE_KEYS, _ARRAY_EXPECT_KEYS, alloc, problem)
+def _array_case_ok(c: _RawCase) -> bool:
+    raw, span, sweep, alloc, problem = c.raw, c.span, c.sweep, c.alloc, c.problem
+    ok = _only_keys(c, _ARRAY_CASE_KEYS, _ARRAY_EXPECT_KEYS, alloc)
     for key in sorted(set(sweep) - {"pages", "layout"}):
         problem(("sweep", key), f"{alloc} spans sweep pages or layout only")
         ok = False
@@ -410,8 +427,182 @@ def _array_case_ok(raw: dict, span: dict, sweep: dict, alloc: str, problem) -> b
     return ok
 
 
+# ---- Shared steps: sweep expansion, expectations, needs --------------------
+
+def _axis_defaults(c: _RawCase, order: int | None) -> dict[str, Any]:
+    """The value of each sweep axis where the case does not sweep it."""
+    raw, span = c.raw, c.span
+    return {
+        "order": order,
+        "free": raw.get("free"),
+        "hold": raw.get("hold", []),
+        "hold_refs": raw.get("hold_refs", 1),
+        "poison": raw.get("poison", []),
+        "bad_state": raw.get("bad_state", []),
+        "pages": span.get("pages"),
+        "layout": span.get("layout"),
+        "pages_each_side": span.get("pages_each_side"),
+    }
+
+
+def _expand_sweep(c: _RawCase, defaults: dict[str, Any], check_variant
+                  ) -> tuple[tuple[str, ...], list[Variant]] | None:
+    """The sweep's cross product as variants, each checked; None if too many.
+
+    check_variant is the family's own check of one variant; it runs after
+    the selector checks (which find nothing in families without selectors).
+    """
+    swept = tuple(k for k in SWEEP_KEYS if k in c.sweep)
+    axes = [c.sweep[k] if k in c.sweep else [defaults[k]] for k in SWEEP_KEYS]
+    combos = list(itertools.product(*axes))
+    if len(combos) > MAX_VARIANTS_PER_CASE:
+        c.problem(("sweep",), f"sweep expands to {len(combos)} parameters; "
+                  f"at most {MAX_VARIANTS_PER_CASE} per case")
+        return None
+    variants: list[Variant] = []
+    seen: set[str] = set()
+    for combo in combos:
+        variant = _variant(dict(zip(SWEEP_KEYS, combo)))
+        _check_selectors(c, variant)
+        check_variant(c, variant)
+        _check_description(c, variant, swept, seen)
+        variants.append(variant)
+    return swept, variants
+
+
+def _variant(values: dict[str, Any]) -> Variant:
+    spoil = values["poison"] or values["bad_state"]
+    return Variant(order=values["order"], free=values["free"],
+                   hold=tuple(_selector(s) for s in values["hold"]),
+                   hold_refs=values["hold_refs"],
+                   spoil=tuple(_selector(s) for s in spoil),
+                   pages=values["pages"], layout=values["layout"],
+                   each_side=values["pages_each_side"])
+
+
+def _check_selectors(c: _RawCase, variant: Variant) -> None:
+    """Held and spoiled pages lie in the span, and no page is both."""
+    for key, sels in (("hold", variant.hold), (c.spoil_kind, variant.spoil)):
+        for sel_idx, sel in enumerate(sels):
+            if sel.kind == "index" and sel.arg >= variant.nr_pages:
+                c.problem(c.swept_or(key, (key, sel_idx)),
+                          f"{key} index {sel.arg} is outside an order-{variant.order} "
+                          f"span ({variant.nr_pages} pages)")
+    if variant.held_indices() & variant.spoiled_indices():
+        c.problem((), f"{variant.describe(SWEEP_KEYS)}: a page is both held and "
+                  f"{c.spoil_kind}; its free would never reach free_pages_prepare()")
+
+
+def _check_description(c: _RawCase, variant: Variant, swept: tuple[str, ...],
+                       seen: set[str]) -> None:
+    """KUnit parameter descriptions fit and are unique."""
+    desc = variant.describe(swept)
+    if len(desc) > MAX_PARAM_DESC:
+        c.problem(("sweep",), f"parameter description too long ({len(desc)} > "
+                  f"{MAX_PARAM_DESC}): {desc[:40]}...")
+    if swept and desc in seen:
+        c.problem(("sweep",), f"sweep produces the parameter {desc!r} twice")
+    seen.add(desc)
+
+
+def _bad_state_budget(c: _RawCase, variants: list[Variant]) -> None:
+    if c.spoil_kind != "bad_state":
+        return
+    total = sum(len(v.spoiled_indices()) for v in variants)
+    if total > MAX_BAD_STATE_PAGES:
+        c.problem(c.given("bad_state"),
+                  f"{total} bad pages in one case; the kernel stops printing "
+                  f"bad-page reports after 60 a minute, keep it under "
+                  f"{MAX_BAD_STATE_PAGES}")
+
+
+def _span_expect(c: _RawCase, guards: bool, variants: list[Variant]) -> Expect:
+    """Expectations of a split_page, contig or frozen span, checked."""
+    raw = c.raw.get("expect", {})
+    expect = Expect(
+        freed=raw.get("freed", True),
+        retained=raw.get("retained", True),
+        held_refcount=raw.get("held_refcount"),
+        released=raw.get("released", True),
+        merged=_merged(raw.get("merged", "max")),
+        nr_free_pages=raw.get("nr_free_pages", True),
+        balanced=raw.get("balanced", True),
+        guards=raw.get("guards", guards),
+        no_warning=raw.get("no_warning", True),
+        no_straddle=raw.get("no_straddle", False),
+        zones_kept=raw.get("zones_kept", False),
+        leaked=raw.get("leaked", True),
+        nr_vmalloc=raw.get("nr_vmalloc", False),
+        warnings=raw.get("warnings", 1 if c.misuse == "tail_start" else None),
+        splats=tuple(raw.get(
+            "splats", ["Bad page state"] if c.spoil_kind == "bad_state" else [])),
+    )
+    if expect.guards and not guards:
+        c.problem(("expect", "guards"), "expect.guards needs span.guards: true")
+    if expect.held_refcount is not None and not any(v.hold for v in variants):
+        c.problem(("expect", "held_refcount"), "held_refcount without any held pages")
+    if expect.warnings is not None and not c.misuse:
+        c.problem(("expect", "warnings"), "expect.warnings counts the WARNs of a misuse: case")
+    return expect
+
+
+def _array_expect(c: _RawCase) -> Expect:
+    """vmalloc family: _array_case_ok admitted only the keys used here."""
+    raw = c.raw.get("expect", {})
+    return Expect(freed=raw.get("freed", True), merged=_merged(raw.get("merged", "max")),
+                  no_warning=raw.get("no_warning", True),
+                  nr_vmalloc=raw.get("nr_vmalloc", c.alloc in ("vmalloc", "vmap")),
+                  guards=False)
+
+
+def _boundary_expect(c: _RawCase) -> Expect:
+    """Boundary family: _boundary_case_ok admitted only the keys used here."""
+    raw = c.raw.get("expect", {})
+    return Expect(freed=raw.get("freed", True),
+                  nr_free_pages=raw.get("nr_free_pages", True),
+                  no_warning=raw.get("no_warning", True),
+                  no_straddle=raw.get("no_straddle", True),
+                  zones_kept=raw.get("zones_kept", True),
+                  guards=False, merged=None, balanced=False)
+
+
+def _needs(raw: dict) -> ExplicitNeeds:
+    return ExplicitNeeds(kconfig=tuple(raw.get("kconfig", [])),
+                         memory_mb=raw.get("memory_mb"),
+                         kernel_args=tuple(raw.get("kernel_args", [])),
+                         kconfig_off=tuple(raw.get("kconfig_off", [])),
+                         arches=tuple(raw.get("arches", [])),
+                         why=" ".join(raw.get("why", "").split()))
+
+
+def _case(c: _RawCase, swept: tuple[str, ...], variants: list[Variant], expect: Expect,
+          guards: bool) -> Case:
+    raw, span = c.raw, c.span
+    return Case(name=raw["name"], line=c.pos.at(c.where)[0], variants=variants,
+                swept=swept, expect=expect, guards=guards,
+                description=raw.get("description", ""), alloc=c.alloc,
+                compound=c.compound, spoil_kind=c.spoil_kind, misuse=c.misuse,
+                force=raw.get("force", False), needs=_needs(raw.get("needs", {})),
+                huge=span.get("huge", False), boundary=span.get("boundary"),
+                upper_zone=span.get("upper_zone"))
+
+
 def load_spec(path: Path) -> Spec:
-    """Load and validate one spec file; raise SpecError listing every problem."""
+    """Load and validate one spec file; raise SpecError listing every problem.
+
+    Phases, each reporting all its problems before the next one runs: read
+    the YAML with positions, check it against the schema, build every case,
+    check the guest layout.
+    """
+    data, pos = _read_checked(path)
+    cases = _build_cases(path, data["cases"], pos)
+    guest = _build_guest(path, data, pos)
+    return Spec(path=path, suite=data["suite"], cases=cases,
+                description=data.get("description", ""), guest=guest)
+
+
+def _read_checked(path: Path) -> tuple[Any, _Positions]:
+    """Phases 1 and 2: the document with its positions, schema-valid."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -422,10 +613,15 @@ def load_spec(path: Path) -> Spec:
     problems += _schema_problems(path, data, pos)
     if problems:
         raise SpecError(problems)
+    return data, pos
 
+
+def _build_cases(path: Path, raw_cases: list[dict], pos: _Positions) -> list[Case]:
+    """Phase 3: every case, with unique names."""
+    problems: list[SpecProblem] = []
     cases: list[Case] = []
     names: set[str] = set()
-    for idx, raw_case in enumerate(data["cases"]):
+    for idx, raw_case in enumerate(raw_cases):
         if raw_case["name"] in names:
             problems.append(SpecProblem(path, *pos.at(("cases", idx, "name")),
                                         f"duplicate case name {raw_case['name']!r}"))
@@ -435,43 +631,61 @@ def load_spec(path: Path) -> Spec:
             cases.append(case)
     if problems:
         raise SpecError(problems)
-    guest = None
-    if "guest" in data:
-        raw = data["guest"]
-        guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
-                      movablecore_mb=raw.get("movablecore_mb"),
-                      boundary_cma_mb=raw.get("boundary_cma_mb"),
-                      dma_limit_mb=raw.get("dma_limit_mb"))
-        if guest.boundary_cma_mb and len(guest.nodes_mb) < 2:
-            problems.append(SpecProblem(path, *pos.at(("guest", "boundary_cma_mb")),
-                                        "boundary_cma_mb needs nodes_mb (two nodes or more)"))
-        if guest.memory_mb and guest.nodes_mb and sum(guest.nodes_mb) != guest.memory_mb:
-            problems.append(SpecProblem(path, *pos.at(("guest", "memory_mb")),
-                                        f"guest.memory_mb {guest.memory_mb} is not the sum "
-                                        f"of nodes_mb ({sum(guest.nodes_mb)})"))
-        total = guest.total_mb or 1024
-        if total > MAX_GUEST_MB:
-            problems.append(SpecProblem(path, *pos.at(("guest",)),
-                                        f"guest memory {total} MiB is more than "
-                                        f"{MAX_GUEST_MB} MiB"))
-        regions = guest.cma_regions(0x4000_0000)   # arm64 virt RAM base
-        ram_end = 0x4000_0000 + (sum(guest.nodes_mb) << 20)
-        for (start, size), (nxt, _) in zip(regions, regions[1:] + [(ram_end, 0)]):
-            if start + size > nxt or start < 0x4000_0000:
-                problems.append(SpecProblem(
-                    path, *pos.at(("guest", "boundary_cma_mb")),
+    return cases
+
+
+def _build_guest(path: Path, data: dict, pos: _Positions) -> Guest | None:
+    """Phase 4: the guest layout a suite boots in, if it has one."""
+    if "guest" not in data:
+        return None
+    raw = data["guest"]
+    guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
+                  movablecore_mb=raw.get("movablecore_mb"),
+                  boundary_cma_mb=raw.get("boundary_cma_mb"),
+                  dma_limit_mb=raw.get("dma_limit_mb"))
+    problems = [SpecProblem(path, *pos.at(("guest",) + sub), msg)
+                for sub, msg in _guest_problems(guest)]
+    if problems:
+        raise SpecError(problems)
+    return guest
+
+
+# arm64 virt: RAM starts at 1 GiB.
+_ARM64_RAM_BASE = 0x4000_0000
+
+
+def _guest_problems(guest: Guest) -> list[tuple[JsonPath, str]]:
+    """What is wrong with a guest layout, as (place under guest:, message)."""
+    out: list[tuple[JsonPath, str]] = []
+    if guest.boundary_cma_mb and len(guest.nodes_mb) < 2:
+        out.append((("boundary_cma_mb",), "boundary_cma_mb needs nodes_mb (two nodes or more)"))
+    if guest.memory_mb and guest.nodes_mb and sum(guest.nodes_mb) != guest.memory_mb:
+        out.append((("memory_mb",), f"guest.memory_mb {guest.memory_mb} is not the sum "
+                    f"of nodes_mb ({sum(guest.nodes_mb)})"))
+    total = guest.total_mb or 1024
+    if total > MAX_GUEST_MB:
+        out.append(((), f"guest memory {total} MiB is more than {MAX_GUEST_MB} MiB"))
+    overlap = _cma_overlap(guest)
+    if overlap:
+        start, size = overlap
+        out.append((("boundary_cma_mb",),
                     f"boundary_cma_mb {guest.boundary_cma_mb}: the region around a node "
                     f"boundary [{start:#x}, {start + size:#x}) overlaps the next one or "
                     "leaves its nodes; use smaller regions or larger nodes"))
-                break
-        if guest.movablecore_mb and guest.movablecore_mb >= total:
-            problems.append(SpecProblem(path, *pos.at(("guest", "movablecore_mb")),
-                                        f"movablecore {guest.movablecore_mb}M leaves no "
-                                        f"kernel memory in a {total}M guest"))
-    if problems:
-        raise SpecError(problems)
-    return Spec(path=path, suite=data["suite"], cases=cases,
-                description=data.get("description", ""), guest=guest)
+    if guest.movablecore_mb and guest.movablecore_mb >= total:
+        out.append((("movablecore_mb",), f"movablecore {guest.movablecore_mb}M leaves no "
+                    f"kernel memory in a {total}M guest"))
+    return out
+
+
+def _cma_overlap(guest: Guest) -> tuple[int, int] | None:
+    """The first reusable region that overlaps the next or leaves RAM, if any."""
+    regions = guest.cma_regions(_ARM64_RAM_BASE)
+    ram_end = _ARM64_RAM_BASE + (sum(guest.nodes_mb) << 20)
+    for (start, size), (nxt, _) in zip(regions, regions[1:] + [(ram_end, 0)]):
+        if start + size > nxt or start < _ARM64_RAM_BASE:
+            return start, size
+    return None
 
 
 def load_specs(paths: list[Path]) -> list[Spec]:

@@ -205,3 +205,44 @@ def test_shipped_specs_load_with_at_least_20_cases():
     specs = load_specs(shipped_specs())
     assert len(specs) >= 2
     assert sum(len(c.variants) for s in specs for c in s.cases) >= 20
+
+
+def test_problems_keep_their_order_and_places(tmp_path):
+    """Problems come case by case, each case's in the order of its checks."""
+    found = problems(tmp_path, """\
+        kgen: 1
+        suite: kgen_order
+        cases:
+          - name: a
+            span: {alloc: frozen, compound: true, order: 2, guards: true}
+            free: free_contig_range
+            force: true
+            poison: [9]
+            expect: {warnings: 2, held_refcount: 3}
+          - name: a
+            span: {alloc: vmap, pages: 5, layout: sorted, huge: false}
+            free: vfree
+          - name: b
+            span: {alloc: contig, order: 3, boundary: zone}
+            free: free_page_loop
+        """)
+    assert [p[len(str(tmp_path)) + 1:] for p in found] == [
+        "s.yaml:5:61: a compound span is one folio: it cannot have guards",
+        "s.yaml:8:13: spoiling a page of a compound span is not supported",
+        "s.yaml:7:12: force only applies to misuse: order_mismatch",
+        "s.yaml:8:14: poison index 9 is outside an order-2 span (4 pages)",
+        "s.yaml:6:11: free_contig_frozen_range() frees frozen spans, and frozen spans "
+        "need free_contig_frozen_range()",
+        "s.yaml:9:42: held_refcount without any held pages",
+        "s.yaml:9:24: expect.warnings counts the WARNs of a misuse: case",
+        "s.yaml:10:11: duplicate case name 'a'",
+        "s.yaml:11:11: layout applies to page_array spans",
+        "s.yaml:11:57: huge applies to vmalloc spans",
+        "s.yaml:14:11: boundary, upper_zone and pages_each_side belong to boundary spans "
+        "(alloc: boundary)",
+    ]
+
+
+def test_every_alloc_in_the_schema_has_a_family():
+    from kgen.spec.loader import _FAMILIES, schema
+    assert set(_FAMILIES) == set(schema()["$defs"]["span"]["properties"]["alloc"]["enum"])
