@@ -16,6 +16,8 @@ from typing import Any, Callable
 import jsonschema
 import yaml
 
+from kgen.arch import arch
+
 from .model import (
     ARRAY_ALLOCS,
     BOUNDARY_FREE_APIS,
@@ -650,8 +652,9 @@ def _build_guest(path: Path, data: dict, pos: _Positions) -> Guest | None:
     return guest
 
 
-# arm64 virt: RAM starts at 1 GiB.
-_ARM64_RAM_BASE = 0x4000_0000
+# Device-tree regions are placed for arm64 guests (QEMU virt), whose RAM
+# base the Arch table holds.
+_ARM64_RAM_BASE = arch("arm64").ram_base
 
 
 def _guest_problems(guest: Guest) -> list[tuple[JsonPath, str]]:
