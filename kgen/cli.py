@@ -263,27 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kgen", description="Page-allocator free-path scenarios as KUnit tests.")
     parser.add_argument("--version", action="version", version=f"kgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    kernel = sub.add_parser("kernel", help="manage the cached kernel source")
-    ksub = kernel.add_subparsers(dest="kernel_command", required=True)
-    fetch = ksub.add_parser(
-        "fetch", help="download and unpack Debian's linux-source-X.Y into the cache "
-        "(once); prints the tree's path last")
-    fetch.add_argument(
-        "version", nargs="?", metavar="VERSION",
-        help="X.Y such as 6.12, 7.2 or 7.3 (default 7.3), or a full Debian version "
-        "such as 7.3~rc7-1~exp1. X.Y takes 7.3 from trixie-backports, otherwise the "
-        "newest version outside experimental (experimental only if nothing else "
-        "carries it)")
-    fetch.set_defaults(func=cmd_kernel_fetch)
-    klist = ksub.add_parser("list", help="show the cached kernel trees and the "
-                            "linux-source-X.Y versions the Debian mirror offers")
-    klist.add_argument("--all", action="store_true",
-                       help="every fetchable version, not only the newest per suite")
-    klist.add_argument("--refresh", action="store_true",
-                       help="update the package lists even if they are less than a day old")
-    klist.set_defaults(func=cmd_kernel_list)
-
+    _add_kernel_parser(sub)
     lint = sub.add_parser("lint", help="check spec files (exit 2 on problems)")
     lint.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     lint.set_defaults(func=cmd_lint)
@@ -305,7 +285,34 @@ def build_parser() -> argparse.ArgumentParser:
     runp.add_argument("--dry-run", action="store_true", help="same as `kgen plan`")
     runp.set_defaults(func=cmd_run)
     planp.set_defaults(func=cmd_plan)
+    _add_validate_parser(sub)
+    _add_bench_parser(sub)
+    return parser
 
+
+def _add_kernel_parser(sub) -> None:
+    kernel = sub.add_parser("kernel", help="manage the cached kernel source")
+    ksub = kernel.add_subparsers(dest="kernel_command", required=True)
+    fetch = ksub.add_parser(
+        "fetch", help="download and unpack Debian's linux-source-X.Y into the cache "
+        "(once); prints the tree's path last")
+    fetch.add_argument(
+        "version", nargs="?", metavar="VERSION",
+        help="X.Y such as 6.12, 7.2 or 7.3 (default 7.3), or a full Debian version "
+        "such as 7.3~rc7-1~exp1. X.Y takes 7.3 from trixie-backports, otherwise the "
+        "newest version outside experimental (experimental only if nothing else "
+        "carries it)")
+    fetch.set_defaults(func=cmd_kernel_fetch)
+    klist = ksub.add_parser("list", help="show the cached kernel trees and the "
+                            "linux-source-X.Y versions the Debian mirror offers")
+    klist.add_argument("--all", action="store_true",
+                       help="every fetchable version, not only the newest per suite")
+    klist.add_argument("--refresh", action="store_true",
+                       help="update the package lists even if they are less than a day old")
+    klist.set_defaults(func=cmd_kernel_list)
+
+
+def _add_validate_parser(sub) -> None:
     val = sub.add_parser("validate", help="run the specs at the base of a patch series "
                          "and after each patch; classify regressions")
     val.add_argument("--kernel", type=Path, metavar="TREE",
@@ -327,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--bench-boots", type=int, default=5, metavar="N")
     val.set_defaults(func=cmd_validate)
 
+
+def _add_bench_parser(sub) -> None:
     bench = sub.add_parser("bench", help="benchmark lane: batched vs per-page free, "
                            "contiguous allocations; N boots, statistics, comparison")
     bench.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
@@ -339,7 +348,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_time_limits(bench, 3600, "all benchmark boots together")
     bench.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
     bench.set_defaults(func=cmd_bench)
-    return parser
 
 
 def _add_run_options(runp: argparse.ArgumentParser) -> None:
