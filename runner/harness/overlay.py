@@ -19,8 +19,6 @@ only rewritten when their contents change, so make rebuilds incrementally.
 from __future__ import annotations
 
 import filecmp
-import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -93,16 +91,6 @@ class Overlay:
     def __init__(self, tree: Path, root: Path):
         self.tree = tree.resolve()
         self.root = root
-        self.last_source_changes: list[str] = []
-
-    def _record_patched(self, patched: dict[str, bytes]) -> list[str]:
-        """Remember which files are patched (and how); return those whose
-        overlay entry differs from the previous sync's."""
-        record = self.root.with_suffix(".patched.json")
-        before = json.loads(record.read_text()) if record.is_file() else {}
-        now = {rel: hashlib.sha256(data).hexdigest() for rel, data in patched.items()}
-        record.write_text(json.dumps(now, indent=1, sort_keys=True))
-        return sorted(rel for rel in set(before) | set(now) if before.get(rel) != now.get(rel))
 
     @property
     def kunit_py(self) -> Path:
@@ -134,16 +122,14 @@ class Overlay:
         patched: tree-relative path -> contents for files a patch changed
         (kgen run --patch).  They become real files in the overlay; every
         other file stays a symlink, so the tree is still never written.
-        ``last_source_changes`` then lists the tree files whose overlay
-        entry changed (patched, unpatched, or patched differently): their
-        objects in a build dir are stale whatever make thinks of mtimes.
+        Build dirs that built from other versions of these files must drop
+        those objects (session.py does, per build dir).
         """
         patched = patched or {}
         self.root.mkdir(parents=True, exist_ok=True)
         real_dirs = _REAL_DIRS + tuple(sorted(_parents(patched) - set(_REAL_DIRS) - {""}))
         for rel in ("",) + real_dirs:
             self._sync_dir(rel, real_dirs, set(patched))
-        self.last_source_changes = self._record_patched(patched)
         for rel, data in patched.items():
             _write_if_changed(self.root / rel, data)
         for rel in _COPIED_DIRS:

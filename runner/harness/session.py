@@ -8,6 +8,8 @@ dir is named here (``Session.path``), so logs are found in one place.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import math
 import re
 import time
@@ -147,11 +149,10 @@ class Session:
         generated files that changed."""
         changed = self.overlay.sync(generated, patched)
         self.build_dir.mkdir(parents=True, exist_ok=True)
-        stale = drop_stale_objects(self.build_dir, self.overlay.root,
-                                   self.overlay.last_source_changes)
+        sources = self._patched_sources_changed(patched or {})
+        stale = drop_stale_objects(self.build_dir, self.overlay.root, sources)
         if stale:
-            self.config.log(f"kgen: {len(stale)} object(s) rebuilt for "
-                            f"{', '.join(self.overlay.last_source_changes)}")
+            self.config.log(f"kgen: {len(stale)} object(s) rebuilt for {', '.join(sources)}")
         self.path("kunitconfig").write_text(kunitconfig)
         return changed
 
@@ -176,6 +177,20 @@ class Session:
         if self._boots_started is None:
             return float(self.config.timeout)
         return self.config.timeout - (time.monotonic() - self._boots_started)
+
+    def _patched_sources_changed(self, patched: dict[str, bytes]) -> list[str]:
+        """Tree files this build dir last built from another version of.
+
+        The record lives beside the build dir, not in the shared overlay:
+        each build dir (arch, --kconfig variant) has its own objects, and
+        any of them may still hold a patched file's object.
+        """
+        record = self.path("patched.json")
+        record.parent.mkdir(parents=True, exist_ok=True)
+        before = json.loads(record.read_text()) if record.is_file() else {}
+        now = {rel: hashlib.sha256(data).hexdigest() for rel, data in patched.items()}
+        record.write_text(json.dumps(now, indent=1, sort_keys=True))
+        return sorted(rel for rel in set(before) | set(now) if before.get(rel) != now.get(rel))
 
     def build(self) -> kunit_tool.PhaseResult:
         return kunit_tool.build(self._invocation, self.path("build.log"))

@@ -163,6 +163,7 @@ def _finish(result: RunResult, req: RunRequest, plan: Plan, props: dict[str, str
                 suite.properties["spec.file"] = str(spec.path)
                 suite.properties["spec.sha256"] = spec_hash(spec)[:16]
     name_unnamed_params(result, plan)
+    report_unreported_cases(result, plan)
     _report_missing_suites(req.specs, result)
 
 
@@ -183,6 +184,29 @@ def name_unnamed_params(result: RunResult, plan: Plan) -> None:
                     0 < int(param[1:]) <= len(params):
                 case.name = TestId(suite.name, function[len(suite.name) + 1:],
                                    params[int(param[1:]) - 1]).leaf
+
+
+def report_unreported_cases(result: RunResult, plan: Plan) -> None:
+    """Every planned case of a suite that reported gets a result.
+
+    KUnit prints no plan for a case's parameters, so parameters after the
+    one a crash stopped in leave no trace in KTAP; a case can also simply
+    be missing.  Both become "not run" with the reason, in plan order.
+    """
+    by_suite = {s.name: s for s in result.suites}
+    for planned in plan.cases:
+        suite = by_suite.get(planned.suite)
+        if suite is None or any(c.name == planned.name for c in suite.cases):
+            continue
+        died = next((c for c in suite.cases if c.kind in (
+            ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED)), None)
+        suite.cases.append(CaseResult(
+            planned.name, Status.ERROR, kind=ResultKind.NOT_RUN,
+            message=(f"not run: the kernel stopped in {suite.name}.{died.name}" if died
+                     else "not run: the kernel never reported this case")))
+    for suite in result.suites:
+        order = {c.name: i for i, c in enumerate(plan.cases) if c.suite == suite.name}
+        suite.cases.sort(key=lambda c: order.get(c.name, len(order)))
 
 
 def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
