@@ -37,6 +37,9 @@ def apply_stop(result: RunResult, stop: Stop, console: list[str]) -> None:
             message=stop.describe(), log=tail, details=tail))
         return
     suite, case = running
+    # The parser's message names what the kernel printed (BUG, Oops ...);
+    # it stays, after what the stop says.
+    parsed = case.message
     if stop.kind is StopKind.WEDGED and culprit and culprit != (suite, case.name):
         case.kind = ResultKind.BLOCKED
         case.message = (f"blocked: {culprit[0]}.{culprit[1]} died holding a lock; "
@@ -44,13 +47,13 @@ def apply_stop(result: RunResult, stop: Stop, console: list[str]) -> None:
         _name_blocker(result, culprit, stop)
     elif stop.kind is StopKind.STALLED:
         case.kind = ResultKind.TIMEOUT
-        case.message = f"hung: {stop.describe()}"
+        case.message = f"hung: {stop.describe()}; {parsed}"
     elif stop.kind is StopKind.WEDGED:
         case.kind = ResultKind.WEDGED
-        case.message = f"died holding a lock: {stop.describe()}"
+        case.message = f"died holding a lock: {stop.describe()}; {parsed}"
     else:
-        case.message = f"crashed: {stop.describe()}"
-    case.details = tail
+        case.message = f"crashed: {stop.describe()}; {parsed}"
+    case.details = case.details + ["--- last console lines ---"] + tail
     for other in (c for s in result.suites for c in s.cases):
         if other.kind == ResultKind.NOT_RUN:
             other.message = f"not run: the kernel was stopped in {suite}.{case.name}"
