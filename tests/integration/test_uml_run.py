@@ -53,21 +53,30 @@ def test_wrong_expectation_fails_naming_it(kernel_tree, results_dir):
 
 
 def test_ctrl_c_during_build_leaves_tree_unchanged(kernel_tree, tmp_path):
-    # A spec the build dir has not seen forces a rebuild to interrupt.
+    # The interrupt must land while the build runs, whatever the machine's
+    # speed: a `make` first on PATH says when kunit.py has started it and
+    # then waits, so the test, not a timer, decides when Ctrl-C comes.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    started = tmp_path / "make-started"
+    (fake / "make").write_text(f"#!/bin/sh\ntouch {started}\nexec sleep 600\n")
+    (fake / "make").chmod(0o755)
     spec = tmp_path / "interrupt.yaml"
-    spec.write_text(f"kgen: 1\nsuite: kgen_selftest_int_{int(time.time())}\n"
+    spec.write_text("kgen: 1\nsuite: kgen_selftest_int\n"
                     "cases:\n  - name: c\n    span: {alloc: split_page, order: 1}\n"
                     "    free: free_page_loop\n")
     before = tree_digest(kernel_tree)
+    env = dict(os.environ, PATH=f"{fake}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.Popen([sys.executable, "-m", "kgen", "run", "--kernel",
                              str(kernel_tree), "--spec", str(spec),
+                             "--build-dir", str(tmp_path / "build"),
                              "--junit", str(tmp_path / "int.xml")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
     deadline = time.monotonic() + 120
-    line = ""
-    while "building" not in line and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-    time.sleep(3)
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert started.exists(), "kunit.py never started make"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
