@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # Repository directory -> import package (pyproject.toml's package-dir).
 PACKAGE_DIRS = {"kgen": "kgen", "spec": "kgen.spec", "generator": "kgen.generator",
                 "kernel": "kgen.kernel", "runner": "kgen.runner"}
