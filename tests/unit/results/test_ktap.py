@@ -431,3 +431,23 @@ def test_absurd_nesting_does_not_recurse_forever():
     console += [" " * depth + "KTAP version 1" for depth in range(1, 1500)]
     console += [" " * depth + "ok 1 x" for depth in range(1500, -1, -1)]
     assert isinstance(parse_console(console), RunResult)
+
+
+def test_a_skip_after_a_failed_expectation_is_a_failure():
+    result = parse_console(lines("""\
+        KTAP version 1
+        1..1
+            KTAP version 1
+            # Subtest: kgen_s
+            1..1
+            # kgen_s_c: EXPECTATION FAILED at mm/kgen/kgen_kunit.c:12
+            Expected freed == 4, but
+                freed == 3 (0x3)
+            expect.freed: 1 of 4 pages not in the buddy after drain
+            ok 1 kgen_s_c # SKIP needs nothing, skipped late
+        ok 1 kgen_s
+        """))
+    (case,) = result.suites[0].cases
+    assert case.status is Status.FAILED
+    assert case.message.startswith("expect.freed: 1 of 4 pages not in the buddy")
+    assert "then skipped: needs nothing, skipped late" in case.message
