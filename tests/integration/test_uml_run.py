@@ -52,6 +52,12 @@ def test_wrong_expectation_fails_naming_it(kernel_tree, results_dir):
     assert not [r for r in right.result if isinstance(r, (Failure, Error, Skipped))]
 
 
+def _default_sigint() -> None:
+    """A shell starts background jobs with SIGINT ignored, and Python keeps an
+    ignored SIGINT ignored: give kgen the Ctrl-C a terminal would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_build_leaves_tree_unchanged(kernel_tree, tmp_path):
     # The interrupt must land while the build runs, whatever the machine's
     # speed: a `make` first on PATH says when kunit.py has started it and
@@ -72,13 +78,19 @@ def test_ctrl_c_during_build_leaves_tree_unchanged(kernel_tree, tmp_path):
                              "--build-dir", str(tmp_path / "build"),
                              "--junit", str(tmp_path / "int.xml")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
-    deadline = time.monotonic() + 120
-    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert started.exists(), "kunit.py never started make"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+                            env=env, preexec_fn=_default_sigint)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert started.exists(), "kunit.py never started make: " + proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        # A kgen left running would hold the overlay lock for later tests.
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, out + err
     assert "interrupted" in err
     assert tree_digest(kernel_tree) == before
