@@ -120,7 +120,9 @@ class Session:
         self.config = config
         self.build_dir = config.build_dir.resolve()
         self.overlay = Overlay(config.tree, overlay_dir(config.tree))
-        self._lock = OverlayLock(self.overlay.root.with_suffix(".lock"))
+        # Not with_suffix(): "linux-source-7.3-<hash>" would lose ".3-<hash>",
+        # and the 7.2 and 7.3 trees would share one lock.
+        self._lock = OverlayLock(self.overlay.root.parent / f"{self.overlay.root.name}.lock")
         self._invocation = kunit_tool.Invocation(
             kunit_py=self.overlay.kunit_py, build_dir=self.build_dir,
             kunitconfig=self.path("kunitconfig"), arch=config.arch,

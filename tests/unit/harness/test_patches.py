@@ -85,3 +85,14 @@ def test_objects_of_a_changed_source_are_dropped(tmp_path):
     dropped = drop_stale_objects(build, root, ["mm/page_alloc.c"])
     assert dropped == [build / "mm/page_alloc.o"]
     assert (build / "mm/slub.o").exists() and not (build / "mm/page_alloc.o").exists()
+
+
+def test_trees_of_one_major_version_have_their_own_lock(tmp_path, monkeypatch):
+    monkeypatch.setenv("KGEN_CACHE", str(tmp_path / "cache"))
+    locks = set()
+    for name in ("linux-source-7.2", "linux-source-7.3"):
+        src = tree(tmp_path / name)
+        session = Session(SessionConfig(src, "um", tmp_path / "build" / name, log=print))
+        locks.add(session._lock.file.name)
+        session._lock.file.close()
+    assert len(locks) == 2
