@@ -63,13 +63,16 @@ def unavailable_rows(tree: Path, arch_name: str) -> dict[str, str]:
     return out
 
 
-def bench_config(unavailable: dict[str, str]) -> str:
+def bench_config(unavailable: dict[str, str], tree_kconfig: list[str] | None = None) -> str:
     """bench.config, without lib/test_vmalloc where the tree cannot build it
-    in (kunit.py fails a build whose .config lacks an option it asked for)."""
+    in (kunit.py fails a build whose .config lacks an option it asked for),
+    plus the lines that fix the tree's kunit.py defaults (Capabilities)."""
     text = kunit_dir().joinpath("configs", "bench.config").read_text()
     if VMALLOC_GROUP in unavailable:
         text = text.replace(_VMALLOC_CONFIG + "\n",
                             f"# left out here: {unavailable[VMALLOC_GROUP]}\n")
+    if tree_kconfig:
+        text += "# kgen: this tree's kunit.py defaults, fixed\n" + "\n".join(tree_kconfig) + "\n"
     return text
 
 
@@ -116,7 +119,8 @@ def run_bench(req: BenchRequest) -> BenchResult:
     for name, why in sorted(unavailable.items()):
         req.log(f"kgen bench: {name}: n/a: {why}")
     with Session(config) as session:
-        _build(session, req, bench_config(unavailable))
+        _build(session, req, bench_config(unavailable,
+                                          probe_tree(req.tree, req.arch).tree_kconfig))
         props = session.properties()
         boots, logs = [], []
         for n in range(1, req.boots + 1):

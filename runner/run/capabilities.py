@@ -46,6 +46,19 @@ BEHAVIOUR_PROBES: dict[str, tuple[str, str, str]] = {
         "free_contig_range() frees page by page and WARNs that pages are still "
         "in use when one has other references"),
 }
+# Kconfig a tree's own kunit.py defaults get wrong for kgen:
+# (arch, file, pattern that shows the problem, kunitconfig lines, why).
+KCONFIG_FIXES: list[tuple[str, str, str, tuple[str, ...], str]] = [
+    # 6.12's arch_uml.config enables PCI over virtio, whose device ID
+    # defaults to -1: um_pci_init() then WARNs "No virtio device ID
+    # configured for PCI" in every boot, which kgen reports as a boot error.
+    # 7.x enables KUNIT_UML_PCI instead.  kgen needs no PCI.
+    ("um", "tools/testing/kunit/configs/arch_uml.config",
+     r"^CONFIG_UML_PCI_OVER_VIRTIO=y",
+     ("# CONFIG_UML_PCI_OVER_VIRTIO is not set",),
+     "arch_uml.config enables UML_PCI_OVER_VIRTIO without a device ID, so "
+     "um_pci_init() WARNs in every boot"),
+]
 # Files whose presence the helper library adapts to.
 FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
 
@@ -60,6 +73,8 @@ class Capabilities:
     files: dict[str, bool] = field(default_factory=dict)
     # BEHAVIOUR_PROBES found in the tree.
     behaviours: dict[str, bool] = field(default_factory=dict)
+    # kunitconfig lines KCONFIG_FIXES add for this tree and arch.
+    tree_kconfig: list[str] = field(default_factory=list)
     tree: Path | None = None
     # kgen run --kconfig: what the user set (True) or unset (False).
     kconfig_overrides: dict[str, bool] = field(default_factory=dict)
@@ -109,11 +124,12 @@ class Capabilities:
     def kconfig_wanted(self, needs: list[Need]) -> list[str]:
         """CONFIG_X=y lines for needs this arch can meet, beyond the fixed
         base and arch fragments (which already hold what the shipped
-        families need, so the common case adds nothing)."""
+        families need, so the common case adds nothing), then the lines
+        that fix this tree's kunit.py defaults (KCONFIG_FIXES)."""
         fixed = ALWAYS_ON | fragment_options(self.arch)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
                        if n.kind == NeedKind.KCONFIG and n.name not in fixed
-                       and not self.unmet(n)})
+                       and not self.unmet(n)}) + self.tree_kconfig
 
 
 def fragment_options(arch: str) -> set[str]:
@@ -136,8 +152,10 @@ def probe_tree(tree: Path, arch: str) -> Capabilities:
     behaviours = {name: found(rel, pattern)
                   for name, (rel, pattern, _) in BEHAVIOUR_PROBES.items()}
     files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
+    tree_kconfig = [line for fix_arch, rel, pattern, lines, _ in KCONFIG_FIXES
+                    if fix_arch == arch and found(rel, pattern) for line in lines]
     return Capabilities(arch=arch, apis=apis, files=files, behaviours=behaviours,
-                        tree=tree)
+                        tree_kconfig=tree_kconfig, tree=tree)
 
 
 def assume_all(arch: str = DEFAULT_ARCH) -> Capabilities:

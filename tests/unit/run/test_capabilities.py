@@ -198,3 +198,28 @@ def test_builtin_blocker_finds_module_only_options(tmp_path):
     kconfig.write_text(entry.format(""))      # 7.x: built in is fine
     assert builtin_blocker(tmp_path, "TEST_VMALLOC", "lib/Kconfig.debug") is None
     assert "does not exist" in builtin_blocker(tmp_path, "NOPE", "lib/Kconfig.debug")
+
+
+def test_612_uml_pci_warning_is_configured_away(tmp_path):
+    """6.12's kunit.py enables PCI over virtio with no device ID on UML, so
+    every boot WARNs in um_pci_init(); 7.x enables KUNIT_UML_PCI instead."""
+    root = tree(tmp_path, GFP_612, kunit_suppress=False)
+    configs = root / "tools/testing/kunit/configs"
+    configs.mkdir(parents=True)
+    configs.joinpath("arch_uml.config").write_text(
+        "CONFIG_VIRTIO_UML=y\nCONFIG_UML_PCI_OVER_VIRTIO=y\nCONFIG_FORTIFY_SOURCE=y\n")
+    line = "# CONFIG_UML_PCI_OVER_VIRTIO is not set"
+    assert make_plan(load_specs(shipped_specs()), probe_tree(root, "um")).kconfig == [line]
+    assert make_plan(load_specs(shipped_specs()), probe_tree(root, "x86_64")).kconfig == []
+    configs.joinpath("arch_uml.config").write_text("CONFIG_KUNIT_UML_PCI=y\n")
+    assert probe_tree(root, "um").tree_kconfig == []
+
+
+def test_bench_config_leaves_out_what_the_tree_cannot_build_in():
+    from kgen.runner.bench.pipeline import VMALLOC_GROUP, bench_config
+    assert "\nCONFIG_TEST_VMALLOC=y\n" in bench_config({})
+    text = bench_config({VMALLOC_GROUP: "lib/test_vmalloc cannot be built in: why"},
+                        ["# CONFIG_UML_PCI_OVER_VIRTIO is not set"])
+    assert "CONFIG_TEST_VMALLOC=y" not in text
+    assert "# left out here: lib/test_vmalloc cannot be built in: why\n" in text
+    assert text.endswith("\n# CONFIG_UML_PCI_OVER_VIRTIO is not set\n")
