@@ -47,17 +47,15 @@ BEHAVIOUR_PROBES: dict[str, tuple[str, str, str]] = {
         "in use when one has other references"),
 }
 # Kconfig a tree's own kunit.py defaults get wrong for kgen:
-# (arch, file, pattern that shows the problem, kunitconfig lines, why).
-KCONFIG_FIXES: list[tuple[str, str, str, tuple[str, ...], str]] = [
+# (arch, file, pattern that shows the problem, kunitconfig lines).
+KCONFIG_FIXES: list[tuple[str, str, str, tuple[str, ...]]] = [
     # 6.12's arch_uml.config enables PCI over virtio, whose device ID
     # defaults to -1: um_pci_init() then WARNs "No virtio device ID
     # configured for PCI" in every boot, which kgen reports as a boot error.
     # 7.x enables KUNIT_UML_PCI instead.  kgen needs no PCI.
     ("um", "tools/testing/kunit/configs/arch_uml.config",
      r"^CONFIG_UML_PCI_OVER_VIRTIO=y",
-     ("# CONFIG_UML_PCI_OVER_VIRTIO is not set",),
-     "arch_uml.config enables UML_PCI_OVER_VIRTIO without a device ID, so "
-     "um_pci_init() WARNs in every boot"),
+     ("# CONFIG_UML_PCI_OVER_VIRTIO is not set",)),
 ]
 # Files whose presence the helper library adapts to.
 FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
@@ -152,7 +150,7 @@ def probe_tree(tree: Path, arch: str) -> Capabilities:
     behaviours = {name: found(rel, pattern)
                   for name, (rel, pattern, _) in BEHAVIOUR_PROBES.items()}
     files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
-    tree_kconfig = [line for fix_arch, rel, pattern, lines, _ in KCONFIG_FIXES
+    tree_kconfig = [line for fix_arch, rel, pattern, lines in KCONFIG_FIXES
                     if fix_arch == arch and found(rel, pattern) for line in lines]
     return Capabilities(arch=arch, apis=apis, files=files, behaviours=behaviours,
                         tree_kconfig=tree_kconfig, tree=tree)
