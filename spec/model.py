@@ -59,6 +59,8 @@ class NeedKind(enum.StrEnum):
     KCONFIG = "kconfig"          # CONFIG_<name>=y
     KCONFIG_OFF = "kconfig_off"  # must be unset (a misuse that BUGs under DEBUG_VM)
     API = "api"                  # declared in the tree's headers
+    SYMBOL = "symbol"            # a constant (vmstat item, flag) the tree declares
+    BEHAVIOUR = "behaviour"      # the tree's code must not act as <name> says
     ARCH = "arch"                # one of Need.arches
     GUEST = "guest"              # a QEMU guest layout feature, e.g. two zones
 
@@ -81,7 +83,16 @@ class Need:
             return "arch " + " or ".join(self.arches)
         if self.kind == NeedKind.GUEST:
             return f"a guest with {self.name}"
+        if self.kind == NeedKind.SYMBOL:
+            return self.name
+        if self.kind == NeedKind.BEHAVIOUR:
+            return self.why
         return f"{self.name}()"
+
+# Behaviour a tree may have that some cases cannot run against (probed in
+# kgen.runner.run.capabilities): before the batched free (Linux 6.12)
+# free_contig_range() WARNs about every page with other references.
+FREE_CONTIG_RANGE_WARNS_IN_USE = "free_contig_range_warns_in_use"
 
 # "merged: max" - every freed page in the largest block the holes allow.
 MERGED_MAX = -1
@@ -313,6 +324,11 @@ class Case:
             needs.add(Need(NeedKind.KCONFIG, "DMA_CMA", "device-tree shared-dma-pool regions"))
         if variant.free not in ("free_page_loop", "vfree"):
             needs.add(Need(NeedKind.API, variant.free, "the API under test"))
+        if variant.free == "free_contig_range" and variant.hold:
+            needs.add(Need(NeedKind.BEHAVIOUR, FREE_CONTIG_RANGE_WARNS_IN_USE,
+                           "a free_contig_range() that leaves held pages to their holders"))
+        if self.array_family and self.expect.nr_vmalloc:
+            needs.add(Need(NeedKind.SYMBOL, "NR_VMALLOC", "expect.nr_vmalloc"))
         if variant.free in ("free_contig_range", "free_contig_frozen_range") or \
                 self.alloc in ("contig", "frozen", "boundary"):
             needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))

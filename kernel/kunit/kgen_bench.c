@@ -146,10 +146,10 @@ static void kgen_bench_contig(struct kunit *test)
 	kgen_bench_report(test, "contig16384.free_contig_range", contig_iterations, free_ns);
 	if (!KGEN_BENCH_HAVE_FROZEN)
 		kunit_skip(test,
-			   "rows contig16384.alloc_contig_frozen_pages and contig16384.free_contig_frozen_range not measured: this kernel has no alloc_contig_frozen_pages()/free_contig_frozen_range()");
-	kgen_bench_report(test, "contig16384.alloc_contig_frozen_pages", contig_iterations,
+			   "rows " KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC " and " KGEN_PROTO_BENCH_ROW_FROZEN_FREE " not measured: this kernel has no alloc_contig_frozen_pages()/free_contig_frozen_range()");
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, contig_iterations,
 			  falloc_ns);
-	kgen_bench_report(test, "contig16384.free_contig_frozen_range", contig_iterations,
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FROZEN_FREE, contig_iterations,
 			  ffree_ns);
 }
 

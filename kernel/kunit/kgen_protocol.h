@@ -62,4 +62,12 @@
 #define KGEN_PROTO_BENCH_ROW_BATCHED	"high_order.free_contig_range"
 #define KGEN_PROTO_BENCH_ROW_LOOP	"high_order.free_page_loop"
 
+/*
+ * The frozen contiguous rows: a tree without alloc_contig_frozen_pages()
+ * and free_contig_frozen_range() cannot measure them, and kgen bench
+ * reports them as n/a with the reason.
+ */
+#define KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC "contig16384.alloc_contig_frozen_pages"
+#define KGEN_PROTO_BENCH_ROW_FROZEN_FREE "contig16384.free_contig_frozen_range"
+
 #endif /* _MM_KGEN_PROTOCOL_H */

@@ -25,7 +25,8 @@ from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.session import Session, SessionConfig, first_error_line
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import Status
-from kgen.runner.run.capabilities import probe_tree
+from kgen.runner.run.capabilities import builtin_blocker, probe_tree
+from kgen.spec.model import Need, NeedKind
 
 # Iterations and lib/test_vmalloc loop counts per arch: kgen.arch.Arch.
 # On UML vmalloc maps pages with host mmap/munmap calls, so its absolute
@@ -39,6 +40,40 @@ VMALLOC_BOOTS = [
                       f"test_vmalloc.nr_pages={p}", f"test_vmalloc.use_huge={h}"])
     for h in (0, 1) for p in (1, 512)
 ] + [("", [f"test_vmalloc.run_test_mask={_OTHERS}"])]
+
+
+# Group of the rows lib/test_vmalloc gives ("test_vmalloc.<test> ...").
+VMALLOC_GROUP = "test_vmalloc"
+_VMALLOC_CONFIG = "CONFIG_TEST_VMALLOC=y"
+
+
+def unavailable_rows(tree: Path, arch_name: str) -> dict[str, str]:
+    """Rows (or row groups) this tree cannot measure -> why: the reports
+    show them as n/a with the reason, never as failures."""
+    caps = probe_tree(tree, arch_name)
+    out: dict[str, str] = {}
+    frozen = [r for r in (caps.unmet(Need(NeedKind.API, api)) for api in
+                          ("alloc_contig_frozen_pages", "free_contig_frozen_range")) if r]
+    for row in (P.KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, P.KGEN_PROTO_BENCH_ROW_FROZEN_FREE):
+        if frozen:
+            out[row] = "; ".join(frozen)
+    blocker = builtin_blocker(tree, "TEST_VMALLOC", "lib/Kconfig.debug")
+    if blocker:
+        out[VMALLOC_GROUP] = f"lib/test_vmalloc cannot be built in: {blocker}"
+    return out
+
+
+def bench_config(unavailable: dict[str, str], tree_kconfig: list[str] | None = None) -> str:
+    """bench.config, without lib/test_vmalloc where the tree cannot build it
+    in (kunit.py fails a build whose .config lacks an option it asked for),
+    plus the lines that fix the tree's kunit.py defaults (Capabilities)."""
+    text = kunit_dir().joinpath("configs", "bench.config").read_text()
+    if VMALLOC_GROUP in unavailable:
+        text = text.replace(_VMALLOC_CONFIG + "\n",
+                            f"# left out here: {unavailable[VMALLOC_GROUP]}\n")
+    if tree_kconfig:
+        text += "# kgen: this tree's kunit.py defaults, fixed\n" + "\n".join(tree_kconfig) + "\n"
+    return text
 
 
 @dataclass
@@ -79,27 +114,35 @@ def run_bench(req: BenchRequest) -> BenchResult:
         kernel_args=[f"{P.KGEN_PROTO_BENCH_ITERATIONS_ARG}{high}",
                      f"{P.KGEN_PROTO_BENCH_CONTIG_ARG}{contig}",
                      "test_vmalloc.run_test_mask=0"])
+    unavailable = unavailable_rows(req.tree, req.arch)
+    vmalloc = req.vmalloc and VMALLOC_GROUP not in unavailable
+    for name, why in sorted(unavailable.items()):
+        req.log(f"kgen bench: {name}: n/a: {why}")
     with Session(config) as session:
-        _build(session, req)
+        _build(session, req, bench_config(unavailable,
+                                          probe_tree(req.tree, req.arch).tree_kconfig))
         props = session.properties()
         boots, logs = [], []
         for n in range(1, req.boots + 1):
             rows, log_path = _bench_boot(session, n, req)
-            if req.vmalloc:
+            if vmalloc:
                 rows.update(_test_vmalloc_rows(session, n, req))
             boots.append(rows)
             logs.append(log_path)
     props |= {"boots": str(req.boots), "iterations.high_order": str(high),
              "iterations.contig16384": str(contig),
-             "test_vmalloc.loops": str(arch(req.arch).vmalloc_loops) if req.vmalloc else "off",
+             "test_vmalloc.loops": (str(arch(req.arch).vmalloc_loops) if vmalloc
+                                    else "n/a" if req.vmalloc else "off"),
              "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
-    return BenchResult(req.tree, req.arch, collect(boots), props, logs)
+    if not req.vmalloc:
+        unavailable.pop(VMALLOC_GROUP, None)
+    return BenchResult(req.tree, req.arch, collect(boots, unavailable), props, logs)
 
 
-def _build(session: Session, req: BenchRequest) -> None:
+def _build(session: Session, req: BenchRequest, kunitconfig: str) -> None:
     # The overlay carries the suites too; the bench config leaves them out.
     session.prepare(render_all([], {}, probe_tree(req.tree, req.arch).have()),
-                    kunit_dir().joinpath("configs", "bench.config").read_text())
+                    kunitconfig)
     req.log(f"kgen bench: building the {req.arch} benchmark kernel in {session.build_dir}")
     built = session.build()
     if not built.ok:

@@ -9,7 +9,9 @@ from kgen.runner.bench.stats import ALPHA, Comparison, Row
 from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
 
 
-def _fmt(row: Row) -> str:
+def _fmt(row: Row | None) -> str:
+    if row is None or not row.measured:
+        return "n/a"
     if row.is_ratio:
         return f"{row.mean:.2f}×"
     return f"{row.mean / 1000:.2f} µs" if row.mean >= 1000 else f"{row.mean:.0f} ns"
@@ -25,6 +27,9 @@ def report_markdown(result: BenchResult) -> str:
               if "qemu.accel" in result.properties else ""), "",
            "| row | mean per iteration | stddev | CV | per boot |", "|---|---|---|---|---|"]
     for row in result.rows:
+        if not row.measured:
+            out.append(f"| {row.name} | n/a | | | {row.missing} |")
+            continue
         per_boot = ", ".join(f"{v:.2f}" if row.is_ratio else f"{v / 1000:.1f}"
                              for v in row.values)
         unit = "" if row.is_ratio else " µs"
@@ -40,11 +45,16 @@ def compare_markdown(base: BenchResult, new: BenchResult,
            f"base: {base.tree} ({base.properties['kernel.version']}); "
            f"new: {new.tree} ({new.properties['kernel.version']}); "
            f"Welch's t-test, α = {ALPHA}; (R) significant regression, "
-           "(I) significant improvement", "",
-           "| row | base | new | change | p |", "|---|---|---|---|---|"]
+           "(I) significant improvement; new vs base: how many times faster "
+           "(for the speedup row: how many times larger); n/a: a side cannot "
+           "measure the row", "",
+           "| row | base | new | change | new vs base | p |", "|---|---|---|---|---|---|"]
     for c in comparisons:
+        if c.change is None:
+            out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | n/a: {c.reason} | | |")
+            continue
         out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | "
-                   f"{c.change * 100:+.2f}% {c.mark} | {c.p_value:.3g} |")
+                   f"{c.change * 100:+.2f}% {c.mark} | {c.speedup:.2f}× | {c.p_value:.3g} |")
     return "\n".join(out) + "\n"
 
 
@@ -53,11 +63,16 @@ def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) ->
             "rows": [{"name": r.name, "values": r.values, "mean": r.mean,
                       "stdev": r.stdev, "cv": r.cv,
                       "unit": "ratio" if r.is_ratio else "ns/iteration"}
+                     if r.measured else {"name": r.name, "values": [], "n/a": r.missing}
                      for r in result.rows]}
     if comparisons is not None:
-        data["compare"] = [{"name": c.name, "change": c.change, "p_value": c.p_value,
-                            "mark": c.mark, "base_mean": c.base.mean,
-                            "new_mean": c.new.mean} for c in comparisons]
+        data["compare"] = [
+            {"name": c.name, "change": c.change, "p_value": c.p_value, "mark": c.mark,
+             "speedup": c.speedup,
+             "base_mean": c.base.mean if c.base and c.base.measured else None,
+             "new_mean": c.new.mean if c.new and c.new.measured else None}
+            | ({"n/a": c.reason} if c.change is None else {})
+            for c in comparisons]
     return json.dumps(data, indent=1)
 
 
@@ -65,9 +80,15 @@ def junit_properties(result: BenchResult,
                      comparisons: list[Comparison] | None = None) -> dict[str, str]:
     props = dict(result.properties)
     for row in result.rows:
+        if not row.measured:
+            props[f"bench.{row.name}"] = f"n/a: {row.missing}"
+            continue
         props[f"bench.{row.name}.mean"] = f"{row.mean:.3f}"
         props[f"bench.{row.name}.cv"] = f"{row.cv:.4f}"
     for c in comparisons or []:
+        if c.change is None:
+            props[f"compare.{c.name}"] = f"n/a: {c.reason}"
+            continue
         props[f"compare.{c.name}.change"] = f"{c.change:+.4f}{(' ' + c.mark) if c.mark else ''}"
         props[f"compare.{c.name}.p"] = f"{c.p_value:.4g}"
     return props
@@ -78,6 +99,7 @@ def as_run_result(result: BenchResult,
     """The rows as one JUnit suite: a passed case per row, the figures as
     properties (CI dashboards read JUnit, not Markdown)."""
     suite = SuiteResult(P.KGEN_PROTO_BENCH_SUITE, [
-        CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"])
+        CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"]) if row.measured
+        else CaseResult(row.name, Status.SKIPPED, message=f"n/a: {row.missing}")
         for row in result.rows], properties=junit_properties(result, comparisons))
     return RunResult(suites=[suite])

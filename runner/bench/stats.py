@@ -50,12 +50,24 @@ def parse_boot(lines: list[str]) -> dict[str, float]:
 
 @dataclass
 class Row:
+    """One benchmark row: its value in each boot that measured it.
+
+    A row this tree cannot measure has no values and says why in missing
+    ("n/a" in the reports).  A missing row may name a group of rows
+    ("test_vmalloc" for every test_vmalloc.* row).
+    """
+
     name: str
     values: list[float]
+    missing: str = ""
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.values)
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.values)
+        return statistics.fmean(self.values) if self.values else float("nan")
 
     @property
     def stdev(self) -> float:
@@ -70,34 +82,81 @@ class Row:
         return self.name == RATIO_ROW
 
 
-def collect(boots: list[dict[str, float]]) -> list[Row]:
+def collect(boots: list[dict[str, float]],
+            unavailable: dict[str, str] | None = None) -> list[Row]:
+    """Rows over all boots, then a value-less row for each row (or group of
+    rows) in unavailable, with the reason, unless a boot measured it."""
     names = sorted({n for boot in boots for n in boot})
-    return [Row(n, [b[n] for b in boots if n in b]) for n in names]
+    rows = [Row(n, [b[n] for b in boots if n in b]) for n in names]
+    return rows + [Row(n, [], why) for n, why in sorted((unavailable or {}).items())
+                   if n not in names]
+
+
+def _missing_reason(rows: dict[str, Row], name: str) -> str:
+    """Why the side holding rows has no measurement of name: its own
+    missing row, or that of the group name belongs to ("test_vmalloc")."""
+    for key, row in rows.items():
+        if row.missing and (key == name or name.startswith(key + ".")):
+            return row.missing
+    row = rows.get(name)
+    if row is not None and row.measured:
+        return "measured in only one boot (statistics need two)"
+    return "not measured"
 
 
 @dataclass
 class Comparison:
     name: str
-    base: Row
-    new: Row
-    change: float      # (new - base) / base
-    p_value: float
-    mark: str          # "(R)" regression, "(I)" improvement, "" not significant
+    base: Row | None
+    new: Row | None
+    change: float | None   # (new - base) / base; None when a side is n/a
+    p_value: float | None
+    mark: str          # "(R)" regression, "(I)" improvement, "" not significant, "n/a"
+    reason: str = ""   # n/a: which side lacks the row, and why
+
+    @property
+    def speedup(self) -> float | None:
+        """How many times better new is than base: base / new for times,
+        new / base for the speedup ratio."""
+        if self.change is None or not self.base or not self.new or not self.new.mean:
+            return None
+        return (self.new.mean / self.base.mean if self.base.is_ratio
+                else self.base.mean / self.new.mean)
 
 
 def compare(base: list[Row], new: list[Row], alpha: float = ALPHA) -> list[Comparison]:
     """Welch's t-test per row.  Times: higher is worse; the speedup ratio:
-    higher is better."""
-    by_name = {r.name: r for r in new}
+    higher is better.
+
+    A row one side cannot measure (an API its kernel lacks, a test module it
+    cannot build in) is n/a, with the reason that side gave; the other rows
+    still compare.  A missing group row is not listed on its own when the
+    other side measured rows of the group: those rows carry its reason.
+    """
+    by_base = {r.name: r for r in base}
+    by_new = {r.name: r for r in new}
+    names = list(by_base) + [n for n in by_new if n not in by_base]
     out = []
-    for row in base:
-        other = by_name.get(row.name)
-        if other is None or len(row.values) < 2 or len(other.values) < 2:
+    for name in names:
+        b, n = by_base.get(name), by_new.get(name)
+        if _covered_group(name, b, by_new) or _covered_group(name, n, by_base):
             continue
-        result = stats.ttest_ind(other.values, row.values, equal_var=False)
-        p = float(result.pvalue)
-        change = (other.mean - row.mean) / row.mean if row.mean else 0.0
-        worse = change < 0 if row.is_ratio else change > 0
-        mark = ("(R)" if worse else "(I)") if p < alpha else ""
-        out.append(Comparison(row.name, row, other, change, p, mark))
+        if b is not None and n is not None and len(b.values) >= 2 and len(n.values) >= 2:
+            result = stats.ttest_ind(n.values, b.values, equal_var=False)
+            p = float(result.pvalue)
+            change = (n.mean - b.mean) / b.mean if b.mean else 0.0
+            worse = change < 0 if b.is_ratio else change > 0
+            mark = ("(R)" if worse else "(I)") if p < alpha else ""
+            out.append(Comparison(name, b, n, change, p, mark))
+            continue
+        reasons = [f"{side}: {_missing_reason(rows, name)}"
+                   for side, row, rows in (("base", b, by_base), ("new", n, by_new))
+                   if row is None or len(row.values) < 2]
+        out.append(Comparison(name, b, n, None, None, "n/a", "; ".join(reasons)))
     return out
+
+
+def _covered_group(name: str, row: Row | None, other: dict[str, Row]) -> bool:
+    """row is a missing group whose members the other side measured."""
+    return (row is not None and not row.measured
+            and any(o.startswith(name + ".") for o in other))

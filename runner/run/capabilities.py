@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.kernel import kunit_dir
-from kgen.spec.model import Need, NeedKind
+from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Need, NeedKind
 
 # API -> (header relative to the tree, pattern of its declaration).
 API_PROBES: dict[str, tuple[str, str]] = {
@@ -34,7 +34,29 @@ API_PROBES: dict[str, tuple[str, str]] = {
     # alloc_contig_range(start, end, acr_flags_t, gfp) since 6.16; a
     # migratetype before.  Not a need: the helper library adapts to either.
     "acr_flags": ("include/linux/gfp.h", r"#define\s+ACR_FLAGS_NONE\b"),
+    # The node vmstat item vmalloc pages are charged to; 6.12 counts them
+    # in mm/vmalloc.c's private nr_vmalloc_pages instead.
+    "NR_VMALLOC": ("include/linux/mmzone.h", r"^\s*NR_VMALLOC\s*,"),
 }
+# Behaviour some cases cannot run against: name -> (source file, pattern
+# that shows it, what the tree does), for NeedKind.BEHAVIOUR.
+BEHAVIOUR_PROBES: dict[str, tuple[str, str, str]] = {
+    FREE_CONTIG_RANGE_WARNS_IN_USE: (
+        "mm/page_alloc.c", r'WARN\(count != 0, "%lu pages are still in use',
+        "free_contig_range() frees page by page and WARNs that pages are still "
+        "in use when one has other references"),
+}
+# Kconfig a tree's own kunit.py defaults get wrong for kgen:
+# (arch, file, pattern that shows the problem, kunitconfig lines).
+KCONFIG_FIXES: list[tuple[str, str, str, tuple[str, ...]]] = [
+    # 6.12's arch_uml.config enables PCI over virtio, whose device ID
+    # defaults to -1: um_pci_init() then WARNs "No virtio device ID
+    # configured for PCI" in every boot, which kgen reports as a boot error.
+    # 7.x enables KUNIT_UML_PCI instead.  kgen needs no PCI.
+    ("um", "tools/testing/kunit/configs/arch_uml.config",
+     r"^CONFIG_UML_PCI_OVER_VIRTIO=y",
+     ("# CONFIG_UML_PCI_OVER_VIRTIO is not set",)),
+]
 # Files whose presence the helper library adapts to.
 FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
 
@@ -47,16 +69,23 @@ class Capabilities:
     arch: str
     apis: dict[str, bool] = field(default_factory=dict)
     files: dict[str, bool] = field(default_factory=dict)
+    # BEHAVIOUR_PROBES found in the tree.
+    behaviours: dict[str, bool] = field(default_factory=dict)
+    # kunitconfig lines KCONFIG_FIXES add for this tree and arch.
+    tree_kconfig: list[str] = field(default_factory=list)
     tree: Path | None = None
     # kgen run --kconfig: what the user set (True) or unset (False).
     kconfig_overrides: dict[str, bool] = field(default_factory=dict)
 
     def unmet(self, need: Need) -> str | None:
         """Why need cannot be met here, or None if it can."""
-        if need.kind == NeedKind.API:
+        if need.kind in (NeedKind.API, NeedKind.SYMBOL):
             if not self.apis.get(need.name, False):
                 where = API_PROBES.get(need.name, ("the tree", ""))[0]
                 return f"needs {need}: not declared in this tree ({where})"
+        elif need.kind == NeedKind.BEHAVIOUR and self.behaviours.get(need.name):
+            where, _, does = BEHAVIOUR_PROBES[need.name]
+            return f"needs {need}: in this tree {does} ({where})"
         elif need.kind == NeedKind.KCONFIG and self.kconfig_overrides.get(need.name) is False:
             return f"needs {need}: unset by kgen run --kconfig"
         elif need.kind == NeedKind.KCONFIG:
@@ -93,11 +122,12 @@ class Capabilities:
     def kconfig_wanted(self, needs: list[Need]) -> list[str]:
         """CONFIG_X=y lines for needs this arch can meet, beyond the fixed
         base and arch fragments (which already hold what the shipped
-        families need, so the common case adds nothing)."""
+        families need, so the common case adds nothing), then the lines
+        that fix this tree's kunit.py defaults (KCONFIG_FIXES)."""
         fixed = ALWAYS_ON | fragment_options(self.arch)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
                        if n.kind == NeedKind.KCONFIG and n.name not in fixed
-                       and not self.unmet(n)})
+                       and not self.unmet(n)}) + self.tree_kconfig
 
 
 def fragment_options(arch: str) -> set[str]:
@@ -107,19 +137,44 @@ def fragment_options(arch: str) -> set[str]:
 
 
 def probe_tree(tree: Path, arch: str) -> Capabilities:
-    """Read which APIs the tree declares."""
-    apis = {}
+    """Read which APIs and constants the tree declares, and how it behaves."""
     cache: dict[str, str] = {}
-    for api, (header, pattern) in API_PROBES.items():
-        if header not in cache:
-            path = tree / header
-            cache[header] = path.read_text(errors="replace") if path.is_file() else ""
-        apis[api] = re.search(pattern, cache[header]) is not None
+
+    def found(rel: str, pattern: str) -> bool:
+        if rel not in cache:
+            path = tree / rel
+            cache[rel] = path.read_text(errors="replace") if path.is_file() else ""
+        return re.search(pattern, cache[rel], re.M) is not None
+
+    apis = {api: found(header, pattern) for api, (header, pattern) in API_PROBES.items()}
+    behaviours = {name: found(rel, pattern)
+                  for name, (rel, pattern, _) in BEHAVIOUR_PROBES.items()}
     files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
-    return Capabilities(arch=arch, apis=apis, files=files, tree=tree)
+    tree_kconfig = [line for fix_arch, rel, pattern, lines in KCONFIG_FIXES
+                    if fix_arch == arch and found(rel, pattern) for line in lines]
+    return Capabilities(arch=arch, apis=apis, files=files, behaviours=behaviours,
+                        tree_kconfig=tree_kconfig, tree=tree)
 
 
 def assume_all(arch: str = DEFAULT_ARCH) -> Capabilities:
     """Capabilities of a tree that has every API (for generation without a tree)."""
     return Capabilities(arch=arch, apis={a: True for a in API_PROBES},
                         files={k: True for k in FILE_PROBES})
+
+
+def builtin_blocker(tree: Path, option: str, kconfig: str) -> str | None:
+    """Why CONFIG_<option> cannot be =y in this tree, or None if it can.
+
+    Catches a module-only entry ("depends on m" in the option's block of the
+    Kconfig file kconfig): Linux 6.12's TEST_VMALLOC, which kunit.py's
+    built-in kernels cannot have.
+    """
+    path = tree / kconfig
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    entry = re.search(rf"^config {re.escape(option)}\s*\n(.*?)(?=^\S|\Z)", text, re.M | re.S)
+    if entry is None:
+        return f"CONFIG_{option} does not exist in this tree ({kconfig})"
+    if re.search(r"^\s*depends on m\s*$", entry.group(1), re.M):
+        return (f"CONFIG_{option} depends on m in this tree ({kconfig}): it can only be "
+                f"a module, and kgen's kernels boot without modules")
+    return None

@@ -45,3 +45,70 @@ def test_test_vmalloc_summary_lines():
     ]
     rows = parse_test_vmalloc(lines, "p:1 h:0")
     assert rows == {"test_vmalloc.fix_size_alloc_test p:1 h:0 (per run of 1000 loops)": 5280000.0}
+
+
+def _frozen_na(reason="needs alloc_contig_frozen_pages(): not declared in this tree "
+                      "(include/linux/gfp.h)"):
+    return {"contig16384.alloc_contig_frozen_pages": reason,
+            "contig16384.free_contig_frozen_range": reason}
+
+
+def test_collect_adds_na_rows_with_reason_unless_measured():
+    rows = collect([{"a": 1.0}, {"a": 2.0}], {"b": "why b", "a": "ignored: measured"})
+    assert [(r.name, r.measured, r.missing) for r in rows] == [
+        ("a", True, ""), ("b", False, "why b")]
+
+
+def test_compare_shows_rows_one_side_lacks_as_na_and_compares_the_rest():
+    vmalloc = "test_vmalloc.fix_size_alloc_test p:1 h:0 (per run of 1000 loops)"
+    base = collect([{"high_order.free_contig_range": 30.0, "high_order.free_page_loop": 31.0},
+                    {"high_order.free_contig_range": 31.0, "high_order.free_page_loop": 30.0},
+                    {"high_order.free_contig_range": 29.0, "high_order.free_page_loop": 29.5}],
+                   _frozen_na() | {"test_vmalloc": "lib/test_vmalloc cannot be built in"})
+    new = collect([{"high_order.free_contig_range": 9.0, "contig16384.free_contig_frozen_range": 5.0,
+                    "contig16384.alloc_contig_frozen_pages": 7.0, vmalloc: 100.0},
+                   {"high_order.free_contig_range": 9.5, "contig16384.free_contig_frozen_range": 5.5,
+                    "contig16384.alloc_contig_frozen_pages": 7.5, vmalloc: 101.0},
+                   {"high_order.free_contig_range": 9.2, "contig16384.free_contig_frozen_range": 5.2,
+                    "contig16384.alloc_contig_frozen_pages": 7.2, vmalloc: 99.0}])
+    by = {c.name: c for c in compare(base, new)}
+    hi = by["high_order.free_contig_range"]
+    assert hi.mark == "(I)" and hi.speedup == pytest.approx(30.0 / 9.2333, rel=1e-3)
+    frozen = by["contig16384.free_contig_frozen_range"]
+    assert frozen.mark == "n/a" and frozen.change is None and frozen.p_value is None
+    assert frozen.reason == ("base: needs alloc_contig_frozen_pages(): not declared in "
+                             "this tree (include/linux/gfp.h)")
+    assert by[vmalloc].mark == "n/a"
+    assert by[vmalloc].reason == "base: lib/test_vmalloc cannot be built in"
+    assert "test_vmalloc" not in by        # its member rows carry the reason
+    assert by["high_order.free_page_loop"].reason == "new: not measured"
+
+
+def test_reports_render_na_rows_without_failing():
+    import json
+    from pathlib import Path
+    from kgen.runner.bench.pipeline import BenchResult
+    from kgen.runner.bench.report import (as_json, as_run_result, compare_markdown,
+                                          report_markdown)
+    props = {"kernel.version": "6.12.117", "boots": "2", "iterations.high_order": "10",
+             "iterations.contig16384": "2", "config": "bench.config"}
+    base = BenchResult(Path("/t/6.12"), "um", collect(
+        [{"high_order.free_contig_range": 30.0}, {"high_order.free_contig_range": 31.0}],
+        _frozen_na()), props)
+    new = BenchResult(Path("/t/7.3"), "um", collect(
+        [{"high_order.free_contig_range": 9.0, "contig16384.free_contig_frozen_range": 5.0},
+         {"high_order.free_contig_range": 9.5, "contig16384.free_contig_frozen_range": 5.5}]),
+        props | {"kernel.version": "7.3.1"})
+    comparisons = compare(base.rows, new.rows)
+    single = report_markdown(base)
+    assert ("| contig16384.free_contig_frozen_range | n/a | | | needs "
+            "alloc_contig_frozen_pages(): not declared") in single
+    md = compare_markdown(base, new, comparisons)
+    assert "| contig16384.free_contig_frozen_range | n/a | 5 ns | n/a: base: needs " in md
+    assert "(I) | 3.30× |" in md
+    data = json.loads(as_json(new, comparisons))
+    na = {c["name"]: c for c in data["compare"]}["contig16384.free_contig_frozen_range"]
+    assert na["mark"] == "n/a" and na["change"] is None and na["n/a"].startswith("base: ")
+    assert json.loads(as_json(base))["rows"][1]["n/a"].startswith("needs ")
+    cases = {c.name: c for c in as_run_result(base).suites[0].cases}
+    assert cases["contig16384.free_contig_frozen_range"].status.value == "skipped"

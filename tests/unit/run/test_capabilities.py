@@ -8,7 +8,7 @@ from kgen.cli import shipped_specs
 from kgen.runner.run.capabilities import assume_all, probe_tree
 from kgen.runner.run.plan import generate, make_plan
 from kgen.spec.loader import load_spec, load_specs
-from kgen.spec.model import Need
+from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Need, NeedKind
 
 GFP_73 = """
 void free_pages_bulk(struct page **page_array, unsigned long nr_pages);
@@ -25,6 +25,43 @@ extern void __free_pages(struct page *page, unsigned int order);
 """
 
 
+# enum node_stat_item: 7.x charges vmalloc pages to NR_VMALLOC, 6.12 has
+# no such item.
+MMZONE_73 = """
+enum node_stat_item {
+	NR_LRU_BASE,
+	NR_KERNEL_STACK_KB,
+	NR_VMALLOC,
+	NR_VM_NODE_STAT_ITEMS
+};
+"""
+MMZONE_612 = MMZONE_73.replace("\tNR_VMALLOC,\n", "")
+# free_contig_range() in 6.12 (mm/page_alloc.c), and its 7.3 replacement.
+PAGE_ALLOC_612 = """
+void free_contig_range(unsigned long pfn, unsigned long nr_pages)
+{
+	unsigned long count = 0;
+
+	for (; nr_pages--; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		count += page_count(page) != 1;
+		__free_page(page);
+	}
+	WARN(count != 0, "%lu pages are still in use!\\n", count);
+}
+"""
+PAGE_ALLOC_73 = """
+void free_contig_range(unsigned long pfn, unsigned long nr_pages)
+{
+	if (WARN_ON_ONCE(PageHead(pfn_to_page(pfn))))
+		return;
+
+	__free_contig_range(pfn, nr_pages);
+}
+"""
+
+
 def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     (tmp_path / "include/linux").mkdir(parents=True)
     (tmp_path / "include/kunit").mkdir(parents=True)
@@ -32,6 +69,10 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     if gfp is GFP_73:
         (tmp_path / "mm/page_alloc.h").write_text(
             "#define alloc_frozen_pages(...) alloc_hooks(x(__VA_ARGS__))\n")
+    (tmp_path / "mm/page_alloc.c").write_text(PAGE_ALLOC_73 if gfp is GFP_73
+                                              else PAGE_ALLOC_612)
+    (tmp_path / "include/linux/mmzone.h").write_text(MMZONE_73 if gfp is GFP_73
+                                                     else MMZONE_612)
     (tmp_path / "include/linux/gfp.h").write_text(gfp)
     (tmp_path / "include/kunit/test.h").write_text(
         "#define kunit_warning_suppress(test) for(;;)\n" if kunit_suppress else "\n")
@@ -42,6 +83,7 @@ def test_probe_73_like_tree(tmp_path):
     caps = probe_tree(tree(tmp_path, GFP_73), "um")
     assert all(caps.apis.values())
     assert caps.files == {"mm_page_alloc_h": True}
+    assert not any(caps.behaviours.values())
 
 
 def test_older_tree_skips_with_reason(tmp_path):
@@ -96,3 +138,88 @@ def test_skips_are_generated_as_kunit_skips_with_reason(tmp_path):
     assert "#define KGEN_HAVE_FREE_PAGES_BULK 0" in files["kgen_caps.h"]
     assert "#define KGEN_HAVE___FREE_CONTIG_RANGE 0" in files["kgen_caps.h"]
     assert "#define KGEN_HAVE_FREE_CONTIG_RANGE 1" in files["kgen_caps.h"]
+
+
+def test_612_lacks_nr_vmalloc_and_the_vmalloc_cases_say_so(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    assert not caps.apis["NR_VMALLOC"]
+    assert caps.unmet(Need(NeedKind.SYMBOL, "NR_VMALLOC")) == (
+        "needs NR_VMALLOC: not declared in this tree (include/linux/mmzone.h)")
+    plan = make_plan(load_specs(shipped_specs()), caps)
+    by_name = {c.name: c for c in plan.cases}
+    for name in ("kgen_vmalloc_vfree_sizes/pages=512", "kgen_vmalloc_vmap_put_pages/pages=64",
+                 "kgen_vmalloc_vfree_huge/pages=1024"):
+        assert by_name[name].skip == ("needs NR_VMALLOC: not declared in this tree "
+                                      "(include/linux/mmzone.h)")
+    # page arrays do not check NR_VMALLOC by default: only the API is missing
+    assert "NR_VMALLOC" not in by_name["kgen_vmalloc_bulk_layouts/pages=64,layout=gaps"].skip
+    files = generate(load_specs(shipped_specs()), caps)
+    assert "#define KGEN_HAVE_NR_VMALLOC 0" in files["kgen_caps.h"]
+    assert "#define KGEN_HAVE_NR_VMALLOC 1" in generate(
+        load_specs(shipped_specs()), probe_tree(tree(tmp_path / "73", GFP_73), "um"))["kgen_caps.h"]
+
+
+def test_612_free_contig_range_warns_on_held_pages(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    assert caps.behaviours[FREE_CONTIG_RANGE_WARNS_IN_USE]
+    plan = make_plan(load_specs(shipped_specs()), caps)
+    by_name = {c.name: c for c in plan.cases}
+    held = by_name["kgen_refcount_hold_hold_many_refs/refs=2"].skip
+    assert held.startswith("needs a free_contig_range() that leaves held pages to their "
+                           "holders: in this tree free_contig_range() frees page by page "
+                           "and WARNs")
+    assert held.endswith("(mm/page_alloc.c)")
+    # The same free without held pages, and held pages freed page by page, run.
+    assert by_name["kgen_contig_split_whole_span/order=9,free=free_contig_range"].skip is None
+    assert by_name["kgen_refcount_hold_hold_every_nth/free=free_page_loop"].skip is None
+    assert by_name["kgen_hwpoison_bad_state/free=free_contig_range,bad_state=middle"].skip \
+        is None
+
+
+def test_73_runs_what_612_cannot(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    plan = make_plan(load_specs(shipped_specs()), caps)
+    by_name = {c.name: c for c in plan.cases}
+    assert by_name["kgen_refcount_hold_hold_many_refs/refs=2"].skip is None
+    assert by_name["kgen_vmalloc_vfree_sizes/pages=512"].skip is None
+
+
+def test_builtin_blocker_finds_module_only_options(tmp_path):
+    from kgen.runner.run.capabilities import builtin_blocker
+    (tmp_path / "lib").mkdir()
+    kconfig = tmp_path / "lib/Kconfig.debug"
+    entry = ("config TEST_VMALLOC\n\ttristate \"Test module\"\n\tdefault n\n"
+             "       depends on MMU\n{}\thelp\n\t  depends on m is only text here\n\n"
+             "config TEST_BPF\n\ttristate \"x\"\n\tdepends on m\n")
+    kconfig.write_text(entry.format("\tdepends on m\n"))
+    assert builtin_blocker(tmp_path, "TEST_VMALLOC", "lib/Kconfig.debug") == (
+        "CONFIG_TEST_VMALLOC depends on m in this tree (lib/Kconfig.debug): it can only be "
+        "a module, and kgen's kernels boot without modules")
+    kconfig.write_text(entry.format(""))      # 7.x: built in is fine
+    assert builtin_blocker(tmp_path, "TEST_VMALLOC", "lib/Kconfig.debug") is None
+    assert "does not exist" in builtin_blocker(tmp_path, "NOPE", "lib/Kconfig.debug")
+
+
+def test_612_uml_pci_warning_is_configured_away(tmp_path):
+    """6.12's kunit.py enables PCI over virtio with no device ID on UML, so
+    every boot WARNs in um_pci_init(); 7.x enables KUNIT_UML_PCI instead."""
+    root = tree(tmp_path, GFP_612, kunit_suppress=False)
+    configs = root / "tools/testing/kunit/configs"
+    configs.mkdir(parents=True)
+    configs.joinpath("arch_uml.config").write_text(
+        "CONFIG_VIRTIO_UML=y\nCONFIG_UML_PCI_OVER_VIRTIO=y\nCONFIG_FORTIFY_SOURCE=y\n")
+    line = "# CONFIG_UML_PCI_OVER_VIRTIO is not set"
+    assert make_plan(load_specs(shipped_specs()), probe_tree(root, "um")).kconfig == [line]
+    assert make_plan(load_specs(shipped_specs()), probe_tree(root, "x86_64")).kconfig == []
+    configs.joinpath("arch_uml.config").write_text("CONFIG_KUNIT_UML_PCI=y\n")
+    assert probe_tree(root, "um").tree_kconfig == []
+
+
+def test_bench_config_leaves_out_what_the_tree_cannot_build_in():
+    from kgen.runner.bench.pipeline import VMALLOC_GROUP, bench_config
+    assert "\nCONFIG_TEST_VMALLOC=y\n" in bench_config({})
+    text = bench_config({VMALLOC_GROUP: "lib/test_vmalloc cannot be built in: why"},
+                        ["# CONFIG_UML_PCI_OVER_VIRTIO is not set"])
+    assert "CONFIG_TEST_VMALLOC=y" not in text
+    assert "# left out here: lib/test_vmalloc cannot be built in: why\n" in text
+    assert text.endswith("\n# CONFIG_UML_PCI_OVER_VIRTIO is not set\n")
