@@ -328,7 +328,7 @@ def _add_validate_parser(sub) -> None:
     val.add_argument("--out", type=Path, metavar="DIR",
                      help="per-step JUnit and report.md/json (default: under the cache)")
     _add_time_limits(val, 600, "each step's boots together")
-    val.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    _add_accel(val)
     val.add_argument("--bench", action="store_true",
                      help="also run the benchmark lane on base and tip and compare them")
     val.add_argument("--bench-boots", type=int, default=5, metavar="N")
@@ -346,7 +346,7 @@ def _add_bench_parser(sub) -> None:
                        help="high-order iterations per boot (default scales with arch)")
     bench.add_argument("--out", type=Path, metavar="DIR")
     _add_time_limits(bench, 3600, "all benchmark boots together")
-    bench.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    _add_accel(bench)
     bench.set_defaults(func=cmd_bench)
 
 
@@ -373,10 +373,18 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
                       "and the run shares the tree's build dir (repeatable, in order)")
     runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
                       help="extra kernel command-line argument (repeatable)")
-    runp.add_argument("--accel", choices=("tcg", "kvm"), default="tcg",
-                      help="QEMU accelerator for x86_64/arm64 guests (default tcg: "
-                      "a 7.3 x86_64 guest can hang under nested KVM that lacks CPU "
-                      "features it needs; kunit.py alone would always try KVM first)")
+    _add_accel(runp)
+
+
+def _add_accel(parser: argparse.ArgumentParser) -> None:
+    from kgen.runner.harness import accel_probe
+
+    parser.add_argument(
+        "--accel", choices=accel_probe.CHOICES, default=accel_probe.AUTO,
+        help="QEMU accelerator for x86_64/arm64 guests (default auto: KVM only if a "
+        "probe boot of the built image under KVM finishes, cached per host and image; "
+        "else TCG, with the reason. Nested KVM that lacks CPU features can hang a 7.3 "
+        "x86_64 guest silently, which kunit.py alone would wait out)")
 
 
 def _add_time_limits(parser: argparse.ArgumentParser, default: int, what: str) -> None:

@@ -85,11 +85,12 @@ def run(req: RunRequest) -> RunOutcome:
         built = session.build()
         if not built.ok:
             return _build_failed(built, plan, props)
+        props |= session.properties()   # the accelerator actually used
         req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
-                + (f" (QEMU, accel {req.accel})" if arch(req.arch).uses_qemu else ""))
+                + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
         booter = Booter(session, req.specs)
         result = _main_boot(booter, plan, props)
-        boot_guests(booter, plan.guest_boots, result, props, req.accel)
+        boot_guests(booter, plan.guest_boots, result, props, session.accel)
         console_log = session.path("console.log")
     _finish(result, req, plan, props)
     return RunOutcome(result, plan, build_seconds=built.seconds,
