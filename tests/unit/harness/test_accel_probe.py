@@ -50,7 +50,7 @@ def test_probe_result_decides_and_is_cached_per_image(tmp_path):
         calls.append(image)
         return ProbeOutcome(False, "no console output in 20 s")
 
-    kw = dict(host_machine="x86_64", kvm_usable=lambda: None)
+    kw = {"host_machine": "x86_64", "kvm_usable": lambda: None}
     first = resolve("auto", X86, _image(tmp_path), cache, probe=hangs, **kw)
     assert (first.accel, first.probed) == ("tcg", True)
     assert first.reason == "KVM probe boot failed: no console output in 20 s"
