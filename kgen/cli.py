@@ -227,7 +227,7 @@ def cmd_validate(args) -> int:
 def cmd_bench(args) -> int:
     from kgen.runner.bench.pipeline import BenchRequest, run_bench
     from kgen.runner.bench.report import as_json, as_run_result, compare_markdown, report_markdown
-    from kgen.runner.bench.stats import compare
+    from kgen.runner.bench.stats import compare, regressions
     from kgen.runner.results.junit import write_junit
     if args.boots < 2:
         raise UsageError("--boots must be at least 2 (statistics need a spread)")
@@ -246,7 +246,8 @@ def cmd_bench(args) -> int:
             return EXIT_INTERRUPTED
     out = args.out or (cache_root() / "bench-results" / tree_key(trees[-1]))
     out.mkdir(parents=True, exist_ok=True)
-    comparisons = compare(results[0].rows, results[1].rows) if args.compare else None
+    comparisons = (compare(results[0].rows, results[1].rows, rule=args.rule)
+                   if args.compare else None)
     text = "\n".join(report_markdown(r) for r in results)
     if comparisons is not None:
         text += "\n" + compare_markdown(results[0], results[1], comparisons)
@@ -255,6 +256,11 @@ def cmd_bench(args) -> int:
     write_junit(as_run_result(results[-1], comparisons), out / "bench.xml")
     print(text)
     print(f"report: {out / 'bench.md'} (bench.json, bench.xml beside it)")
+    worse = regressions(comparisons or [])
+    if worse:
+        _log(f"kgen bench: {len(worse)} row(s) regressed ({args.rule}): "
+             + ", ".join(c.name for c in worse))
+        return EXIT_TEST_FAILURES
     return EXIT_OK
 
 
@@ -347,6 +353,10 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("--out", type=Path, metavar="DIR")
     _add_time_limits(bench, 3600, "all benchmark boots together")
     _add_accel(bench)
+    bench.add_argument("--rule", choices=("welch", "ci95"), default="welch",
+                       help="with --compare: what marks a row (R)/(I): Welch's t-test at "
+                       "α = 0.05, or 95 %% confidence intervals that do not overlap (the "
+                       "series' tables). A regressed row makes the exit code 1")
     bench.set_defaults(func=cmd_bench)
 
 

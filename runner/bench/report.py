@@ -44,18 +44,31 @@ def compare_markdown(base: BenchResult, new: BenchResult,
     out = [f"### kgen bench --compare ({base.arch})", "",
            f"base: {base.tree} ({base.properties['kernel.version']}); "
            f"new: {new.tree} ({new.properties['kernel.version']}); "
-           f"Welch's t-test, α = {ALPHA}; (R) significant regression, "
+           f"{_rule_text(comparisons)}; (R) significant regression, "
            "(I) significant improvement; new vs base: how many times faster "
            "(for the speedup row: how many times larger); n/a: a side cannot "
            "measure the row", "",
-           "| row | base | new | change | new vs base | p |", "|---|---|---|---|---|---|"]
+           "| row | base | new | change | new vs base | p | marked by |",
+           "|---|---|---|---|---|---|---|"]
     for c in comparisons:
         if c.change is None:
-            out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | n/a: {c.reason} | | |")
+            out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | n/a: {c.reason} | | | |")
             continue
         out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | "
-                   f"{c.change * 100:+.2f}% {c.mark} | {c.speedup:.2f}× | {c.p_value:.3g} |")
+                   f"{c.change * 100:+.2f}% {c.mark} | {c.speedup:.2f}× | {c.p_value:.3g} | "
+                   f"{_RULE_NAMES[c.rule] if c.mark else ''} |")
     return "\n".join(out) + "\n"
+
+
+_RULE_NAMES = {"welch": "Welch p < 0.05", "ci95": "95 % CIs apart"}
+
+
+def _rule_text(comparisons: list[Comparison]) -> str:
+    rules = {c.rule for c in comparisons if c.change is not None}
+    if rules == {"ci95"}:
+        return ("significance rule: 95 % confidence intervals of the means do not "
+                "overlap (as the series' tables); p: Welch's t-test, shown only")
+    return f"significance rule: Welch's t-test, α = {ALPHA}"
 
 
 def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) -> str:
@@ -68,7 +81,7 @@ def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) ->
     if comparisons is not None:
         data["compare"] = [
             {"name": c.name, "change": c.change, "p_value": c.p_value, "mark": c.mark,
-             "speedup": c.speedup,
+             "rule": c.rule, "speedup": c.speedup,
              "base_mean": c.base.mean if c.base and c.base.measured else None,
              "new_mean": c.new.mean if c.new and c.new.measured else None}
             | ({"n/a": c.reason} if c.change is None else {})

@@ -11,6 +11,11 @@ from scipy import stats
 from kgen import protocol as P
 
 ALPHA = 0.05
+# How a row's change is judged significant.  "welch": Welch's t-test at
+# ALPHA.  "ci95": the two 95 % confidence intervals of the mean do not
+# overlap, the rule the series' own tables (Arm's fastpath numbers) state;
+# stricter than Welch, so it marks fewer rows.
+RULES = ("welch", "ci95")
 _LINE = re.compile(re.escape(P.KGEN_PROTO_BENCH_NAME) + r"(?P<name>[\w.]+)"
                    + re.escape(P.KGEN_PROTO_BENCH_ITERATIONS) + r"(?P<n>\d+)"
                    + re.escape(P.KGEN_PROTO_BENCH_TOTAL_NS) + r"(?P<ns>\d+)")
@@ -81,6 +86,12 @@ class Row:
     def is_ratio(self) -> bool:
         return self.name == RATIO_ROW
 
+    def ci95(self) -> tuple[float, float]:
+        """95 % confidence interval of the mean (Student's t, n - 1 dof)."""
+        n = len(self.values)
+        half = stats.t.ppf(0.975, n - 1) * self.stdev / n ** 0.5
+        return self.mean - half, self.mean + half
+
 
 def collect(boots: list[dict[str, float]],
             unavailable: dict[str, str] | None = None) -> list[Row]:
@@ -113,6 +124,7 @@ class Comparison:
     p_value: float | None
     mark: str          # "(R)" regression, "(I)" improvement, "" not significant, "n/a"
     reason: str = ""   # n/a: which side lacks the row, and why
+    rule: str = "welch"   # what judged significance (RULES)
 
     @property
     def speedup(self) -> float | None:
@@ -124,8 +136,11 @@ class Comparison:
                 else self.base.mean / self.new.mean)
 
 
-def compare(base: list[Row], new: list[Row], alpha: float = ALPHA) -> list[Comparison]:
-    """Welch's t-test per row.  Times: higher is worse; the speedup ratio:
+def compare(base: list[Row], new: list[Row], alpha: float = ALPHA,
+            rule: str = "welch") -> list[Comparison]:
+    """Welch's t-test per row (the p value is always given); with rule
+    "ci95" a change is significant only when the rows' 95 % confidence
+    intervals do not overlap.  Times: higher is worse; the speedup ratio:
     higher is better.
 
     A row one side cannot measure (an API its kernel lacks, a test module it
@@ -146,14 +161,25 @@ def compare(base: list[Row], new: list[Row], alpha: float = ALPHA) -> list[Compa
             p = float(result.pvalue)
             change = (n.mean - b.mean) / b.mean if b.mean else 0.0
             worse = change < 0 if b.is_ratio else change > 0
-            mark = ("(R)" if worse else "(I)") if p < alpha else ""
-            out.append(Comparison(name, b, n, change, p, mark))
+            significant = p < alpha if rule == "welch" else _apart(b, n)
+            mark = ("(R)" if worse else "(I)") if significant else ""
+            out.append(Comparison(name, b, n, change, p, mark, rule=rule))
             continue
         reasons = [f"{side}: {_missing_reason(rows, name)}"
                    for side, row, rows in (("base", b, by_base), ("new", n, by_new))
                    if row is None or len(row.values) < 2]
         out.append(Comparison(name, b, n, None, None, "n/a", "; ".join(reasons)))
     return out
+
+
+def _apart(a: Row, b: Row) -> bool:
+    """The two rows' 95 % confidence intervals do not overlap."""
+    (a_lo, a_hi), (b_lo, b_hi) = a.ci95(), b.ci95()
+    return a_hi < b_lo or b_hi < a_lo
+
+
+def regressions(comparisons: list[Comparison]) -> list[Comparison]:
+    return [c for c in comparisons if c.mark == "(R)"]
 
 
 def _covered_group(name: str, row: Row | None, other: dict[str, Row]) -> bool:
