@@ -8,8 +8,10 @@ with the tests disabled and takes KVM only if that boot reaches the end of
 init.  Anything else (no /dev/kvm, a guest of another arch, QEMU refusing
 KVM, silence, a stall) means TCG, with one line saying why.
 
-The answer is cached per host and kernel image, so only the first boot of a
-new image pays for the probe.
+The answer is cached per host and kernel: kernel version and .config, not
+the image's bytes, since whether KVM can run a kernel does not change when
+a test or mm/page_alloc.c is edited, and the edit-run loop must not pay for
+a probe every time.
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ class ProbeOutcome:
     detail: str
 
 
-def resolve(requested: str, guest: Arch, image: Path, cache_file: Path,
+def resolve(requested: str, guest: Arch, image: Path, identity: str, cache_file: Path,
             probe: Callable[[Arch, Path], ProbeOutcome] | None = None,
             host_machine: str | None = None,
             kvm_usable: Callable[[], str | None] | None = None) -> AccelChoice:
@@ -77,7 +79,7 @@ def resolve(requested: str, guest: Arch, image: Path, cache_file: Path,
     blocked = (kvm_usable or _kvm_usable)()
     if blocked:
         return AccelChoice("tcg", blocked)
-    key = _cache_key(guest, image)
+    key = _cache_key(guest, identity)
     cached = _load(cache_file).get(key)
     if cached:
         return AccelChoice(cached["accel"], cached["reason"] + " (cached probe)")
@@ -163,9 +165,9 @@ def _last(lines: list[str]) -> str:
     return repr(lines[-1].strip()[:80]) if lines else "none"
 
 
-def _cache_key(guest: Arch, image: Path) -> str:
-    """Host (kernel, CPU model, QEMU binary) and the exact kernel image."""
-    digest = hashlib.sha256(image.read_bytes()).hexdigest()[:16]
+def _cache_key(guest: Arch, identity: str) -> str:
+    """Host (kernel, CPU model, QEMU binary) and the guest kernel's identity."""
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     cpu = ""
     try:
         cpu = next((ln.split(":", 1)[1].strip() for ln in

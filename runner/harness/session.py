@@ -145,13 +145,17 @@ class Session:
 
     def choose_accel(self) -> accel_probe.AccelChoice | None:
         """Resolve --accel auto against the built kernel image, once per
-        host and image (cached); say which accelerator boots use and why.
+        host, kernel version and .config (cached); say which accelerator
+        boots use and why.
         None for UML."""
         guest = arch(self.config.arch)
         if not guest.uses_qemu:
             return None
+        config = self.build_dir / ".config"
+        identity = (kernel_version(self.config.tree) + ":" + hashlib.sha256(
+            config.read_bytes() if config.is_file() else b"").hexdigest())
         choice = accel_probe.resolve(self.config.accel, guest,
-                                     self.build_dir / guest.kernel_image,
+                                     self.build_dir / guest.kernel_image, identity,
                                      cache_root() / "accel-probe.json")
         if self.config.accel == accel_probe.AUTO:
             self.config.log(f"kgen: --accel auto: {choice.accel.upper()}, {choice.reason}")

@@ -23,20 +23,23 @@ def _never(*_):
 
 def test_explicit_choice_wins_without_probe(tmp_path):
     for accel in ("kvm", "tcg"):
-        choice = resolve(accel, X86, _image(tmp_path), tmp_path / "c.json", probe=_never,
+        choice = resolve(accel, X86, _image(tmp_path), "7.3:cfg", tmp_path / "c.json",
+                     probe=_never,
                          host_machine="x86_64", kvm_usable=lambda: None)
         assert choice.accel == accel and "given" in choice.reason
 
 
 def test_foreign_arch_guest_is_tcg_without_probe(tmp_path):
-    choice = resolve("auto", ARM, _image(tmp_path), tmp_path / "c.json", probe=_never,
+    choice = resolve("auto", ARM, _image(tmp_path), "7.3:cfg", tmp_path / "c.json",
+                     probe=_never,
                      host_machine="x86_64", kvm_usable=lambda: None)
     assert choice == AccelChoice("tcg", "a arm64 guest on a x86_64 host: KVM runs only "
                                         "guests of the host's arch")
 
 
 def test_unusable_dev_kvm_is_tcg_without_probe(tmp_path):
-    choice = resolve("auto", X86, _image(tmp_path), tmp_path / "c.json", probe=_never,
+    choice = resolve("auto", X86, _image(tmp_path), "7.3:cfg", tmp_path / "c.json",
+                     probe=_never,
                      host_machine="x86_64",
                      kvm_usable=lambda: "/dev/kvm cannot be opened (No such file)")
     assert choice.accel == "tcg" and "/dev/kvm" in choice.reason
@@ -51,13 +54,17 @@ def test_probe_result_decides_and_is_cached_per_image(tmp_path):
         return ProbeOutcome(False, "no console output in 20 s")
 
     kw = {"host_machine": "x86_64", "kvm_usable": lambda: None}
-    first = resolve("auto", X86, _image(tmp_path), cache, probe=hangs, **kw)
+    first = resolve("auto", X86, _image(tmp_path), "7.3:cfg", cache, probe=hangs, **kw)
     assert (first.accel, first.probed) == ("tcg", True)
     assert first.reason == "KVM probe boot failed: no console output in 20 s"
-    again = resolve("auto", X86, _image(tmp_path), cache, probe=_never, **kw)
+    again = resolve("auto", X86, _image(tmp_path), "7.3:cfg", cache, probe=_never, **kw)
     assert again.accel == "tcg" and not again.probed and "(cached probe)" in again.reason
-    # A new image is probed again, and a finished boot means KVM.
-    boots = resolve("auto", X86, _image(tmp_path, b"other"), cache,
+    # An edited image of the same kernel and config is not probed again ...
+    same = resolve("auto", X86, _image(tmp_path, b"edited"), "7.3:cfg", cache,
+                   probe=_never, **kw)
+    assert same.accel == "tcg"
+    # ... another kernel or config is, and a finished boot means KVM.
+    boots = resolve("auto", X86, _image(tmp_path, b"other"), "7.2:cfg", cache,
                     probe=lambda g, i: ProbeOutcome(True, "reached 'Run /init'"), **kw)
     assert boots.accel == "kvm" and len(calls) == 1
 
