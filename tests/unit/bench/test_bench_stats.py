@@ -146,3 +146,30 @@ def test_compare_report_names_the_rule_per_marked_row():
     assert "95 % confidence intervals" in text and "| 95 % CIs apart |" in text
     text = compare_markdown(base, new, compare(base.rows, new.rows))
     assert "Welch's t-test, α = 0.05" in text and "| Welch p < 0.05 |" in text
+
+
+def test_floor_row_gives_the_overhead_beside_the_speedup():
+    from kgen import protocol as P
+    from kgen.runner.bench.pipeline import BenchResult
+    from kgen.runner.bench.report import report_markdown
+    from kgen.runner.bench.stats import FLOOR_RATIO_ROW, RATIO_ROW, collect, compare, parse_boot
+
+    def boot(batched, loop, floor):
+        return parse_boot([f"    # kgen_bench_high_order: {P.KGEN_PROTO_BENCH_NAME}{name}"
+                           f"{P.KGEN_PROTO_BENCH_ITERATIONS}10{P.KGEN_PROTO_BENCH_TOTAL_NS}{ns}"
+                           for name, ns in ((P.KGEN_PROTO_BENCH_ROW_BATCHED, batched),
+                                            (P.KGEN_PROTO_BENCH_ROW_LOOP, loop),
+                                            (P.KGEN_PROTO_BENCH_ROW_FLOOR, floor))])
+
+    first = boot(10_000, 60_000, 5_000)
+    assert first[RATIO_ROW] == 6.0 and first[FLOOR_RATIO_ROW] == 2.0
+    rows = collect([first, boot(11_000, 61_000, 5_100)])
+    props = {"kernel.version": "7.3", "boots": "2", "iterations.high_order": "10",
+             "iterations.contig16384": "1", "config": "bench.config"}
+    text = report_markdown(BenchResult("/t", "um", rows, props, []))
+    assert "faster than the per-page loop (loop ÷ batched" in text
+    assert "**2.08×** the floor" in text
+    # Closer to the floor is better: a larger overhead is a regression.
+    worse = collect([boot(20_000, 60_000, 5_000), boot(21_000, 61_000, 5_100)])
+    by = {c.name: c for c in compare(rows, worse)}
+    assert by[FLOOR_RATIO_ROW].mark == "(R)" and by[RATIO_ROW].mark == "(R)"
