@@ -15,7 +15,8 @@ from kgen.cache import cache_root, tree_key
 from kgen.runner.results.junit import write_junit
 from kgen.runner.results.model import ResultKind, RunResult
 from kgen.runner.run.pipeline import RunRequest, run
-from kgen.runner.validate.classify import Classification, classify, merge_repeats, statuses
+from kgen.runner.validate.classify import (Allowed, Classification, classify, merge_repeats,
+                                          statuses)
 from kgen.runner.validate.series import Patch, load_series
 from kgen.runner.validate.worktree import WorkTree
 from kgen.spec.model import Spec
@@ -72,10 +73,10 @@ class ValidateOutcome:
     def incomplete(self) -> bool:
         return not all(s.state.usable for s in self.steps)
 
-    @property
-    def regressed(self) -> bool:
-        return any(self.classification.regressions(i)
-                   for i in range(1, len(self.steps)))
+    def blocking(self, allowed: Allowed) -> dict[str, int]:
+        """Kind -> cases that fail the validation (regressions, and the lost
+        coverage `allowed` does not accept); empty when it passes."""
+        return self.classification.blocking(allowed)
 
 
 def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> None:
@@ -127,13 +128,14 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
         broken = step.state is not StepState.OK
 
     per_step: list[dict[str, str] | None] = []
-    unstable: set[str] = set()
+    flaky: list[dict[str, list[str]]] = []
     for step in steps:
         if step.state is not StepState.OK:
             per_step.append(None)
+            flaky.append({})
             continue
-        merged, flaky = merge_repeats([statuses(r) for r in step.results])
+        merged, disagreeing = merge_repeats([statuses(r) for r in step.results])
         per_step.append(merged)
-        unstable |= flaky
-    classification = classify([s.name for s in steps], per_step, unstable)
+        flaky.append(disagreeing)
+    classification = classify([s.name for s in steps], per_step, flaky)
     return ValidateOutcome(steps, classification, patches)
