@@ -44,6 +44,7 @@ class Step:
     subject: str = ""
     state: StepState = StepState.OK
     detail: str = ""            # failing hunk, build error ...
+    commit: str = ""            # BASE..TIP: the commit this step is
     results: list[RunResult] = field(default_factory=list)
     junit: list[Path] = field(default_factory=list)
 
@@ -87,6 +88,8 @@ def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> N
                                  accel=req.accel, log=req.log))
         result = outcome.result
         result.properties["validate.step"] = step.name
+        if step.commit:
+            result.properties["validate.commit"] = step.commit
         junit = req.out_dir / f"step{index:02d}-run{attempt}.xml"
         write_junit(result, junit)
         step.junit.append(junit)
@@ -107,8 +110,9 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
     req.log(f"kgen validate: {len(patches)} patch(es); copying {req.tree} to {work.path}")
     work.reset(base)
 
-    steps = [Step("base")] + [Step(f"{i}/{len(patches)}", p.subject)
-                              for i, p in enumerate(patches, 1)]
+    steps = [Step("base", commit=base or "")] + [
+        Step(f"{i}/{len(patches)}", p.subject, commit=p.commit)
+        for i, p in enumerate(patches, 1)]
     _run_step(req, work, steps[0], 0)
     broken = steps[0].state is not StepState.OK
     for i, (step, patch) in enumerate(zip(steps[1:], patches), 1):

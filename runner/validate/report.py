@@ -162,8 +162,8 @@ def as_json(outcome: ValidateOutcome, allowed: Allowed = STRICT) -> str:
         "verdict": overall(outcome, allowed),
         "blocking": outcome.blocking(allowed),
         "allowed": vars(allowed),
-        "steps": [{"name": s.name, "subject": s.subject, "state": s.state,
-                   "detail": s.detail, "junit": [str(p) for p in s.junit]}
+        "steps": [{"name": s.name, "subject": s.subject, "commit": s.commit,
+                   "state": s.state, "detail": s.detail, "junit": [str(p) for p in s.junit]}
                   for s in outcome.steps],
         "table": cls.table,
         "changes": [[vars(c) for c in step] for step in cls.changes],
