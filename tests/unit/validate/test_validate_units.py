@@ -186,3 +186,44 @@ def test_flaky_base_fails_the_validation_too():
                    [{"s.a": ["pass", "fail"]}, {}])
     assert cls.blocking(Allowed()) == {"flaky": 1}
     assert cls.changes[1] == []
+
+
+def _dot_git(repo: Path) -> list[tuple[str, int, int]]:
+    return sorted((str(p.relative_to(repo)), p.lstat().st_size, p.lstat().st_mtime_ns)
+                  for p in (repo / ".git").rglob("*"))
+
+
+def test_reading_a_git_range_writes_nothing_in_the_repository(tmp_path):
+    repo, git = _git_repo(tmp_path)
+    (repo / "f.c").write_text("b\n")
+    git("commit", "-qam", "mm: change f")
+    os.utime(repo / "f.c", (1_000_000, 1_000_000))   # a stale index entry
+    before = _dot_git(repo)
+    load_series("HEAD~1..HEAD", repo, tmp_path / "work")
+    work = WorkTree(repo, tmp_path / "work")
+    work.reset(git("rev-parse", "HEAD~1"))
+    assert _dot_git(repo) == before
+    assert (work.path / "f.c").read_text() == "a\n" and not (work.path / ".git").exists()
+
+
+def test_git_base_copy_rewrites_only_what_differs_with_fresh_mtimes(tmp_path):
+    repo, git = _git_repo(tmp_path)
+    (repo / "g.c").write_text("same\n")
+    git("add", "g.c")
+    git("commit", "-qm", "add g")
+    first = git("rev-parse", "HEAD")
+    (repo / "f.c").write_text("b\n")
+    git("commit", "-qam", "change f")
+    work = WorkTree(repo, tmp_path / "work")
+    work.reset(first)
+    for name in ("f.c", "g.c"):
+        os.utime(work.path / name, (2_000_000, 2_000_000))   # "built" long ago
+    work.reset(git("rev-parse", "HEAD"))
+    # f.c changed between the two bases: a fresh mtime, so make rebuilds it,
+    # although git archive dated it at the (old) commit.  g.c did not change:
+    # its mtime stays, so nothing that depends on it is rebuilt.
+    assert (work.path / "f.c").read_text() == "b\n"
+    assert os.stat(work.path / "f.c").st_mtime > 2_000_000
+    assert os.stat(work.path / "g.c").st_mtime == 2_000_000
+    head = git("rev-parse", "HEAD")
+    assert [p.name for p in work.root.glob("export-*")] == [f"export-{head[:12]}"]
