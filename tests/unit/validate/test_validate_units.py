@@ -227,3 +227,20 @@ def test_git_base_copy_rewrites_only_what_differs_with_fresh_mtimes(tmp_path):
     assert os.stat(work.path / "g.c").st_mtime == 2_000_000
     head = git("rev-parse", "HEAD")
     assert [p.name for p in work.root.glob("export-*")] == [f"export-{head[:12]}"]
+
+
+def test_plain_copy_after_a_git_export_compares_by_content(tmp_path):
+    # The user's checkout has f.c as it was long ago (old mtime) but with
+    # content the export did not have: it must reach the copy with a fresh
+    # mtime, or make keeps the object built from the export's f.c.
+    repo, git = _git_repo(tmp_path)
+    (repo / "f.c").write_text("b\n")
+    git("commit", "-qam", "change f")
+    os.utime(repo / "f.c", (1_000_000, 1_000_000))
+    work = WorkTree(repo, tmp_path / "work")
+    work.reset(git("rev-parse", "HEAD~1"))
+    os.utime(work.path / "f.c", (2_000_000, 2_000_000))   # built after that
+    work.reset()
+    assert (work.path / "f.c").read_text() == "b\n"
+    assert os.stat(work.path / "f.c").st_mtime > 2_000_000
+    assert not (work.path / ".git").exists()
