@@ -197,6 +197,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from kgen.runner.validate.classify import Allowed
     from kgen.runner.validate.pipeline import ValidateRequest, validate
     from kgen.runner.validate.report import as_json, first_messages, markdown
     specs = _load(args.spec)
@@ -211,17 +212,21 @@ def cmd_validate(args) -> int:
     except KeyboardInterrupt:
         _log("kgen: interrupted; the kernel tree was never modified")
         return EXIT_INTERRUPTED
-    report = markdown(outcome, first_messages(outcome))
+    allowed = Allowed(skips=args.allow_skips, missing=args.allow_missing,
+                      flaky=args.allow_flaky)
+    report = markdown(outcome, first_messages(outcome), allowed)
     if args.bench:
         from kgen.runner.validate.bench_lane import bench_base_and_tip
         report += "\n" + bench_base_and_tip(req, outcome, args.bench_boots)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(report)
-    (out / "report.json").write_text(as_json(outcome))
+    (out / "report.json").write_text(as_json(outcome, allowed))
     print(report)
     print(f"report: {out / 'report.md'} (JSON beside it); per-step JUnit in {out}")
     if outcome.incomplete:
         return EXIT_USAGE          # 2: a step did not apply, build or boot
-    return EXIT_TEST_FAILURES if outcome.regressed else EXIT_OK
+    # 1: a regression, or coverage lost without the --allow-* that accepts it
+    return EXIT_TEST_FAILURES if outcome.blocking(allowed) else EXIT_OK
 
 
 def cmd_bench(args) -> int:
@@ -330,7 +335,19 @@ def _add_validate_parser(sub) -> None:
     val.add_argument("--tip-only", action="store_true",
                      help="run the base and the last patch only")
     val.add_argument("--repeat", type=int, default=1, metavar="N",
-                     help="run each step N times; cases that differ are unstable")
+                     help="run each step N times; cases whose runs disagree are flaky")
+    lost = val.add_argument_group(
+        "lost coverage", "a case that passed and then skips, has no result, or is "
+        "flaky fails the validation (exit 1) like a regression, unless allowed")
+    lost.add_argument("--allow-skips", action="store_true",
+                      help="accept cases that ran at one step and skip at the next "
+                      "(pass → skip), e.g. a patch that removes an API on purpose")
+    lost.add_argument("--allow-missing", action="store_true",
+                      help="accept cases that ran at one step and have no result at "
+                      "the next (pass → no result)")
+    lost.add_argument("--allow-flaky", action="store_true",
+                      help="accept cases whose repeated runs (--repeat) at one step "
+                      "disagree")
     val.add_argument("--out", type=Path, metavar="DIR",
                      help="per-step JUnit and report.md/json (default: under the cache)")
     _add_time_limits(val, 600, "each step's boots together")

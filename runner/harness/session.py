@@ -22,6 +22,7 @@ from kgen import __version__
 from kgen.arch import arch
 from kgen.cache import cache_root, overlay_dir
 from kgen.errors import EnvironmentProblem
+from kgen.git_tree import head_commit
 from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import accel_probe, kunit_tool, qemu_shim
 from kgen.runner.harness.overlay import Overlay
@@ -194,13 +195,17 @@ class Session:
         return self._invocation.stall_seconds or 0.0
 
     def properties(self) -> dict[str, str]:
-        """What every report of this session records: arch, kernel, kgen,
-        and for a QEMU guest the accelerator (timings under TCG are ratios,
+        """What every report of this session records: arch, kernel (and its
+        commit, "-dirty" if tracked files differ, in a git tree), kgen, and
+        for a QEMU guest the accelerator (timings under TCG are ratios,
         not absolute numbers)."""
         props = {"arch": self.config.arch,
                  "kernel.version": kernel_version(self.config.tree),
                  "kernel.tree": str(self.config.tree),
                  "kgen.version": __version__}
+        commit = head_commit(self.config.tree)
+        if commit:      # a git work tree: which checkout was tested
+            props["kernel.commit"] = commit
         if arch(self.config.arch).uses_qemu:
             props["qemu.accel"] = self.config.accel
             if self.accel_reason:

@@ -15,7 +15,8 @@ from kgen.cache import cache_root, tree_key
 from kgen.runner.results.junit import write_junit
 from kgen.runner.results.model import ResultKind, RunResult
 from kgen.runner.run.pipeline import RunRequest, run
-from kgen.runner.validate.classify import Classification, classify, merge_repeats, statuses
+from kgen.runner.validate.classify import (Allowed, Classification, classify, merge_repeats,
+                                          statuses)
 from kgen.runner.validate.series import Patch, load_series
 from kgen.runner.validate.worktree import WorkTree
 from kgen.spec.model import Spec
@@ -43,6 +44,7 @@ class Step:
     subject: str = ""
     state: StepState = StepState.OK
     detail: str = ""            # failing hunk, build error ...
+    commit: str = ""            # BASE..TIP: the commit this step is
     results: list[RunResult] = field(default_factory=list)
     junit: list[Path] = field(default_factory=list)
 
@@ -72,10 +74,10 @@ class ValidateOutcome:
     def incomplete(self) -> bool:
         return not all(s.state.usable for s in self.steps)
 
-    @property
-    def regressed(self) -> bool:
-        return any(self.classification.regressions(i)
-                   for i in range(1, len(self.steps)))
+    def blocking(self, allowed: Allowed) -> dict[str, int]:
+        """Kind -> cases that fail the validation (regressions, and the lost
+        coverage `allowed` does not accept); empty when it passes."""
+        return self.classification.blocking(allowed)
 
 
 def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> None:
@@ -86,6 +88,8 @@ def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> N
                                  accel=req.accel, log=req.log))
         result = outcome.result
         result.properties["validate.step"] = step.name
+        if step.commit:
+            result.properties["validate.commit"] = step.commit
         junit = req.out_dir / f"step{index:02d}-run{attempt}.xml"
         write_junit(result, junit)
         step.junit.append(junit)
@@ -106,8 +110,9 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
     req.log(f"kgen validate: {len(patches)} patch(es); copying {req.tree} to {work.path}")
     work.reset(base)
 
-    steps = [Step("base")] + [Step(f"{i}/{len(patches)}", p.subject)
-                              for i, p in enumerate(patches, 1)]
+    steps = [Step("base", commit=base or "")] + [
+        Step(f"{i}/{len(patches)}", p.subject, commit=p.commit)
+        for i, p in enumerate(patches, 1)]
     _run_step(req, work, steps[0], 0)
     broken = steps[0].state is not StepState.OK
     for i, (step, patch) in enumerate(zip(steps[1:], patches), 1):
@@ -127,13 +132,14 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
         broken = step.state is not StepState.OK
 
     per_step: list[dict[str, str] | None] = []
-    unstable: set[str] = set()
+    flaky: list[dict[str, list[str]]] = []
     for step in steps:
         if step.state is not StepState.OK:
             per_step.append(None)
+            flaky.append({})
             continue
-        merged, flaky = merge_repeats([statuses(r) for r in step.results])
+        merged, disagreeing = merge_repeats([statuses(r) for r in step.results])
         per_step.append(merged)
-        unstable |= flaky
-    classification = classify([s.name for s in steps], per_step, unstable)
+        flaky.append(disagreeing)
+    classification = classify([s.name for s in steps], per_step, flaky)
     return ValidateOutcome(steps, classification, patches)

@@ -1,16 +1,58 @@
-"""Render a validate outcome: verdict per patch and a cases x steps table,
-as Markdown fit to paste into a reply to the series, and as JSON."""
+"""Render a validate outcome: an overall verdict, a verdict per patch and a
+cases x steps table, as Markdown fit to paste into a reply to the series,
+and as JSON."""
 from __future__ import annotations
 
 import json
 
+from kgen.runner.validate.classify import (
+    ALLOW_OPTION,
+    FLAKY,
+    REGRESSION,
+    SKIPPED,
+    Allowed,
+    Change,
+    Classification,
+)
 from kgen.runner.validate.pipeline import StepState, ValidateOutcome
 
+STRICT = Allowed()      # no --allow-* option given
+
 _CELL = {"pass": "✓", "fail": "✗ fail", "error": "✗ error", "skip": "skip",
-         "absent": "–", "not-run": "not run", "unstable": "~ unstable"}
+         "absent": "– no result", "not-run": "not run", "flaky": "~ flaky"}
 
 
-def verdicts(outcome: ValidateOutcome) -> list[str]:
+def _names(cases: list[str]) -> str:
+    return ", ".join(cases[:3]) + (" ..." if len(cases) > 3 else "")
+
+
+def _allowed_note(kind: str, allowed: Allowed) -> str:
+    return f" (allowed: {ALLOW_OPTION[kind]})" if allowed.allows(kind) else ""
+
+
+def _step_problems(cls: Classification, step: int, allowed: Allowed) -> list[str]:
+    """One phrase per kind of problem at a step, each change grouped by what
+    it was and became ("pass → skip in 12 case(s): ...")."""
+    parts = []
+    for kind in (k for k in ALLOW_OPTION if k != FLAKY):
+        by_arrow: dict[str, list[Change]] = {}
+        for change in cls.of_kind(step, kind):
+            by_arrow.setdefault(change.arrow, []).append(change)
+        for arrow, changes in by_arrow.items():
+            label = "REGRESSION" if kind == REGRESSION else arrow
+            if kind == REGRESSION and len(by_arrow) > 1:
+                label += f" ({arrow})"
+            parts.append(f"{label} in {len(changes)} case(s): "
+                         f"{_names([c.case for c in changes])}"
+                         + _allowed_note(kind, allowed))
+    flaky = cls.problems(step).get(FLAKY)
+    if flaky:
+        parts.append(f"flaky in {len(flaky)} case(s): {_names(flaky)}"
+                     + _allowed_note(FLAKY, allowed))
+    return parts
+
+
+def verdicts(outcome: ValidateOutcome, allowed: Allowed = STRICT) -> list[str]:
     lines = []
     cls = outcome.classification
     for i, step in enumerate(outcome.steps):
@@ -23,63 +65,109 @@ def verdicts(outcome: ValidateOutcome) -> list[str]:
                          (f" — {' | '.join(first)}" if first else ""))
         elif i == 0:
             failing = sum(1 for row in cls.table.values() if row[0] in ("fail", "error"))
-            lines.append(f"{label}: ran, {failing} case(s) already failing")
+            lines.append(f"{label}: ran, {failing} case(s) already failing"
+                         + "".join(f"; {p}" for p in _step_problems(cls, 0, allowed)))
         else:
-            regs = cls.regressions(i)
+            problems = _step_problems(cls, i, allowed)
             fixed = [c for c in cls.changes[i] if c.kind == "fixed"]
-            if regs:
-                names = ", ".join(c.case for c in regs[:3]) + (" ..." if len(regs) > 3 else "")
-                lines.append(f"{label}: REGRESSION in {len(regs)} case(s): {names}")
+            if problems:
+                lines.append(f"{label}: " + "; ".join(problems))
             else:
-                lines.append(f"{label}: OK (no regression" +
+                lines.append(f"{label}: OK (no regression, no lost coverage" +
                              (f", {len(fixed)} fixed)" if fixed else ")"))
     return lines
 
 
-def markdown(outcome: ValidateOutcome, messages: dict[str, str] | None = None) -> str:
+def overall(outcome: ValidateOutcome, allowed: Allowed = STRICT) -> str:
+    """The one-line verdict on the whole series."""
+    if outcome.incomplete:
+        broken = next(s for s in outcome.steps if not s.state.usable)
+        return (f"INCOMPLETE: step {broken.name} {broken.state.upper()}; "
+                "the steps after it did not run")
     cls = outcome.classification
-    out = ["### kgen validate", ""]
-    out += [f"- {line}" for line in verdicts(outcome)]
+    counts: dict[str, int] = {}
+    kinds: dict[str, str] = {}
+    for step in range(len(cls.steps)):
+        for change in cls.changes[step]:
+            if change.kind in ALLOW_OPTION:
+                label = "regression" if change.kind == REGRESSION else change.arrow
+                counts[label] = counts.get(label, 0) + 1
+                kinds[label] = change.kind
+        flaky = cls.problems(step).get(FLAKY, [])
+        if flaky:
+            counts["flaky"] = counts.get("flaky", 0) + len(flaky)
+            kinds["flaky"] = FLAKY
+    blocking = {lbl: n for lbl, n in counts.items() if not allowed.allows(kinds[lbl])}
+    accepted = {lbl: n for lbl, n in counts.items() if allowed.allows(kinds[lbl])}
+    accepted_text = ", ".join(f"{n} {lbl} (allowed: {ALLOW_OPTION[kinds[lbl]]})"
+                              for lbl, n in accepted.items())
+    if not blocking:
+        return "PASSED" + (f"; {accepted_text}" if accepted else
+                           ": no regression, no lost coverage")
+    hints = sorted({ALLOW_OPTION[kinds[lbl]] for lbl in blocking
+                    if ALLOW_OPTION[kinds[lbl]]})
+    return ("FAILED: " + ", ".join(f"{n} {lbl}" for lbl, n in blocking.items())
+            + (f"; {accepted_text}" if accepted else "")
+            + (f" (to accept lost coverage: {' '.join(hints)})" if hints else ""))
+
+
+def markdown(outcome: ValidateOutcome, messages: dict[str, str] | None = None,
+             allowed: Allowed = STRICT) -> str:
+    cls = outcome.classification
+    out = ["### kgen validate", "", f"**Verdict: {overall(outcome, allowed)}**", ""]
+    out += [f"- {line}" for line in verdicts(outcome, allowed)]
     interesting = [n for n, row in cls.table.items()
                    if len(set(row)) > 1 or any(c in ("fail", "error") for c in row)]
+    nr_flaky = len({n for step in cls.flaky for n in step})
     out += ["", f"{len(cls.table)} case(s) per step; {len(interesting)} changed or failing"
             + (f"; persistent failures: {len(cls.persistent)}" if cls.persistent else "")
-            + (f"; unstable: {len(cls.unstable)}" if cls.unstable else ""), ""]
+            + (f"; flaky: {nr_flaky}" if nr_flaky else ""), ""]
     if interesting:
         out.append("| case | " + " | ".join(s for s in cls.steps) + " |")
         out.append("|---|" + "---|" * len(cls.steps))
         for name in interesting:
             cells = [_CELL.get(c, c) for c in cls.table[name]]
             out.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    flaky_rows = [(cls.steps[i], name, runs) for i, step in enumerate(cls.flaky)
+                  for name, runs in sorted(step.items())]
+    if flaky_rows:
+        out += ["", "Flaky (the result of each repeated run):", ""]
+        out += [f"- `{name}` at {step}: {', '.join(runs)}"
+                for step, name, runs in flaky_rows[:10]]
     if messages:
-        out += ["", "First failure messages:", ""]
+        out += ["", "Messages at the step where a case changed:", ""]
         out += [f"- `{name}`: {msg}" for name, msg in list(messages.items())[:10]]
     return "\n".join(out) + "\n"
 
 
 def first_messages(outcome: ValidateOutcome) -> dict[str, str]:
-    """Case -> first failure message of a regressed case, at its step."""
+    """Case -> its failure or skip message at the step where it regressed or
+    became a skip (the skip reason says what the tree lacks)."""
     out: dict[str, str] = {}
     for i, step in enumerate(outcome.steps):
-        regressed = {c.case for c in outcome.classification.regressions(i)} if i else set()
+        changed = {c.case for c in outcome.classification.changes[i]
+                   if c.kind in (REGRESSION, SKIPPED)} if i else set()
         for result in step.results[:1]:
             for suite in result.suites:
                 for case in suite.cases:
                     key = f"{suite.name}.{case.name}"
-                    if key in regressed and key not in out:
+                    if key in changed and key not in out:
                         out[key] = case.message[:200]
     return out
 
 
-def as_json(outcome: ValidateOutcome) -> str:
+def as_json(outcome: ValidateOutcome, allowed: Allowed = STRICT) -> str:
     cls = outcome.classification
     return json.dumps({
-        "steps": [{"name": s.name, "subject": s.subject, "state": s.state,
-                   "detail": s.detail, "junit": [str(p) for p in s.junit]}
+        "verdict": overall(outcome, allowed),
+        "blocking": outcome.blocking(allowed),
+        "allowed": vars(allowed),
+        "steps": [{"name": s.name, "subject": s.subject, "commit": s.commit,
+                   "state": s.state, "detail": s.detail, "junit": [str(p) for p in s.junit]}
                   for s in outcome.steps],
         "table": cls.table,
         "changes": [[vars(c) for c in step] for step in cls.changes],
         "persistent": cls.persistent,
-        "unstable": sorted(cls.unstable),
-        "verdicts": verdicts(outcome),
+        "flaky": cls.flaky,
+        "verdicts": verdicts(outcome, allowed),
     }, indent=1, ensure_ascii=False)

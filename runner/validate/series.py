@@ -6,11 +6,11 @@ import email
 import email.policy
 import mailbox
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from kgen.errors import UsageError
+from kgen.git_tree import git as _git
 
 _SUBJECT_TAG = re.compile(r"^\s*(\[[^\]]*\]\s*)+")
 _PATCH_NUMBER = re.compile(r"\[[^\]]*?(\d+)/(\d+)[^\]]*\]")
@@ -21,6 +21,7 @@ class Patch:
     subject: str      # without the [PATCH n/m] tag
     text: str         # the diff (and commit message), as patch -p1 reads it
     source: str       # file or mbox message it came from
+    commit: str = ""  # for BASE..TIP in a git tree: the commit it came from
 
 
 def _is_cover_letter(subject: str, body: str) -> bool:
@@ -70,18 +71,59 @@ def from_directory(path: Path) -> list[Patch]:
     return patches
 
 
+def _commit(tree: Path, rev: str, spec: str) -> str:
+    proc = _git(tree, "rev-parse", "--verify", "--quiet", "--end-of-options",
+                f"{rev}^{{commit}}")
+    if proc.returncode or not proc.stdout.strip():
+        raise UsageError(f"--series {spec}: {rev!r} is not a commit in {tree}")
+    return proc.stdout.strip()
+
+
+# format-patch as GNU patch -p1 reads it, whatever the user's git config
+# says (diff.noprefix, format.suffix, format.coverLetter, format.useAutoBase,
+# diff.external ...).  Renames become a delete and an add.  A binary change
+# stays a git binary patch, which patch(1) refuses: the step fails to apply
+# rather than silently dropping the change.
+_FORMAT_PATCH = ["format-patch", "-q", "--no-base", "--no-cover-letter", "--no-renames",
+                 "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/",
+                 "--suffix=.patch"]
+
+
 def from_git_range(tree: Path, spec: str, workdir: Path) -> tuple[str, list[Patch]]:
-    """(base commit, patches) for BASE..TIP, via git format-patch."""
-    base, _, _tip = spec.partition("..")
+    """(base commit id, patches) for BASE..TIP, via git format-patch.
+
+    Nothing in the tree is written: no checkout, no index refresh.  Each
+    patch records the commit it came from.
+    """
+    if "..." in spec:
+        raise UsageError(f"--series {spec}: use BASE..TIP (two dots): the patches "
+                         "on TIP since BASE")
+    base_rev, _, tip_rev = spec.partition("..")
+    base = _commit(tree, base_rev or "HEAD", spec)
+    tip = _commit(tree, tip_rev or "HEAD", spec)
+    commits = _git(tree, "rev-list", "--reverse", "--no-merges", f"{base}..{tip}")
+    merges = _git(tree, "rev-list", "--merges", f"{base}..{tip}")
+    if merges.stdout.strip():
+        raise UsageError(f"--series {spec}: the range holds merge commits "
+                         f"({merges.stdout.split()[0][:12]} ...); kgen validate applies "
+                         "a linear series")
+    if not _git(tree, "merge-base", "--is-ancestor", base, tip).returncode == 0:
+        raise UsageError(f"--series {spec}: {base_rev} is not an ancestor of "
+                         f"{tip_rev or 'HEAD'}, so the range is not a series on top of it")
     out = workdir / "format-patch"
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.patch"):
         old.unlink()
-    proc = subprocess.run(["git", "-C", str(tree), "format-patch", "-q", "-o", str(out),
-                           spec], capture_output=True, text=True)
+    proc = _git(tree, *_FORMAT_PATCH, "-o", str(out), f"{base}..{tip}")
     if proc.returncode:
         raise UsageError(f"git format-patch {spec} failed: {proc.stderr.strip()}")
-    return base, from_directory(out)
+    patches = from_directory(out)
+    ids = commits.stdout.split()
+    if len(ids) != len(patches):
+        raise UsageError(f"--series {spec}: {len(ids)} commit(s) but git format-patch "
+                         f"wrote {len(patches)} patch(es)")
+    return base, [Patch(p.subject, p.text, f"{spec}: {sha[:12]}", sha)
+                  for p, sha in zip(patches, ids)]
 
 
 def load_series(series: str, tree: Path, workdir: Path) -> tuple[str | None, list[Patch]]:
@@ -94,6 +136,8 @@ def load_series(series: str, tree: Path, workdir: Path) -> tuple[str | None, lis
         patches = from_mbox(path)
         base = None
     elif ".." in series and (tree / ".git").exists():
+        # A git range: (tree / ".git") is a directory, or a file in a
+        # `git worktree add` checkout.
         base, patches = from_git_range(tree, series, workdir)
     else:
         raise UsageError(f"--series {series}: not an mbox file, a directory of .patch "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kgen.errors import UsageError
-from kgen.runner.validate.classify import classify, merge_repeats
+from kgen.runner.validate.classify import Allowed, classify, merge_repeats
 from kgen.runner.validate.series import from_directory, from_mbox, load_series
 from kgen.runner.validate.worktree import WorkTree
 
@@ -31,23 +31,58 @@ def test_directory_of_patches_in_order():
     assert patches[1].subject == "mm/page_alloc: warn on large frozen range frees"
 
 
-def test_git_range(tmp_path):
+def _git_repo(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
                GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
 
     def git(*args):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env,
-                       capture_output=True)
+        return subprocess.run(["git", "-C", str(repo), *args], check=True, env=env,
+                              capture_output=True, text=True).stdout.strip()
     git("init", "-q")
     (repo / "f.c").write_text("a\n")
     git("add", "f.c")
     git("commit", "-qm", "base")
+    return repo, git
+
+
+def test_git_range(tmp_path):
+    repo, git = _git_repo(tmp_path)
     (repo / "f.c").write_text("b\n")
     git("commit", "-qam", "mm: change f")
-    base, patches = load_series("HEAD~1..HEAD", repo, tmp_path / "work")
-    assert base == "HEAD~1" and [p.subject for p in patches] == ["mm: change f"]
+    (repo / "f.c").write_text("c\n")
+    git("commit", "-qam", "mm: change f again")
+    # Whatever the user's config says, the patches are what patch -p1 reads.
+    git("config", "diff.noprefix", "true")
+    git("config", "format.suffix", ".txt")
+    git("config", "format.coverLetter", "true")
+    base, patches = load_series("HEAD~2..HEAD", repo, tmp_path / "work")
+    assert base == git("rev-parse", "HEAD~2")
+    assert [p.subject for p in patches] == ["mm: change f", "mm: change f again"]
+    assert [p.commit for p in patches] == [git("rev-parse", "HEAD~1"), git("rev-parse", "HEAD")]
+    assert "--- a/f.c\n+++ b/f.c" in patches[0].text
+
+
+def test_git_range_problems_are_usage_errors(tmp_path):
+    repo, git = _git_repo(tmp_path)
+    git("checkout", "-qb", "side")
+    (repo / "f.c").write_text("side\n")
+    git("commit", "-qam", "side")
+    git("checkout", "-q", "-")
+    (repo / "f.c").write_text("main\n")
+    git("commit", "-qam", "main")
+    with pytest.raises(UsageError, match="'nope' is not a commit"):
+        load_series("nope..HEAD", repo, tmp_path / "work")
+    with pytest.raises(UsageError, match="two dots"):
+        load_series("HEAD~1...HEAD", repo, tmp_path / "work")
+    with pytest.raises(UsageError, match="not an ancestor"):
+        load_series("side..HEAD", repo, tmp_path / "work")
+    with pytest.raises(UsageError, match="no patches found"):
+        load_series("HEAD..HEAD", repo, tmp_path / "work")
+    git("merge", "-q", "--no-edit", "-X", "ours", "side")
+    with pytest.raises(UsageError, match="merge commits"):
+        load_series("HEAD~2..HEAD", repo, tmp_path / "work")
 
 
 def test_unknown_series_is_a_usage_error(tmp_path):
@@ -83,8 +118,9 @@ def test_worktree_applies_and_resets_with_fresh_mtimes(tmp_path):
 def test_classification():
     steps = ["base", "1/3", "2/3", "3/3"]
     per_step = [
-        {"s.a": "pass", "s.b": "pass", "s.c": "fail", "s.d": "pass"},
-        {"s.a": "pass", "s.b": "fail", "s.c": "fail", "s.d": "pass", "s.e": "pass"},
+        {"s.a": "pass", "s.b": "pass", "s.c": "fail", "s.d": "pass", "s.f": "skip"},
+        {"s.a": "pass", "s.b": "fail", "s.c": "fail", "s.d": "pass", "s.e": "pass",
+         "s.f": "skip"},
         {"s.a": "pass", "s.b": "pass", "s.c": "fail", "s.e": "pass"},
         None,                                    # did not build
     ]
@@ -92,15 +128,119 @@ def test_classification():
     assert [(c.case, c.kind) for c in cls.changes[1]] == [("s.b", "regression"),
                                                           ("s.e", "new")]
     assert [(c.case, c.kind) for c in cls.changes[2]] == [("s.b", "fixed"),
-                                                          ("s.d", "missing")]
+                                                          ("s.d", "no-result"),
+                                                          ("s.f", "missing")]
+    assert cls.changes[2][1].arrow == "pass → no result"
     assert cls.changes[3] == []
     assert cls.persistent == ["s.c"]
     assert cls.table["s.a"] == ["pass", "pass", "pass", "not-run"]
 
 
-def test_repeats_disagreeing_are_unstable_not_regressions():
-    merged, unstable = merge_repeats([{"s.a": "pass", "s.b": "fail"},
-                                      {"s.a": "fail", "s.b": "fail"}])
-    assert merged == {"s.a": "unstable", "s.b": "fail"} and unstable == {"s.a"}
-    cls = classify(["base", "1/1"], [{"s.a": "pass", "s.b": "fail"}, merged], unstable)
+def test_pass_to_skip_and_lost_results_are_classes_of_their_own():
+    cls = classify(["base", "1/1"], [
+        {"s.a": "pass", "s.b": "pass", "s.c": "fail", "s.d": "skip", "s.e": "error"},
+        {"s.a": "skip", "s.c": "skip", "s.d": "pass"}])
+    kinds = {c.case: (c.kind, c.arrow) for c in cls.changes[1]}
+    assert kinds == {"s.a": ("skipped", "pass → skip"),
+                     "s.b": ("no-result", "pass → no result"),
+                     "s.c": ("skipped", "fail → skip"),       # a failure hidden by a skip
+                     "s.e": ("no-result", "error → no result")}
+    assert cls.regressions(1) == []            # skip -> pass is not a change that fails
+    assert cls.problems(1) == {"skipped": ["s.a", "s.c"], "no-result": ["s.b", "s.e"]}
+
+
+def test_repeats_that_disagree_are_flaky_not_regressions():
+    merged, flaky = merge_repeats([{"s.a": "pass", "s.b": "fail", "s.c": "pass"},
+                                   {"s.a": "fail", "s.b": "fail"}])
+    assert merged == {"s.a": "flaky", "s.b": "fail", "s.c": "flaky"}
+    assert flaky == {"s.a": ["pass", "fail"], "s.c": ["pass", "absent"]}
+    cls = classify(["base", "1/1"], [{"s.a": "pass", "s.b": "fail", "s.c": "pass"}, merged],
+                   [{}, flaky])
     assert cls.regressions(1) == []
+    assert cls.problems(1) == {"flaky": ["s.a", "s.c"]}
+
+
+def test_a_flaky_step_does_not_hide_a_later_regression():
+    cls = classify(["base", "1/2", "2/2"],
+                   [{"s.a": "pass"}, {"s.a": "flaky"}, {"s.a": "fail"}],
+                   [{}, {"s.a": ["pass", "fail"]}, {}])
+    assert [(c.kind, c.before) for c in cls.changes[2]] == [("regression", "pass")]
+
+
+def test_what_fails_a_validation_and_what_the_allow_options_accept():
+    cls = classify(["base", "1/2", "2/2"],
+                   [{"s.a": "pass", "s.b": "pass", "s.c": "pass", "s.d": "pass"},
+                    {"s.a": "skip", "s.b": "pass", "s.c": "pass", "s.d": "flaky"},
+                    {"s.a": "skip", "s.c": "pass", "s.d": "pass"}],
+                   [{}, {"s.d": ["pass", "fail"]}, {}])
+    assert cls.blocking(Allowed()) == {"skipped": 1, "flaky": 1, "no-result": 1}
+    assert cls.blocking(Allowed(skips=True)) == {"flaky": 1, "no-result": 1}
+    assert cls.blocking(Allowed(skips=True, missing=True, flaky=True)) == {}
+    worse = classify(["base", "1/1"], [{"s.a": "pass"}, {"s.a": "error"}])
+    assert worse.blocking(Allowed(skips=True, missing=True, flaky=True)) == \
+        {"regression": 1}     # nothing accepts a regression
+
+
+def test_flaky_base_fails_the_validation_too():
+    cls = classify(["base", "1/1"], [{"s.a": "flaky"}, {"s.a": "pass"}],
+                   [{"s.a": ["pass", "fail"]}, {}])
+    assert cls.blocking(Allowed()) == {"flaky": 1}
+    assert cls.changes[1] == []
+
+
+def _dot_git(repo: Path) -> list[tuple[str, int, int]]:
+    return sorted((str(p.relative_to(repo)), p.lstat().st_size, p.lstat().st_mtime_ns)
+                  for p in (repo / ".git").rglob("*"))
+
+
+def test_reading_a_git_range_writes_nothing_in_the_repository(tmp_path):
+    repo, git = _git_repo(tmp_path)
+    (repo / "f.c").write_text("b\n")
+    git("commit", "-qam", "mm: change f")
+    os.utime(repo / "f.c", (1_000_000, 1_000_000))   # a stale index entry
+    before = _dot_git(repo)
+    load_series("HEAD~1..HEAD", repo, tmp_path / "work")
+    work = WorkTree(repo, tmp_path / "work")
+    work.reset(git("rev-parse", "HEAD~1"))
+    assert _dot_git(repo) == before
+    assert (work.path / "f.c").read_text() == "a\n" and not (work.path / ".git").exists()
+
+
+def test_git_base_copy_rewrites_only_what_differs_with_fresh_mtimes(tmp_path):
+    repo, git = _git_repo(tmp_path)
+    (repo / "g.c").write_text("same\n")
+    git("add", "g.c")
+    git("commit", "-qm", "add g")
+    first = git("rev-parse", "HEAD")
+    (repo / "f.c").write_text("b\n")
+    git("commit", "-qam", "change f")
+    work = WorkTree(repo, tmp_path / "work")
+    work.reset(first)
+    for name in ("f.c", "g.c"):
+        os.utime(work.path / name, (2_000_000, 2_000_000))   # "built" long ago
+    work.reset(git("rev-parse", "HEAD"))
+    # f.c changed between the two bases: a fresh mtime, so make rebuilds it,
+    # although git archive dated it at the (old) commit.  g.c did not change:
+    # its mtime stays, so nothing that depends on it is rebuilt.
+    assert (work.path / "f.c").read_text() == "b\n"
+    assert os.stat(work.path / "f.c").st_mtime > 2_000_000
+    assert os.stat(work.path / "g.c").st_mtime == 2_000_000
+    head = git("rev-parse", "HEAD")
+    assert [p.name for p in work.root.glob("export-*")] == [f"export-{head[:12]}"]
+
+
+def test_plain_copy_after_a_git_export_compares_by_content(tmp_path):
+    # The user's checkout has f.c as it was long ago (old mtime) but with
+    # content the export did not have: it must reach the copy with a fresh
+    # mtime, or make keeps the object built from the export's f.c.
+    repo, git = _git_repo(tmp_path)
+    (repo / "f.c").write_text("b\n")
+    git("commit", "-qam", "change f")
+    os.utime(repo / "f.c", (1_000_000, 1_000_000))
+    work = WorkTree(repo, tmp_path / "work")
+    work.reset(git("rev-parse", "HEAD~1"))
+    os.utime(work.path / "f.c", (2_000_000, 2_000_000))   # built after that
+    work.reset()
+    assert (work.path / "f.c").read_text() == "b\n"
+    assert os.stat(work.path / "f.c").st_mtime > 2_000_000
+    assert not (work.path / ".git").exists()
