@@ -318,7 +318,9 @@ def _add_validate_parser(sub) -> None:
     val.add_argument("--kernel", type=Path, metavar="TREE",
                      help="base tree (never modified; default: as for run)")
     val.add_argument("--series", required=True, metavar="S",
-                     help="mbox file, directory of .patch files, or BASE..TIP in a git tree")
+                     help="mbox file, one patch file (git format-patch output, or a bare "
+                     "git diff / diff -u), directory of .patch files, or BASE..TIP "
+                     "in a git tree")
     val.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     val.add_argument("--spec", action="append", type=Path, metavar="PATH")
     val.add_argument("--tip-only", action="store_true",

@@ -115,7 +115,7 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
             step.state = StepState.NOT_RUN
             step.detail = "an earlier step did not apply, build or boot"
             continue
-        applied = work.apply(patch.text)
+        applied = work.apply(patch.text, patch.strip)
         if not applied.ok:
             step.state, step.detail = StepState.APPLY_FAILED, applied.output
             broken = True
