@@ -129,9 +129,15 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
+def _selected(args):
+    """The specs, cut down to the tests the positional globs select."""
+    from kgen.runner.run.plan import select
+    return select(_load(args.spec), args.tests)
+
+
 def _request(args):
     from kgen.runner.run.pipeline import RunRequest
-    specs = _load(args.spec)
+    specs = _selected(args)
     tree = _resolve_tree(args.kernel)
     return RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
                       jobs=args.jobs, timeout=args.timeout, stall_seconds=args.stall_timeout,
@@ -160,6 +166,9 @@ def cmd_plan(args) -> int:
     req = _request(args)
     plan, _caps = plan_run(req)
     print(f"tree {req.tree}")
+    if args.tests:
+        print(f"selected by {' '.join(args.tests)}: {len(plan.cases)} test(s) in "
+              f"{len(req.specs)} suite(s): {', '.join(s.suite for s in req.specs)}")
     print(plan.render())
     print("kunitconfig:\n" + "".join(f"  {line}\n" for line in
                                     compose(req.arch, plan.kconfig,
@@ -199,7 +208,7 @@ def cmd_run(args) -> int:
 def cmd_validate(args) -> int:
     from kgen.runner.validate.pipeline import ValidateRequest, validate
     from kgen.runner.validate.report import as_json, first_messages, markdown
-    specs = _load(args.spec)
+    specs = _selected(args)
     tree = check_tree(args.kernel) if args.kernel else _resolve_tree(None)
     out = args.out or (cache_root() / "validate-results" / tree_key(tree))
     req = ValidateRequest(tree=tree, series=args.series, specs=specs, out_dir=out,
@@ -315,6 +324,7 @@ def _add_kernel_parser(sub) -> None:
 def _add_validate_parser(sub) -> None:
     val = sub.add_parser("validate", help="run the specs at the base of a patch series "
                          "and after each patch; classify regressions")
+    _add_test_globs(val)
     val.add_argument("--kernel", type=Path, metavar="TREE",
                      help="base tree (never modified; default: as for run)")
     val.add_argument("--series", required=True, metavar="S",
@@ -352,7 +362,17 @@ def _add_bench_parser(sub) -> None:
     bench.set_defaults(func=cmd_bench)
 
 
+def _add_test_globs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "tests", nargs="*", metavar="GLOB",
+        help="run only these tests, as kunit.py selects them: SUITE, SUITE.CASE or "
+        "SUITE.CASE/PARAM, each part a shell glob (quote it), e.g. 'kgen_refcount*' "
+        "or 'kgen_hwpoison.*bad_state*'; CASE matches the KUnit case name or the "
+        "spec's. Only the selected suites are generated and booted")
+
+
 def _add_run_options(runp: argparse.ArgumentParser) -> None:
+    _add_test_globs(runp)
     runp.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     runp.add_argument("--kernel", type=Path, metavar="PATH",
                       help="kernel tree (default: the tree around the current directory, "
