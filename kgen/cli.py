@@ -5,6 +5,7 @@ import argparse
 import os
 import re
 import sys
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def cmd_run(args) -> int:
     from kgen.runner.run.pipeline import run
     if args.dry_run:
         return cmd_plan(args)
+    started = datetime.now(timezone.utc)
     req = _request(args)
     tree = req.tree
     junit = args.junit or (cache_root() / "results" / f"{tree_key(tree)}-{args.arch}.xml")
@@ -197,6 +199,12 @@ def cmd_run(args) -> int:
     write_junit(result, junit)
     print(render_summary(result, color=sys.stdout.isatty()))
     print(f"JUnit: {junit}")
+    if args.kcidb:
+        from kgen.kernel_tree import git_head, kernel_version
+        from kgen.runner.results.kcidb import Checkout
+        _write_kcidb(args, req.specs, started, [Checkout(
+            tree, kernel_version(tree), git_head(tree),
+            [(p.name, p.read_bytes()) for p in req.patches], runs=[result])])
     if outcome.console_log:
         print(f"console log: {outcome.console_log}")
     from kgen.runner.results.model import ResultKind
@@ -205,9 +213,17 @@ def cmd_run(args) -> int:
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
 
+def _write_kcidb(args, specs, started: datetime, checkouts) -> None:
+    """--kcidb FILE: the results as KCIDB v5 JSON, for kcidb-submit."""
+    from kgen.runner.results.kcidb import kcidb_report, write_kcidb
+    write_kcidb(kcidb_report(checkouts, args.kcidb_origin, specs, started), args.kcidb)
+    print(f"KCIDB: {args.kcidb} (origin {args.kcidb_origin})")
+
+
 def cmd_validate(args) -> int:
     from kgen.runner.validate.pipeline import ValidateRequest, validate
     from kgen.runner.validate.report import as_json, first_messages, markdown
+    started = datetime.now(timezone.utc)
     specs = _selected(args)
     tree = check_tree(args.kernel) if args.kernel else _resolve_tree(None)
     out = args.out or (cache_root() / "validate-results" / tree_key(tree))
@@ -228,6 +244,9 @@ def cmd_validate(args) -> int:
     (out / "report.json").write_text(as_json(outcome))
     print(report)
     print(f"report: {out / 'report.md'} (JSON beside it); per-step JUnit in {out}")
+    if args.kcidb:
+        from kgen.runner.validate.kcidb_steps import step_checkouts
+        _write_kcidb(args, specs, started, step_checkouts(req, outcome))
     if outcome.incomplete:
         return EXIT_USAGE          # 2: a step did not apply, build or boot
     return EXIT_TEST_FAILURES if outcome.regressed else EXIT_OK
@@ -292,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (runp, planp):
         _add_run_options(p)
     runp.add_argument("--dry-run", action="store_true", help="same as `kgen plan`")
+    _add_kcidb_options(runp)
     runp.set_defaults(func=cmd_run)
     planp.set_defaults(func=cmd_plan)
     _add_validate_parser(sub)
@@ -341,6 +361,7 @@ def _add_validate_parser(sub) -> None:
                      help="per-step JUnit and report.md/json (default: under the cache)")
     _add_time_limits(val, 600, "each step's boots together")
     val.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    _add_kcidb_options(val)
     val.add_argument("--bench", action="store_true",
                      help="also run the benchmark lane on base and tip and compare them")
     val.add_argument("--bench-boots", type=int, default=5, metavar="N")
@@ -369,6 +390,22 @@ def _add_test_globs(parser: argparse.ArgumentParser) -> None:
         "SUITE.CASE/PARAM, each part a shell glob (quote it), e.g. 'kgen_refcount*' "
         "or 'kgen_hwpoison.*bad_state*'; CASE matches the KUnit case name or the "
         "spec's. Only the selected suites are generated and booted")
+
+
+def _kcidb_origin(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_]+", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: KCIDB origins are lower-case letters, digits and _ only")
+    return value
+
+
+def _add_kcidb_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kcidb", type=Path, metavar="FILE",
+                        help="also write the results as KCIDB v5 JSON (KernelCI's "
+                        "results database) to FILE, for kcidb-submit")
+    parser.add_argument("--kcidb-origin", type=_kcidb_origin, default="kgen",
+                        metavar="ORIGIN", help="the origin KernelCI gave you; it starts "
+                        "every object ID in the KCIDB file (default: kgen)")
 
 
 def _add_run_options(runp: argparse.ArgumentParser) -> None:

@@ -93,6 +93,7 @@ def run(req: RunRequest) -> RunOutcome:
         boot_guests(booter, plan.guest_boots, result, props, req.accel)
         console_log = session.path("console.log" if main else "console.guest1.log")
     _finish(result, req, plan, props)
+    result.build_log, result.build_seconds = built.output, built.seconds
     return RunOutcome(result, plan, build_seconds=built.seconds,
                       exec_seconds=booter.seconds, console_log=console_log)
 
@@ -114,7 +115,8 @@ def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
 
 def _build_failed(built: kunit_tool.PhaseResult, plan: Plan,
                   props: dict[str, str]) -> RunOutcome:
-    result = RunResult(properties=props, raw_log=built.output)
+    result = RunResult(properties=props, raw_log=built.output, build_log=built.output,
+                       build_seconds=built.seconds)
     result.errors.append(error_result(
         "build", ResultKind.BUILD, first_error_line(built.output), built.output))
     return RunOutcome(result, plan, build_seconds=built.seconds)

@@ -45,6 +45,8 @@ class Step:
     detail: str = ""            # failing hunk, build error ...
     results: list[RunResult] = field(default_factory=list)
     junit: list[Path] = field(default_factory=list)
+    # The run that did not build or boot (not classified; KCIDB shows it).
+    failed_run: RunResult | None = None
 
 
 @dataclass
@@ -67,6 +69,7 @@ class ValidateOutcome:
     steps: list[Step]
     classification: Classification
     patches: list[Patch]
+    git_base: str | None = None     # BASE of a BASE..TIP series
 
     @property
     def incomplete(self) -> bool:
@@ -95,6 +98,7 @@ def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> N
                           else StepState.BOOT_FAILED)
             step.detail = next(e.message for e in result.errors
                                if e.kind in (ResultKind.BUILD, ResultKind.BOOT))
+            step.failed_run = result
             return
         step.results.append(result)
 
@@ -136,4 +140,4 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
         per_step.append(merged)
         unstable |= flaky
     classification = classify([s.name for s in steps], per_step, unstable)
-    return ValidateOutcome(steps, classification, patches)
+    return ValidateOutcome(steps, classification, patches, base)
