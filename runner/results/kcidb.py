@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 
 from kgen.kernel_tree import GitHead
@@ -38,6 +39,9 @@ DEFAULT_ORIGIN = "kgen"
 _NOT_PATH = re.compile(r"[^A-Za-z0-9_-]+")
 # Pseudo-suite for run-level errors, as in the JUnit report.
 ERRORS_NODE = "kgen"
+# Run properties a build's misc leaves out: fields of their own, or a
+# local path (which may hold a user name) in a report meant to be shared.
+_NOT_BUILD_MISC = ("arch", "kernel.version", "kernel.tree")
 
 # kgen error kinds that mean "this test never ran" (KCIDB: MISS, the
 # harness could not run it) rather than "it ran and did not finish" (ERROR).
@@ -97,27 +101,37 @@ def path_node(text: str) -> str:
 
 
 def _excerpt(lines: Iterable[str], head: str = "") -> str:
-    """head, then as many of the last lines as the schema's limit allows."""
-    head = head.replace("\0", "")
-    budget = LOG_EXCERPT_MAX - len(head) - 1
-    kept: list[str] = []
+    """head, then as many of the last lines as the schema's limit allows
+    (the end of a log says most: the failure, the splat, the crash).
+    NUL characters, which the schema refuses, are dropped."""
+    head = head.replace("\0", "")[:LOG_EXCERPT_MAX]
+    budget = LOG_EXCERPT_MAX - len(head)
+    tail: list[str] = []
     for line in reversed(list(lines)):
         line = line.replace("\0", "")
-        if budget - len(line) - 1 < 0:
+        if len(line) + 1 > budget:
             break
         budget -= len(line) + 1
-        kept.append(line)
-    text = "\n".join([head] * bool(head) + kept[::-1])
-    return text[:LOG_EXCERPT_MAX]
+        tail.append(line)
+    parts = ([head] if head else []) + tail[::-1]
+    return "\n".join(parts)[:LOG_EXCERPT_MAX]
 
 
 def _time(now: datetime) -> str:
     return now.astimezone(timezone.utc).isoformat()
 
 
+def spec_name(path: Path) -> str:
+    """A spec file as reports shared beyond this machine name it: shipped
+    specs as spec/suites/<file>, others by file name (their hash, in misc,
+    tells them apart); never a local path, which may hold a user name."""
+    shipped = Path(str(resources.files("kgen.spec").joinpath("suites"))).resolve()
+    return f"spec/suites/{path.name}" if path.resolve().parent == shipped else path.name
+
+
 def _case_sources(specs: Iterable[Spec]) -> dict[tuple[str, str], str]:
     """(suite, KUnit case name) -> "spec file:line" of the case."""
-    return {(spec.suite, f"{spec.suite}_{case.name}"): f"{spec.path}:{case.line}"
+    return {(spec.suite, f"{spec.suite}_{case.name}"): f"{spec_name(spec.path)}:{case.line}"
             for spec in specs for case in spec.cases}
 
 
@@ -135,9 +149,9 @@ class _Writer:
         obj = {"id": cid, "origin": self.origin, "tree_name": co.tree.name,
                "start_time": self.started, "valid": co.valid,
                "patchset_hash": patchset_hash(co.patches),
-               "comment": f"Linux {co.version} from {co.tree}"
+               "comment": f"Linux {co.version} ({co.tree.name})"
                + (f" with {len(co.patches)} patch(es)" if co.patches else ""),
-               "misc": {"kernel_version": co.version, "tree": str(co.tree),
+               "misc": {"kernel_version": co.version,
                         "patches": [name for name, _ in co.patches]}}
         if co.step:
             obj["misc"]["step"] = co.step
@@ -165,7 +179,7 @@ class _Writer:
                "comment": f"KUnit kernel built by kgen {props.get('kgen.version', '')} "
                           "with the tree's tools/testing/kunit/kunit.py",
                "misc": {k.replace(".", "_"): v for k, v in sorted(props.items())
-                        if k not in ("arch", "kernel.tree", "kernel.version")}}
+                        if k not in _NOT_BUILD_MISC}}
         if "kconfig.sha256" in props:
             obj["config_name"] = f"kgen-kunitconfig-{props['kconfig.sha256']}"
         command = next((line[2:] for line in result.build_log if line.startswith("$ ")), "")
@@ -186,8 +200,8 @@ class _Writer:
         for suite in result.suites:
             for case in suite.cases:
                 case_node = case.function.removeprefix(f"{suite.name}_")
-                path = ".".join([path_node(suite.name), path_node(case_node)]
-                                + [path_node(case.param)] * bool(case.param))
+                nodes = [suite.name, case_node] + ([case.param] if case.param else [])
+                path = ".".join(path_node(n) for n in nodes)
                 self.test(build_id, _unique(path, used), case, props, suite.properties,
                           self.sources.get((suite.name, case.function), ""))
         for error in result.errors:
@@ -208,7 +222,7 @@ class _Writer:
             misc["kind"] = case.kind
         spec_file = suite_props.get("spec.file", "")
         if source or spec_file:
-            misc["spec"] = source or spec_file
+            misc["spec"] = source or spec_name(Path(spec_file))
         if "spec.sha256" in suite_props:
             misc["spec_sha256"] = suite_props["spec.sha256"]
         obj = {"id": f"{build_id}.{path}", "build_id": build_id, "origin": self.origin,
@@ -257,7 +271,20 @@ def kcidb_report(checkouts: Sequence[Checkout], origin: str = DEFAULT_ORIGIN,
     writer = _Writer(origin, run_id or new_run_id(started), started, specs)
     for checkout in checkouts:
         writer.checkout(checkout)
-    return writer.data
+    return _without_home(writer.data, str(Path.home()))
+
+
+def _without_home(value, home: str):
+    """value with the home directory spelled "~" in every string: build
+    commands and logs name kgen's cache under it, and a report meant to be
+    shared should not carry the user's name."""
+    if isinstance(value, str):
+        return value.replace(f"{home}/", "~/") if home not in ("", "/") else value
+    if isinstance(value, dict):
+        return {k: _without_home(v, home) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_home(v, home) for v in value]
+    return value
 
 
 def write_kcidb(data: dict, path: Path) -> None:

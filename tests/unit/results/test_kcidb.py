@@ -45,7 +45,8 @@ def fixture_result(name: str) -> RunResult:
     known = json.loads(log.with_name(f"{name}.expected.json").read_text()).get("_known_cases")
     result = parse_console(log.read_text(errors="replace").splitlines(), known_cases=known)
     result.properties.update(PROPS)
-    result.build_log = ["$ python3 tools/testing/kunit/kunit.py build --arch um",
+    result.build_log = [f"$ python3 {Path.home()}/.cache/kgen/overlays/linux-source-7.3/"
+                        "tools/testing/kunit/kunit.py build --arch um",
                         "[12:00:00] Elapsed time: 14.602s"]
     result.build_seconds = 14.6
     return result
@@ -89,7 +90,11 @@ def test_paths_statuses_and_messages_from_a_real_failure():
     assert leak["comment"].startswith("expect.freed:")
     # The spec's source: file and the case's line.
     spec_file, line = leak["misc"]["spec"].rsplit(":", 1)
-    assert spec_file.endswith("spec/suites/contig_split.yaml") and int(line) > 0
+    assert spec_file == "spec/suites/contig_split.yaml" and int(line) > 0
+    # No local path: a shared report must not carry a user name.
+    text = json.dumps(data)
+    assert "/src/" not in text and f"{Path.home()}/" not in text
+    assert data["builds"][0]["command"].startswith("python3 ~/.cache/kgen/overlays/")
     warned = [t for t in failed if t["misc"]["kind"] == "splat:WARNING"]
     assert warned and all("WARNING" in t["log_excerpt"] for t in warned)
 
