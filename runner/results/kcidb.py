@@ -225,6 +225,11 @@ class _Writer:
             misc["spec"] = source or spec_name(Path(spec_file))
         if "spec.sha256" in suite_props:
             misc["spec_sha256"] = suite_props["spec.sha256"]
+        # A spec's known issue (reason, link, kernels, where), where the
+        # results carry one: the test keeps its status, and the note says why.
+        note = getattr(case, "known_issue", None)
+        if note is not None:
+            misc["known_issue"] = {k: v for k, v in vars(note).items() if v}
         obj = {"id": f"{build_id}.{path}", "build_id": build_id, "origin": self.origin,
                "path": path, "status": status_of(case),
                "environment": _environment(props, suite_props), "misc": misc}

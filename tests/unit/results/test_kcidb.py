@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kcidb_io import schema
@@ -217,3 +218,18 @@ def test_written_file_is_json_and_cli_refuses_a_bad_origin(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kgen", "run", "--kcidb", str(out),
                            "--kcidb-origin", "My-CI"], capture_output=True, text=True)
     assert proc.returncode == 2 and "KCIDB origins are lower-case" in proc.stderr
+
+
+def test_a_known_issue_note_goes_to_misc_and_the_status_stays():
+    case = CaseResult("kgen_s_c/each=512", Status.ERROR, kind=ResultKind.CRASH,
+                      message="kernel BUG at mm/page_alloc.c:957!")
+    case.known_issue = SimpleNamespace(reason="bad_range() BUG across the boundary",
+                                       link="findings/0001.patch", kernels="",
+                                       where="boundary_zone_dma.yaml:40")
+    result = RunResult(properties=dict(PROPS))
+    result.suites.append(SuiteResult("kgen_s", [case]))
+    test = valid(report(result))["tests"][0]
+    assert test["status"] == "ERROR"
+    assert test["misc"]["known_issue"] == {"reason": "bad_range() BUG across the boundary",
+                                           "link": "findings/0001.patch",
+                                           "where": "boundary_zone_dma.yaml:40"}
