@@ -59,6 +59,12 @@ class Arch:
     # healthy run is one test case; TCG emulates every instruction, so a
     # guest under it gets more.
     stall_seconds: dict[str, float] = field(default_factory=lambda: {"": 30.0})
+    # Host machines (uname -m) whose KVM can run this arch's guests.
+    kvm_hosts: tuple[str, ...] = ()
+    # The guest's serial console and kernel image, as kunit.py's
+    # qemu_configs/<arch>.py name them (for kgen's own KVM probe boot).
+    console: str = ""
+    kernel_image: str = ""
 
     @property
     def uses_qemu(self) -> bool:
@@ -114,6 +120,9 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         bench_iterations=(2000, 10),
         vmalloc_loops=5000,
         stall_seconds={"kvm": 30.0, "tcg": 60.0},
+        kvm_hosts=("x86_64",),
+        console="console=ttyS0",
+        kernel_image="arch/x86/boot/bzImage",
     ),
     Arch(
         name="arm64",
@@ -129,6 +138,9 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         vmalloc_loops=500,
         # arm64 under TCG runs the same loops 10-20x slower than x86_64 TCG.
         stall_seconds={"kvm": 30.0, "tcg": 90.0},
+        kvm_hosts=("aarch64", "arm64"),
+        console="console=ttyAMA0",
+        kernel_image="arch/arm64/boot/Image.gz",
     ),
 )}
 ARCH_NAMES = tuple(ARCHES)

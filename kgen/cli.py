@@ -255,7 +255,7 @@ def cmd_validate(args) -> int:
 def cmd_bench(args) -> int:
     from kgen.runner.bench.pipeline import BenchRequest, run_bench
     from kgen.runner.bench.report import as_json, as_run_result, compare_markdown, report_markdown
-    from kgen.runner.bench.stats import compare
+    from kgen.runner.bench.stats import compare, regressions
     from kgen.runner.results.junit import write_junit
     if args.boots < 2:
         raise UsageError("--boots must be at least 2 (statistics need a spread)")
@@ -274,7 +274,8 @@ def cmd_bench(args) -> int:
             return EXIT_INTERRUPTED
     out = args.out or (cache_root() / "bench-results" / tree_key(trees[-1]))
     out.mkdir(parents=True, exist_ok=True)
-    comparisons = compare(results[0].rows, results[1].rows) if args.compare else None
+    comparisons = (compare(results[0].rows, results[1].rows, rule=args.rule)
+                   if args.compare else None)
     text = "\n".join(report_markdown(r) for r in results)
     if comparisons is not None:
         text += "\n" + compare_markdown(results[0], results[1], comparisons)
@@ -283,6 +284,11 @@ def cmd_bench(args) -> int:
     write_junit(as_run_result(results[-1], comparisons), out / "bench.xml")
     print(text)
     print(f"report: {out / 'bench.md'} (bench.json, bench.xml beside it)")
+    worse = regressions(comparisons or [])
+    if worse:
+        _log(f"kgen bench: {len(worse)} row(s) regressed ({args.rule}): "
+             + ", ".join(c.name for c in worse))
+        return EXIT_TEST_FAILURES
     return EXIT_OK
 
 
@@ -360,7 +366,7 @@ def _add_validate_parser(sub) -> None:
     val.add_argument("--out", type=Path, metavar="DIR",
                      help="per-step JUnit and report.md/json (default: under the cache)")
     _add_time_limits(val, 600, "each step's boots together")
-    val.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    _add_accel(val)
     _add_kcidb_options(val)
     val.add_argument("--bench", action="store_true",
                      help="also run the benchmark lane on base and tip and compare them")
@@ -379,7 +385,11 @@ def _add_bench_parser(sub) -> None:
                        help="high-order iterations per boot (default scales with arch)")
     bench.add_argument("--out", type=Path, metavar="DIR")
     _add_time_limits(bench, 3600, "all benchmark boots together")
-    bench.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    _add_accel(bench)
+    bench.add_argument("--rule", choices=("welch", "ci95"), default="welch",
+                       help="with --compare: what marks a row (R)/(I): Welch's t-test at "
+                       "α = 0.05, or 95 %% confidence intervals that do not overlap (the "
+                       "series' tables). A regressed row makes the exit code 1")
     bench.set_defaults(func=cmd_bench)
 
 
@@ -432,10 +442,18 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
                       "and the run shares the tree's build dir (repeatable, in order)")
     runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
                       help="extra kernel command-line argument (repeatable)")
-    runp.add_argument("--accel", choices=("tcg", "kvm"), default="tcg",
-                      help="QEMU accelerator for x86_64/arm64 guests (default tcg: "
-                      "a 7.3 x86_64 guest can hang under nested KVM that lacks CPU "
-                      "features it needs; kunit.py alone would always try KVM first)")
+    _add_accel(runp)
+
+
+def _add_accel(parser: argparse.ArgumentParser) -> None:
+    from kgen.runner.harness import accel_probe
+
+    parser.add_argument(
+        "--accel", choices=accel_probe.CHOICES, default=accel_probe.AUTO,
+        help="QEMU accelerator for x86_64/arm64 guests (default auto: KVM only if a "
+        "probe boot of the built image under KVM finishes, cached per host and image; "
+        "else TCG, with the reason. Nested KVM that lacks CPU features can hang a 7.3 "
+        "x86_64 guest silently, which kunit.py alone would wait out)")
 
 
 def _add_time_limits(parser: argparse.ArgumentParser, default: int, what: str) -> None:

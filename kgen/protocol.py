@@ -39,6 +39,8 @@ KGEN_PROTO_BENCH_TOTAL_NS = " total_ns="
 # The two rows whose ratio is the batched-free speedup.
 KGEN_PROTO_BENCH_ROW_BATCHED = "high_order.free_contig_range"
 KGEN_PROTO_BENCH_ROW_LOOP = "high_order.free_page_loop"
+# The floor: the same pages, unsplit, freed as one __free_pages() block.
+KGEN_PROTO_BENCH_ROW_FLOOR = "high_order.free_pages_unsplit"
 
 # The frozen contiguous rows, n/a on a tree without the frozen allocator.
 KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC = "contig16384.alloc_contig_frozen_pages"

@@ -2,7 +2,8 @@
 /*
  * kgen benchmark lane: the batched contiguous free against the per-page
  * loop it replaced, in the same boot, as the series' page_alloc_high_order
- * test did, plus CMA-style contiguous allocate/free.
+ * test did, and against the floor (the same pages never split, freed as one
+ * block), plus CMA-style contiguous allocate/free.
  *
  * Built only into kgen's benchmark kernel (CONFIG_KGEN_BENCH, no DEBUG_VM).
  * Each case prints one line per measurement, which kgen bench collects over
@@ -51,11 +52,18 @@ static void kgen_bench_report(struct kunit *test, const char *row,
 		   KGEN_PROTO_BENCH_TOTAL_NS "%llu", row, n, total_ns);
 }
 
+/* How one high-order iteration frees its pages. */
+enum kgen_bench_free {
+	KGEN_BENCH_BATCHED,	/* split, then free_contig_range() */
+	KGEN_BENCH_LOOP,	/* split, then __free_page() on every page */
+	KGEN_BENCH_FLOOR,	/* never split: one __free_pages() block */
+};
+
 /*
- * alloc_pages(PMD_ORDER) + split_page(), freed either by free_contig_range()
- * or by __free_page() on every page.  Only the free is timed.
+ * alloc_pages(PMD_ORDER), split_page() unless this is the floor, then
+ * freed as how says.  Only the free is timed.
  */
-static u64 kgen_bench_high_order_once(struct kunit *test, bool batched,
+static u64 kgen_bench_high_order_once(struct kunit *test, enum kgen_bench_free how,
 				      unsigned int iteration)
 {
 	unsigned long nr = 1UL << KGEN_BENCH_HIGH_ORDER, i;
@@ -67,13 +75,20 @@ static u64 kgen_bench_high_order_once(struct kunit *test, bool batched,
 	KUNIT_ASSERT_NOT_NULL_MSG(test, page,
 				  "alloc_pages(order %d) failed at iteration %u",
 				  KGEN_BENCH_HIGH_ORDER, iteration);
-	split_page(page, KGEN_BENCH_HIGH_ORDER);
+	if (how != KGEN_BENCH_FLOOR)
+		split_page(page, KGEN_BENCH_HIGH_ORDER);
 	start = ktime_get_ns();
-	if (batched) {
+	switch (how) {
+	case KGEN_BENCH_BATCHED:
 		free_contig_range(page_to_pfn(page), nr);
-	} else {
+		break;
+	case KGEN_BENCH_LOOP:
 		for (i = 0; i < nr; i++)
 			__free_page(page + i);
+		break;
+	case KGEN_BENCH_FLOOR:
+		__free_pages(page, KGEN_BENCH_HIGH_ORDER);
+		break;
 	}
 	elapsed = ktime_get_ns() - start;
 	return elapsed;
@@ -81,16 +96,18 @@ static u64 kgen_bench_high_order_once(struct kunit *test, bool batched,
 
 static void kgen_bench_high_order(struct kunit *test)
 {
-	u64 batched = 0, loop = 0;
+	u64 batched = 0, loop = 0, floor = 0;
 	unsigned int i;
 
-	/* Interleaved, so drift in the boot affects both sides alike. */
+	/* Interleaved, so drift in the boot affects all three alike. */
 	for (i = 0; i < iterations; i++) {
-		batched += kgen_bench_high_order_once(test, true, i);
-		loop += kgen_bench_high_order_once(test, false, i);
+		batched += kgen_bench_high_order_once(test, KGEN_BENCH_BATCHED, i);
+		loop += kgen_bench_high_order_once(test, KGEN_BENCH_LOOP, i);
+		floor += kgen_bench_high_order_once(test, KGEN_BENCH_FLOOR, i);
 	}
 	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_BATCHED, iterations, batched);
 	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_LOOP, iterations, loop);
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FLOOR, iterations, floor);
 }
 
 #if KGEN_BENCH_HAVE_FROZEN

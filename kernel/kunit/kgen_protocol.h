@@ -61,6 +61,11 @@
 /* The two rows whose ratio kgen bench reports as the batched-free speedup. */
 #define KGEN_PROTO_BENCH_ROW_BATCHED	"high_order.free_contig_range"
 #define KGEN_PROTO_BENCH_ROW_LOOP	"high_order.free_page_loop"
+/*
+ * The floor: the same pages never split, freed as one __free_pages() block,
+ * with no per-page work at all.  batched / floor is what is left to gain.
+ */
+#define KGEN_PROTO_BENCH_ROW_FLOOR	"high_order.free_pages_unsplit"
 
 /*
  * The frozen contiguous rows: a tree without alloc_contig_frozen_pages()

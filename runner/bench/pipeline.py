@@ -10,9 +10,9 @@ report.py.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from kgen import protocol as P
 from kgen.arch import DEFAULT_ARCH, arch

@@ -5,7 +5,7 @@ import json
 
 from kgen import protocol as P
 from kgen.runner.bench.pipeline import BenchResult
-from kgen.runner.bench.stats import ALPHA, Comparison, Row
+from kgen.runner.bench.stats import ALPHA, FLOOR_RATIO_ROW, RATIO_ROW, Comparison, Row
 from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
 
 
@@ -36,7 +36,21 @@ def report_markdown(result: BenchResult) -> str:
         out.append(f"| {row.name} | {_fmt(row)} | "
                    + (f"{row.stdev:.2f}" if row.is_ratio else f"{row.stdev / 1000:.2f} µs")
                    + f" | {row.cv * 100:.1f}% | {per_boot}{unit} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + _gained_and_left(result.rows)) + "\n"
+
+
+def _gained_and_left(rows: list[Row]) -> list[str]:
+    """The speedup beside the overhead over the floor: how much the batched
+    free gained over the per-page loop, and how far it still is from
+    freeing the same pages as one unsplit block."""
+    by = {r.name: r for r in rows if r.measured}
+    gained, left = by.get(RATIO_ROW), by.get(FLOOR_RATIO_ROW)
+    if not gained or not left:
+        return []
+    return ["", (f"High-order free, {P.KGEN_PROTO_BENCH_ROW_BATCHED}: "
+                 f"**{gained.mean:.2f}×** faster than the per-page loop (loop ÷ batched, "
+                 f"CV {gained.cv * 100:.1f}%), **{left.mean:.2f}×** the floor, one unsplit "
+                 f"`__free_pages()` block (batched ÷ floor, CV {left.cv * 100:.1f}%).")]
 
 
 def compare_markdown(base: BenchResult, new: BenchResult,
@@ -44,18 +58,31 @@ def compare_markdown(base: BenchResult, new: BenchResult,
     out = [f"### kgen bench --compare ({base.arch})", "",
            f"base: {base.tree} ({base.properties['kernel.version']}); "
            f"new: {new.tree} ({new.properties['kernel.version']}); "
-           f"Welch's t-test, α = {ALPHA}; (R) significant regression, "
+           f"{_rule_text(comparisons)}; (R) significant regression, "
            "(I) significant improvement; new vs base: how many times faster "
            "(for the speedup row: how many times larger); n/a: a side cannot "
            "measure the row", "",
-           "| row | base | new | change | new vs base | p |", "|---|---|---|---|---|---|"]
+           "| row | base | new | change | new vs base | p | marked by |",
+           "|---|---|---|---|---|---|---|"]
     for c in comparisons:
         if c.change is None:
-            out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | n/a: {c.reason} | | |")
+            out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | n/a: {c.reason} | | | |")
             continue
         out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | "
-                   f"{c.change * 100:+.2f}% {c.mark} | {c.speedup:.2f}× | {c.p_value:.3g} |")
+                   f"{c.change * 100:+.2f}% {c.mark} | {c.speedup:.2f}× | {c.p_value:.3g} | "
+                   f"{_RULE_NAMES[c.rule] if c.mark else ''} |")
     return "\n".join(out) + "\n"
+
+
+_RULE_NAMES = {"welch": "Welch p < 0.05", "ci95": "95 % CIs apart"}
+
+
+def _rule_text(comparisons: list[Comparison]) -> str:
+    rules = {c.rule for c in comparisons if c.change is not None}
+    if rules == {"ci95"}:
+        return ("significance rule: 95 % confidence intervals of the means do not "
+                "overlap (as the series' tables); p: Welch's t-test, shown only")
+    return f"significance rule: Welch's t-test, α = {ALPHA}"
 
 
 def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) -> str:
@@ -68,7 +95,7 @@ def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) ->
     if comparisons is not None:
         data["compare"] = [
             {"name": c.name, "change": c.change, "p_value": c.p_value, "mark": c.mark,
-             "speedup": c.speedup,
+             "rule": c.rule, "speedup": c.speedup,
              "base_mean": c.base.mean if c.base and c.base.measured else None,
              "new_mean": c.new.mean if c.new and c.new.measured else None}
             | ({"n/a": c.reason} if c.change is None else {})

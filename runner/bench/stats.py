@@ -11,10 +11,18 @@ from scipy import stats
 from kgen import protocol as P
 
 ALPHA = 0.05
+# How a row's change is judged significant.  "welch": Welch's t-test at
+# ALPHA.  "ci95": the two 95 % confidence intervals of the mean do not
+# overlap, the rule the series' own tables (Arm's fastpath numbers) state;
+# stricter than Welch, so it marks fewer rows.
+RULES = ("welch", "ci95")
 _LINE = re.compile(re.escape(P.KGEN_PROTO_BENCH_NAME) + r"(?P<name>[\w.]+)"
                    + re.escape(P.KGEN_PROTO_BENCH_ITERATIONS) + r"(?P<n>\d+)"
                    + re.escape(P.KGEN_PROTO_BENCH_TOTAL_NS) + r"(?P<ns>\d+)")
 RATIO_ROW = "high_order.speedup (loop / batched)"
+# How far the batched free is above the floor (the same pages freed as one
+# unsplit block): what the series gained is RATIO_ROW, what is left is this.
+FLOOR_RATIO_ROW = "high_order.overhead (batched / floor)"
 _VMALLOC_SUMMARY = re.compile(r"Summary: (?P<test>\w+) passed: (?P<passed>\d+) failed: "
                               r"(?P<failed>\d+) .*?avg: (?P<usec>\d+) usec")
 
@@ -43,8 +51,11 @@ def parse_boot(lines: list[str]) -> dict[str, float]:
             rows[match["name"]] = int(match["ns"]) / int(match["n"])
     batched = rows.get(P.KGEN_PROTO_BENCH_ROW_BATCHED)
     loop = rows.get(P.KGEN_PROTO_BENCH_ROW_LOOP)
+    floor = rows.get(P.KGEN_PROTO_BENCH_ROW_FLOOR)
     if batched and loop:
         rows[RATIO_ROW] = loop / batched
+    if batched and floor:
+        rows[FLOOR_RATIO_ROW] = batched / floor
     return rows
 
 
@@ -79,7 +90,19 @@ class Row:
 
     @property
     def is_ratio(self) -> bool:
+        return self.name in (RATIO_ROW, FLOOR_RATIO_ROW)
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Only the speedup; times and the overhead over the floor are
+        better lower."""
         return self.name == RATIO_ROW
+
+    def ci95(self) -> tuple[float, float]:
+        """95 % confidence interval of the mean (Student's t, n - 1 dof)."""
+        n = len(self.values)
+        half = stats.t.ppf(0.975, n - 1) * self.stdev / n ** 0.5
+        return self.mean - half, self.mean + half
 
 
 def collect(boots: list[dict[str, float]],
@@ -113,6 +136,7 @@ class Comparison:
     p_value: float | None
     mark: str          # "(R)" regression, "(I)" improvement, "" not significant, "n/a"
     reason: str = ""   # n/a: which side lacks the row, and why
+    rule: str = "welch"   # what judged significance (RULES)
 
     @property
     def speedup(self) -> float | None:
@@ -120,12 +144,15 @@ class Comparison:
         new / base for the speedup ratio."""
         if self.change is None or not self.base or not self.new or not self.new.mean:
             return None
-        return (self.new.mean / self.base.mean if self.base.is_ratio
+        return (self.new.mean / self.base.mean if self.base.higher_is_better
                 else self.base.mean / self.new.mean)
 
 
-def compare(base: list[Row], new: list[Row], alpha: float = ALPHA) -> list[Comparison]:
-    """Welch's t-test per row.  Times: higher is worse; the speedup ratio:
+def compare(base: list[Row], new: list[Row], alpha: float = ALPHA,
+            rule: str = "welch") -> list[Comparison]:
+    """Welch's t-test per row (the p value is always given); with rule
+    "ci95" a change is significant only when the rows' 95 % confidence
+    intervals do not overlap.  Times: higher is worse; the speedup ratio:
     higher is better.
 
     A row one side cannot measure (an API its kernel lacks, a test module it
@@ -145,15 +172,26 @@ def compare(base: list[Row], new: list[Row], alpha: float = ALPHA) -> list[Compa
             result = stats.ttest_ind(n.values, b.values, equal_var=False)
             p = float(result.pvalue)
             change = (n.mean - b.mean) / b.mean if b.mean else 0.0
-            worse = change < 0 if b.is_ratio else change > 0
-            mark = ("(R)" if worse else "(I)") if p < alpha else ""
-            out.append(Comparison(name, b, n, change, p, mark))
+            worse = change < 0 if b.higher_is_better else change > 0
+            significant = p < alpha if rule == "welch" else _apart(b, n)
+            mark = ("(R)" if worse else "(I)") if significant else ""
+            out.append(Comparison(name, b, n, change, p, mark, rule=rule))
             continue
         reasons = [f"{side}: {_missing_reason(rows, name)}"
                    for side, row, rows in (("base", b, by_base), ("new", n, by_new))
                    if row is None or len(row.values) < 2]
         out.append(Comparison(name, b, n, None, None, "n/a", "; ".join(reasons)))
     return out
+
+
+def _apart(a: Row, b: Row) -> bool:
+    """The two rows' 95 % confidence intervals do not overlap."""
+    (a_lo, a_hi), (b_lo, b_hi) = a.ci95(), b.ci95()
+    return a_hi < b_lo or b_hi < a_lo
+
+
+def regressions(comparisons: list[Comparison]) -> list[Comparison]:
+    return [c for c in comparisons if c.mark == "(R)"]
 
 
 def _covered_group(name: str, row: Row | None, other: dict[str, Row]) -> bool:

@@ -23,7 +23,7 @@ from kgen.arch import arch
 from kgen.cache import cache_root, overlay_dir
 from kgen.errors import EnvironmentProblem
 from kgen.kernel_tree import kernel_version
-from kgen.runner.harness import kunit_tool, qemu_shim
+from kgen.runner.harness import accel_probe, kunit_tool, qemu_shim
 from kgen.runner.harness.overlay import Overlay
 
 # Most telling first: a compiler/linker diagnostic, then kunit.py's own
@@ -129,9 +129,40 @@ class Session:
             jobs=config.jobs or kunit_tool.Invocation.jobs, timeout=config.timeout,
             kernel_args=list(config.kernel_args), qemu_args=list(config.qemu_args),
             accel=config.accel, shim_dir=qemu_shim.install(cache_root() / "qemu-shim"),
-            stall_seconds=config.stall_seconds or arch(config.arch).default_stall_seconds(
-                config.accel))
+            stall_seconds=self._stall_seconds(config.accel))
         self._boots_started: float | None = None
+        self.accel_reason = ""
+
+    def _stall_seconds(self, accel: str) -> float:
+        # Until --accel auto is resolved, assume the slower TCG.
+        return self.config.stall_seconds or arch(self.config.arch).default_stall_seconds(
+            "tcg" if accel == accel_probe.AUTO else accel)
+
+    @property
+    def accel(self) -> str:
+        """The accelerator boots use (after choose_accel() for auto)."""
+        return self.config.accel
+
+    def choose_accel(self) -> accel_probe.AccelChoice | None:
+        """Resolve --accel auto against the built kernel image, once per
+        host, kernel version and .config (cached); say which accelerator
+        boots use and why.
+        None for UML."""
+        guest = arch(self.config.arch)
+        if not guest.uses_qemu:
+            return None
+        config = self.build_dir / ".config"
+        identity = (kernel_version(self.config.tree) + ":" + hashlib.sha256(
+            config.read_bytes() if config.is_file() else b"").hexdigest())
+        choice = accel_probe.resolve(self.config.accel, guest,
+                                     self.build_dir / guest.kernel_image, identity,
+                                     cache_root() / "accel-probe.json")
+        if self.config.accel == accel_probe.AUTO:
+            self.config.log(f"kgen: --accel auto: {choice.accel.upper()}, {choice.reason}")
+        self.config.accel = self._invocation.accel = choice.accel
+        self._invocation.stall_seconds = self._stall_seconds(choice.accel)
+        self.accel_reason = choice.reason
+        return choice
 
     def __enter__(self) -> Session:
         self._lock.__enter__()
@@ -172,6 +203,8 @@ class Session:
                  "kgen.version": __version__}
         if arch(self.config.arch).uses_qemu:
             props["qemu.accel"] = self.config.accel
+            if self.accel_reason:
+                props["qemu.accel.reason"] = self.accel_reason
         return props
 
     def remaining(self) -> float:
@@ -195,7 +228,12 @@ class Session:
         return sorted(rel for rel in set(before) | set(now) if before.get(rel) != now.get(rel))
 
     def build(self) -> kunit_tool.PhaseResult:
-        return kunit_tool.build(self._invocation, self.path("build.log"))
+        """Build the kernel; once it is built, settle --accel auto (the
+        probe boots the image just built)."""
+        built = kunit_tool.build(self._invocation, self.path("build.log"))
+        if built.ok:
+            self.choose_accel()
+        return built
 
     def boot(self, log_suffix: str, glob: str = "", *,
              kernel_args: Sequence[str] = (),

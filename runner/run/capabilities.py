@@ -35,9 +35,15 @@ API_PROBES: dict[str, tuple[str, str]] = {
     # migratetype before.  Not a need: the helper library adapts to either.
     "acr_flags": ("include/linux/gfp.h", r"#define\s+ACR_FLAGS_NONE\b"),
     # The node vmstat item vmalloc pages are charged to; 6.12 counts them
-    # in mm/vmalloc.c's private nr_vmalloc_pages instead.
+    # in mm/vmalloc.c's private nr_vmalloc_pages instead, which
+    # vmalloc_nr_pages() reads (gone once NR_VMALLOC came).
     "NR_VMALLOC": ("include/linux/mmzone.h", r"^\s*NR_VMALLOC\s*,"),
+    "vmalloc_nr_pages": ("include/linux/vmalloc.h",
+                         r"\bunsigned\s+long\s+vmalloc_nr_pages\s*\(\s*void\s*\)"),
 }
+# A need met by any of several symbols: the helper library reads whichever
+# the tree has (kgen_nr_vmalloc()).
+ALTERNATIVES: dict[str, tuple[str, ...]] = {"NR_VMALLOC": ("vmalloc_nr_pages",)}
 # Behaviour some cases cannot run against: name -> (source file, pattern
 # that shows it, what the tree does), for NeedKind.BEHAVIOUR.
 BEHAVIOUR_PROBES: dict[str, tuple[str, str, str]] = {
@@ -80,9 +86,12 @@ class Capabilities:
     def unmet(self, need: Need) -> str | None:
         """Why need cannot be met here, or None if it can."""
         if need.kind in (NeedKind.API, NeedKind.SYMBOL):
-            if not self.apis.get(need.name, False):
+            names = (need.name, *ALTERNATIVES.get(need.name, ()))
+            if not any(self.apis.get(n, False) for n in names):
                 where = API_PROBES.get(need.name, ("the tree", ""))[0]
-                return f"needs {need}: not declared in this tree ({where})"
+                also = "".join(f", nor {n}() ({API_PROBES[n][0]})"
+                               for n in names[1:])
+                return f"needs {need}: not declared in this tree ({where}){also}"
         elif need.kind == NeedKind.BEHAVIOUR and self.behaviours.get(need.name):
             where, _, does = BEHAVIOUR_PROBES[need.name]
             return f"needs {need}: in this tree {does} ({where})"

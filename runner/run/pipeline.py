@@ -85,12 +85,13 @@ def run(req: RunRequest) -> RunOutcome:
         built = session.build()
         if not built.ok:
             return _build_failed(built, plan, props)
+        props |= session.properties()   # the accelerator actually used
         req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
-                + (f" (QEMU, accel {req.accel})" if arch(req.arch).uses_qemu else ""))
+                + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
         booter = Booter(session, req.specs)
         main = _needs_main_boot(plan)
         result = _main_boot(booter, plan, props) if main else RunResult()
-        boot_guests(booter, plan.guest_boots, result, props, req.accel)
+        boot_guests(booter, plan.guest_boots, result, props, session.accel)
         console_log = session.path("console.log" if main else "console.guest1.log")
     _finish(result, req, plan, props)
     result.build_log, result.build_seconds = built.output, built.seconds

@@ -87,9 +87,9 @@ def test_compare_shows_rows_one_side_lacks_as_na_and_compares_the_rest():
 def test_reports_render_na_rows_without_failing():
     import json
     from pathlib import Path
+
     from kgen.runner.bench.pipeline import BenchResult
-    from kgen.runner.bench.report import (as_json, as_run_result, compare_markdown,
-                                          report_markdown)
+    from kgen.runner.bench.report import as_json, as_run_result, compare_markdown, report_markdown
     props = {"kernel.version": "6.12.117", "boots": "2", "iterations.high_order": "10",
              "iterations.contig16384": "2", "config": "bench.config"}
     base = BenchResult(Path("/t/6.12"), "um", collect(
@@ -112,3 +112,64 @@ def test_reports_render_na_rows_without_failing():
     assert json.loads(as_json(base))["rows"][1]["n/a"].startswith("needs ")
     cases = {c.name: c for c in as_run_result(base).suites[0].cases}
     assert cases["contig16384.free_contig_frozen_range"].status.value == "skipped"
+
+
+def test_ci95_rule_is_stricter_than_welch_and_is_named():
+    from kgen.runner.bench.stats import Row, compare, regressions
+
+    # Means 1.5 % apart with a spread that keeps the 95 % CIs overlapping but
+    # gives Welch p < 0.05 with 5 boots.
+    base = [Row("high_order.free_contig_range", [100.0, 101.0, 99.0, 100.5, 99.5])]
+    new = [Row("high_order.free_contig_range", [101.5, 102.5, 100.5, 102.0, 101.0])]
+    welch = compare(base, new)
+    ci = compare(base, new, rule="ci95")
+    assert welch[0].mark == "(R)" and welch[0].p_value < 0.05
+    assert regressions(welch) == welch
+    assert base[0].ci95()[1] > new[0].ci95()[0]      # the intervals overlap
+    assert ci[0].mark == "" and ci[0].p_value == welch[0].p_value
+    far = [Row("high_order.free_contig_range", [150.0, 151.0, 149.0, 150.5, 149.5])]
+    apart = compare(base, far, rule="ci95")
+    assert apart[0].mark == "(R)" and apart[0].rule == "ci95"
+    assert compare(far, base, rule="ci95")[0].mark == "(I)"
+
+
+def test_compare_report_names_the_rule_per_marked_row():
+    from kgen.runner.bench.pipeline import BenchResult
+    from kgen.runner.bench.report import compare_markdown
+    from kgen.runner.bench.stats import Row, compare
+
+    base = BenchResult("/a", "um", [Row("x", [100.0, 101.0, 99.0])],
+                       {"kernel.version": "6.12"}, [])
+    new = BenchResult("/b", "um", [Row("x", [50.0, 51.0, 49.0])],
+                      {"kernel.version": "7.3"}, [])
+    text = compare_markdown(base, new, compare(base.rows, new.rows, rule="ci95"))
+    assert "95 % confidence intervals" in text and "| 95 % CIs apart |" in text
+    text = compare_markdown(base, new, compare(base.rows, new.rows))
+    assert "Welch's t-test, α = 0.05" in text and "| Welch p < 0.05 |" in text
+
+
+def test_floor_row_gives_the_overhead_beside_the_speedup():
+    from kgen import protocol as P
+    from kgen.runner.bench.pipeline import BenchResult
+    from kgen.runner.bench.report import report_markdown
+    from kgen.runner.bench.stats import FLOOR_RATIO_ROW, RATIO_ROW, collect, compare, parse_boot
+
+    def boot(batched, loop, floor):
+        return parse_boot([f"    # kgen_bench_high_order: {P.KGEN_PROTO_BENCH_NAME}{name}"
+                           f"{P.KGEN_PROTO_BENCH_ITERATIONS}10{P.KGEN_PROTO_BENCH_TOTAL_NS}{ns}"
+                           for name, ns in ((P.KGEN_PROTO_BENCH_ROW_BATCHED, batched),
+                                            (P.KGEN_PROTO_BENCH_ROW_LOOP, loop),
+                                            (P.KGEN_PROTO_BENCH_ROW_FLOOR, floor))])
+
+    first = boot(10_000, 60_000, 5_000)
+    assert first[RATIO_ROW] == 6.0 and first[FLOOR_RATIO_ROW] == 2.0
+    rows = collect([first, boot(11_000, 61_000, 5_100)])
+    props = {"kernel.version": "7.3", "boots": "2", "iterations.high_order": "10",
+             "iterations.contig16384": "1", "config": "bench.config"}
+    text = report_markdown(BenchResult("/t", "um", rows, props, []))
+    assert "faster than the per-page loop (loop ÷ batched" in text
+    assert "**2.08×** the floor" in text
+    # Closer to the floor is better: a larger overhead is a regression.
+    worse = collect([boot(20_000, 60_000, 5_000), boot(21_000, 61_000, 5_100)])
+    by = {c.name: c for c in compare(rows, worse)}
+    assert by[FLOOR_RATIO_ROW].mark == "(R)" and by[RATIO_ROW].mark == "(R)"

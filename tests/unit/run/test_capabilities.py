@@ -36,6 +36,16 @@ enum node_stat_item {
 };
 """
 MMZONE_612 = MMZONE_73.replace("\tNR_VMALLOC,\n", "")
+# 6.12 counts vmalloc pages in a private atomic that vmalloc_nr_pages()
+# reads; 7.x dropped both for NR_VMALLOC.
+VMALLOC_612 = """
+#ifdef CONFIG_MMU
+extern unsigned long vmalloc_nr_pages(void);
+#else
+static inline unsigned long vmalloc_nr_pages(void) { return 0; }
+#endif
+"""
+VMALLOC_73 = "extern void vm_unmap_aliases(void);\n"
 # free_contig_range() in 6.12 (mm/page_alloc.c), and its 7.3 replacement.
 PAGE_ALLOC_612 = """
 void free_contig_range(unsigned long pfn, unsigned long nr_pages)
@@ -74,6 +84,8 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     (tmp_path / "include/linux/mmzone.h").write_text(MMZONE_73 if gfp is GFP_73
                                                      else MMZONE_612)
     (tmp_path / "include/linux/gfp.h").write_text(gfp)
+    (tmp_path / "include/linux/vmalloc.h").write_text(VMALLOC_73 if gfp is GFP_73
+                                                      else VMALLOC_612)
     (tmp_path / "include/kunit/test.h").write_text(
         "#define kunit_warning_suppress(test) for(;;)\n" if kunit_suppress else "\n")
     return tmp_path
@@ -81,7 +93,8 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
 
 def test_probe_73_like_tree(tmp_path):
     caps = probe_tree(tree(tmp_path, GFP_73), "um")
-    assert all(caps.apis.values())
+    assert all(v for k, v in caps.apis.items() if k != "vmalloc_nr_pages")
+    assert not caps.apis["vmalloc_nr_pages"]
     assert caps.files == {"mm_page_alloc_h": True}
     assert not any(caps.behaviours.values())
 
@@ -140,21 +153,33 @@ def test_skips_are_generated_as_kunit_skips_with_reason(tmp_path):
     assert "#define KGEN_HAVE_FREE_CONTIG_RANGE 1" in files["kgen_caps.h"]
 
 
-def test_612_lacks_nr_vmalloc_and_the_vmalloc_cases_say_so(tmp_path):
+def test_612_counts_vmalloc_pages_without_nr_vmalloc(tmp_path):
     caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
-    assert not caps.apis["NR_VMALLOC"]
-    assert caps.unmet(Need(NeedKind.SYMBOL, "NR_VMALLOC")) == (
-        "needs NR_VMALLOC: not declared in this tree (include/linux/mmzone.h)")
+    assert not caps.apis["NR_VMALLOC"] and caps.apis["vmalloc_nr_pages"]
+    assert caps.unmet(Need(NeedKind.SYMBOL, "NR_VMALLOC")) is None
     plan = make_plan(load_specs(shipped_specs()), caps)
     by_name = {c.name: c for c in plan.cases}
     for name in ("kgen_vmalloc_vfree_sizes/pages=512", "kgen_vmalloc_vmap_put_pages/pages=64",
                  "kgen_vmalloc_vfree_huge/pages=1024"):
-        assert by_name[name].skip == ("needs NR_VMALLOC: not declared in this tree "
-                                      "(include/linux/mmzone.h)")
+        assert by_name[name].skip is None
+    assert "free_pages_bulk()" in by_name["kgen_vmalloc_bulk_layouts/pages=64,layout=gaps"].skip
+    caps_h = generate(load_specs(shipped_specs()), caps)["kgen_caps.h"]
+    assert "#define KGEN_HAVE_NR_VMALLOC 0" in caps_h
+    assert "#define KGEN_HAVE_VMALLOC_NR_PAGES 1" in caps_h
+
+
+def test_a_tree_with_neither_vmalloc_counter_skips_and_names_both(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    (tmp_path / "include/linux/vmalloc.h").write_text("\n")
+    caps = probe_tree(tmp_path, "um")
+    assert caps.unmet(Need(NeedKind.SYMBOL, "NR_VMALLOC")) == (
+        "needs NR_VMALLOC: not declared in this tree (include/linux/mmzone.h), "
+        "nor vmalloc_nr_pages() (include/linux/vmalloc.h)")
+    plan = make_plan(load_specs(shipped_specs()), caps)
+    by_name = {c.name: c for c in plan.cases}
+    assert "NR_VMALLOC" in by_name["kgen_vmalloc_vfree_sizes/pages=512"].skip
     # page arrays do not check NR_VMALLOC by default: only the API is missing
     assert "NR_VMALLOC" not in by_name["kgen_vmalloc_bulk_layouts/pages=64,layout=gaps"].skip
-    files = generate(load_specs(shipped_specs()), caps)
-    assert "#define KGEN_HAVE_NR_VMALLOC 0" in files["kgen_caps.h"]
     assert "#define KGEN_HAVE_NR_VMALLOC 1" in generate(
         load_specs(shipped_specs()), probe_tree(tree(tmp_path / "73", GFP_73), "um"))["kgen_caps.h"]
 
