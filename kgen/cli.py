@@ -5,6 +5,7 @@ import argparse
 import os
 import re
 import sys
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -129,9 +130,15 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
+def _selected(args):
+    """The specs, cut down to the tests the positional globs select."""
+    from kgen.runner.run.plan import select
+    return select(_load(args.spec), args.tests)
+
+
 def _request(args):
     from kgen.runner.run.pipeline import RunRequest
-    specs = _load(args.spec)
+    specs = _selected(args)
     tree = _resolve_tree(args.kernel)
     return RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
                       jobs=args.jobs, timeout=args.timeout, stall_seconds=args.stall_timeout,
@@ -160,6 +167,9 @@ def cmd_plan(args) -> int:
     req = _request(args)
     plan, _caps = plan_run(req)
     print(f"tree {req.tree}")
+    if args.tests:
+        print(f"selected by {' '.join(args.tests)}: {len(plan.cases)} test(s) in "
+              f"{len(req.specs)} suite(s): {', '.join(s.suite for s in req.specs)}")
     print(plan.render())
     print("kunitconfig:\n" + "".join(f"  {line}\n" for line in
                                     compose(req.arch, plan.kconfig,
@@ -175,6 +185,7 @@ def cmd_run(args) -> int:
     from kgen.runner.run.pipeline import run
     if args.dry_run:
         return cmd_plan(args)
+    started = datetime.now(timezone.utc)
     req = _request(args)
     tree = req.tree
     junit = args.junit or (cache_root() / "results" / f"{tree_key(tree)}-{args.arch}.xml")
@@ -188,6 +199,12 @@ def cmd_run(args) -> int:
     write_junit(result, junit)
     print(render_summary(result, color=sys.stdout.isatty()))
     print(f"JUnit: {junit}")
+    if args.kcidb:
+        from kgen.kernel_tree import git_head, kernel_version
+        from kgen.runner.results.kcidb import Checkout
+        _write_kcidb(args, req.specs, started, [Checkout(
+            tree, kernel_version(tree), git_head(tree),
+            [(p.name, p.read_bytes()) for p in req.patches], runs=[result])])
     if outcome.console_log:
         print(f"console log: {outcome.console_log}")
     from kgen.runner.results.model import ResultKind
@@ -196,11 +213,19 @@ def cmd_run(args) -> int:
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
 
+def _write_kcidb(args, specs, started: datetime, checkouts) -> None:
+    """--kcidb FILE: the results as KCIDB v5 JSON, for kcidb-submit."""
+    from kgen.runner.results.kcidb import kcidb_report, write_kcidb
+    write_kcidb(kcidb_report(checkouts, args.kcidb_origin, specs, started), args.kcidb)
+    print(f"KCIDB: {args.kcidb} (origin {args.kcidb_origin})")
+
+
 def cmd_validate(args) -> int:
     from kgen.runner.validate.classify import Allowed
     from kgen.runner.validate.pipeline import ValidateRequest, validate
     from kgen.runner.validate.report import as_json, first_messages, markdown
-    specs = _load(args.spec)
+    started = datetime.now(timezone.utc)
+    specs = _selected(args)
     tree = check_tree(args.kernel) if args.kernel else _resolve_tree(None)
     out = args.out or (cache_root() / "validate-results" / tree_key(tree))
     req = ValidateRequest(tree=tree, series=args.series, specs=specs, out_dir=out,
@@ -223,6 +248,9 @@ def cmd_validate(args) -> int:
     (out / "report.json").write_text(as_json(outcome, allowed))
     print(report)
     print(f"report: {out / 'report.md'} (JSON beside it); per-step JUnit in {out}")
+    if args.kcidb:
+        from kgen.runner.validate.kcidb_steps import step_checkouts
+        _write_kcidb(args, specs, started, step_checkouts(req, outcome))
     if outcome.incomplete:
         return EXIT_USAGE          # 2: a step did not apply, build or boot
     # 1: a regression, or coverage lost without the --allow-* that accepts it
@@ -294,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (runp, planp):
         _add_run_options(p)
     runp.add_argument("--dry-run", action="store_true", help="same as `kgen plan`")
+    _add_kcidb_options(runp)
     runp.set_defaults(func=cmd_run)
     planp.set_defaults(func=cmd_plan)
     _add_validate_parser(sub)
@@ -326,10 +355,13 @@ def _add_kernel_parser(sub) -> None:
 def _add_validate_parser(sub) -> None:
     val = sub.add_parser("validate", help="run the specs at the base of a patch series "
                          "and after each patch; classify regressions")
+    _add_test_globs(val)
     val.add_argument("--kernel", type=Path, metavar="TREE",
                      help="base tree (never modified; default: as for run)")
     val.add_argument("--series", required=True, metavar="S",
-                     help="mbox file, directory of .patch files, or BASE..TIP in a git tree")
+                     help="mbox file, one patch file (git format-patch output, or a bare "
+                     "git diff / diff -u), directory of .patch files, or BASE..TIP "
+                     "in a git tree")
     val.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     val.add_argument("--spec", action="append", type=Path, metavar="PATH")
     val.add_argument("--tip-only", action="store_true",
@@ -352,6 +384,7 @@ def _add_validate_parser(sub) -> None:
                      help="per-step JUnit and report.md/json (default: under the cache)")
     _add_time_limits(val, 600, "each step's boots together")
     _add_accel(val)
+    _add_kcidb_options(val)
     val.add_argument("--bench", action="store_true",
                      help="also run the benchmark lane on base and tip and compare them")
     val.add_argument("--bench-boots", type=int, default=5, metavar="N")
@@ -377,7 +410,33 @@ def _add_bench_parser(sub) -> None:
     bench.set_defaults(func=cmd_bench)
 
 
+def _add_test_globs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "tests", nargs="*", metavar="GLOB",
+        help="run only these tests, as kunit.py selects them: SUITE, SUITE.CASE or "
+        "SUITE.CASE/PARAM, each part a shell glob (quote it), e.g. 'kgen_refcount*' "
+        "or 'kgen_hwpoison.*bad_state*'; CASE matches the KUnit case name or the "
+        "spec's. Only the selected suites are generated and booted")
+
+
+def _kcidb_origin(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_]+", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: KCIDB origins are lower-case letters, digits and _ only")
+    return value
+
+
+def _add_kcidb_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kcidb", type=Path, metavar="FILE",
+                        help="also write the results as KCIDB v5 JSON (KernelCI's "
+                        "results database) to FILE, for kcidb-submit")
+    parser.add_argument("--kcidb-origin", type=_kcidb_origin, default="kgen",
+                        metavar="ORIGIN", help="the origin KernelCI gave you; it starts "
+                        "every object ID in the KCIDB file (default: kgen)")
+
+
 def _add_run_options(runp: argparse.ArgumentParser) -> None:
+    _add_test_globs(runp)
     runp.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     runp.add_argument("--kernel", type=Path, metavar="PATH",
                       help="kernel tree (default: the tree around the current directory, "

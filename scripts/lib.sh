@@ -1,11 +1,23 @@
 # Shared by setup-and-run.sh and test.sh.  Sourced, not run.
 
-# Toolchain for kunit.py builds: UML with the host gcc, arm64 cross gcc,
-# QEMU for the x86_64 and arm64 guests, dtc for arm64 guest device trees;
-# apt/dpkg-deb/xz to fetch sources; patch(1) for kgen run --patch.
-DEBIAN_PACKAGES="gcc make flex bison bc libelf-dev libssl-dev cpio rsync xz-utils
-  python3 python3-venv python3-pip qemu-system-x86 qemu-system-arm
-  gcc-aarch64-linux-gnu device-tree-compiler debian-archive-keyring patch"
+# What kgen needs on a Debian machine, and nothing more.  Installed without
+# Recommends: with them, QEMU alone pulled 141 more packages (GTK, SDL,
+# PulseAudio, pocketsphinx speech recognition ...) that kunit.py's
+# -nographic guests never load; 210 packages in all on a fresh machine.
+#   gcc libc6-dev make flex bison bc libelf-dev libssl-dev
+#                     kunit.py's kernel builds; UML links against libc, and
+#                     gcc only recommends libc6-dev; libelf-dev for objtool,
+#                     libssl-dev for the tree's certificate tools
+#   gcc-aarch64-linux-gnu  the arm64 cross compiler
+#   qemu-system-x86 qemu-system-arm  the x86_64 and arm64 guests
+#   device-tree-compiler   dtc, for arm64 guest-layout device trees
+#   python3 python3-venv   kgen's .venv (ensurepip brings pip into it)
+#   xz-utils debian-archive-keyring  kgen kernel fetch (signed Debian
+#                     package lists, the .tar.xz source)
+#   rsync             kgen validate's copy of the tree; patch: --patch, validate
+DEBIAN_PACKAGES="gcc libc6-dev make flex bison bc libelf-dev libssl-dev
+  gcc-aarch64-linux-gnu qemu-system-x86 qemu-system-arm device-tree-compiler
+  python3 python3-venv xz-utils debian-archive-keyring rsync patch"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -19,7 +31,8 @@ install_debian_packages() {
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}"
     as_root apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
 }
 

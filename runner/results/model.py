@@ -117,6 +117,10 @@ class RunResult:
     errors: list[CaseResult] = field(default_factory=list)
     # Raw kernel console output (for log tails in error reports).
     raw_log: list[str] = field(default_factory=list)
+    # The kernel build's own output (kunit.py build) and its wall time, for
+    # reports that describe the build (KCIDB); empty/None if none ran.
+    build_log: list[str] = field(default_factory=list)
+    build_seconds: float | None = None
 
     def all_cases(self) -> list[CaseResult]:
         cases = [c for s in self.suites for c in s.cases]

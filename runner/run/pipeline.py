@@ -89,10 +89,12 @@ def run(req: RunRequest) -> RunOutcome:
         req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
                 + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
         booter = Booter(session, req.specs)
-        result = _main_boot(booter, plan, props)
+        main = _needs_main_boot(plan)
+        result = _main_boot(booter, plan, props) if main else RunResult()
         boot_guests(booter, plan.guest_boots, result, props, session.accel)
-        console_log = session.path("console.log")
+        console_log = session.path("console.log" if main else "console.guest1.log")
     _finish(result, req, plan, props)
+    result.build_log, result.build_seconds = built.output, built.seconds
     return RunOutcome(result, plan, build_seconds=built.seconds,
                       exec_seconds=booter.seconds, console_log=console_log)
 
@@ -114,10 +116,18 @@ def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
 
 def _build_failed(built: kunit_tool.PhaseResult, plan: Plan,
                   props: dict[str, str]) -> RunOutcome:
-    result = RunResult(properties=props, raw_log=built.output)
+    result = RunResult(properties=props, raw_log=built.output, build_log=built.output,
+                       build_seconds=built.seconds)
     result.errors.append(error_result(
         "build", ResultKind.BUILD, first_error_line(built.output), built.output))
     return RunOutcome(result, plan, build_seconds=built.seconds)
+
+
+def _needs_main_boot(plan: Plan) -> bool:
+    """False when every planned suite boots in a guest layout of its own
+    (a selection of boundary suites): the main boot would only skip them."""
+    return not plan.guest_boots or \
+        bool({c.suite for c in plan.cases} - {g.suite for g in plan.guest_boots})
 
 
 def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> RunResult:

@@ -2,13 +2,72 @@
 why, and the kconfig, kernel and QEMU arguments the selected specs need."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kgen.arch import Arch, arch
+from kgen.errors import UsageError
 from kgen.generator.render import render_all
-from kgen.ids import TestId
+from kgen.ids import TestGlob, TestId
 from kgen.runner.run.capabilities import Capabilities
-from kgen.spec.model import Spec
+from kgen.spec.model import Case, Spec, Variant
+
+
+def test_id(spec: Spec, case: Case, variant: Variant) -> TestId:
+    """The test one variant of a case is: a parameter if the case sweeps."""
+    return TestId(spec.suite, case.name,
+                  variant.describe(case.swept) if case.parameterised else "")
+
+
+def select(specs: list[Spec], globs: list[str]) -> list[Spec]:
+    """The specs cut down to the tests the globs name (kunit.py style).
+
+    Suites, cases and parameters nothing selects are dropped, so they are
+    neither generated nor booted.  A glob that selects nothing is an error
+    that says which part of it found no match.
+    """
+    if not globs:
+        return specs
+    parsed = [TestGlob.parse(g) for g in globs]
+    for glob in parsed:
+        _check_selects(specs, glob)
+    out = []
+    for spec in specs:
+        cases = []
+        for case in spec.cases:
+            variants = [v for v in case.variants
+                        if any(g.matches(test_id(spec, case, v)) for g in parsed)]
+            if variants:
+                cases.append(replace(case, variants=variants))
+        if cases:
+            out.append(replace(spec, cases=cases))
+    return out
+
+
+def _check_selects(specs: list[Spec], glob: TestGlob) -> None:
+    suites = [s for s in specs if glob.matches_suite(s.suite)]
+    if not suites:
+        raise UsageError(f"{glob.text!r} selects nothing: no suite matches {glob.suite!r} "
+                         f"(suites: {_some(s.suite for s in specs)})")
+    tests = [(case, test_id(spec, case, v)) for spec in suites for case in spec.cases
+             for v in case.variants]
+    cases = [(case, t) for case, t in tests if glob.matches_case(t)]
+    if not cases:
+        names = sorted({t.function for _, t in tests})
+        raise UsageError(f"{glob.text!r} selects nothing: no case of "
+                         f"{', '.join(s.suite for s in suites)} matches {glob.case!r} "
+                         f"(cases: {_some(names)})")
+    if not any(glob.matches(t) for _, t in cases):
+        params = sorted({t.param for _, t in cases if t.param})
+        raise UsageError(f"{glob.text!r} selects nothing: no parameter of the matching "
+                         f"case(s) matches {glob.param!r} (parameters: "
+                         f"{_some(params) or 'none, the cases are not parameterised'})")
+
+
+def _some(names, limit: int = 12) -> str:
+    """A readable list of at most limit names."""
+    names = list(names)
+    more = f", … {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 @dataclass
@@ -105,8 +164,7 @@ def make_plan(specs: list[Spec], caps: Capabilities,
             kernel_args += [a for a in case.needs.kernel_args if a not in kernel_args]
             for variant in case.variants:
                 needs = case.needs_of(variant, spec.guest)
-                test = TestId(spec.suite, case.name,
-                              variant.describe(case.swept) if case.parameterised else "")
+                test = test_id(spec, case, variant)
                 skip = caps.skip_reason(needs)
                 if not skip:
                     needs_all += needs

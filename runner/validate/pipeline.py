@@ -47,6 +47,8 @@ class Step:
     commit: str = ""            # BASE..TIP: the commit this step is
     results: list[RunResult] = field(default_factory=list)
     junit: list[Path] = field(default_factory=list)
+    # The run that did not build or boot (not classified; KCIDB shows it).
+    failed_run: RunResult | None = None
 
 
 @dataclass
@@ -69,6 +71,7 @@ class ValidateOutcome:
     steps: list[Step]
     classification: Classification
     patches: list[Patch]
+    git_base: str | None = None     # BASE of a BASE..TIP series
 
     @property
     def incomplete(self) -> bool:
@@ -99,6 +102,7 @@ def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> N
                           else StepState.BOOT_FAILED)
             step.detail = next(e.message for e in result.errors
                                if e.kind in (ResultKind.BUILD, ResultKind.BOOT))
+            step.failed_run = result
             return
         step.results.append(result)
 
@@ -120,7 +124,7 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
             step.state = StepState.NOT_RUN
             step.detail = "an earlier step did not apply, build or boot"
             continue
-        applied = work.apply(patch.text)
+        applied = work.apply(patch.text, patch.strip)
         if not applied.ok:
             step.state, step.detail = StepState.APPLY_FAILED, applied.output
             broken = True
@@ -142,4 +146,4 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
         per_step.append(merged)
         flaky.append(disagreeing)
     classification = classify([s.name for s in steps], per_step, flaky)
-    return ValidateOutcome(steps, classification, patches)
+    return ValidateOutcome(steps, classification, patches, base)

@@ -1,5 +1,6 @@
-"""Read a patch series: an mbox (cover letter skipped), a directory of
-.patch files, or a git range BASE..TIP in a git tree."""
+"""Read a patch series: an mbox (cover letter skipped) such as one
+`git format-patch` file, a bare unified diff (`git diff`, `diff -u`), a
+directory of .patch files, or a git range BASE..TIP in a git tree."""
 from __future__ import annotations
 
 import email
@@ -14,6 +15,10 @@ from kgen.git_tree import git as _git
 
 _SUBJECT_TAG = re.compile(r"^\s*(\[[^\]]*\]\s*)+")
 _PATCH_NUMBER = re.compile(r"\[[^\]]*?(\d+)/(\d+)[^\]]*\]")
+# A unified diff has at least one file header followed by a hunk.
+_UNIFIED_DIFF = re.compile(r"^\+\+\+ .*\n@@ ", re.M)
+# "--- old" / "+++ new" file headers; a timestamp may follow after a tab.
+_FILE_HEADER = re.compile(r"^--- ([^\t\n]+)[^\n]*\n\+\+\+ ([^\t\n]+)", re.M)
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class Patch:
     text: str         # the diff (and commit message), as patch -p1 reads it
     source: str       # file or mbox message it came from
     commit: str = ""  # for BASE..TIP in a git tree: the commit it came from
+    strip: int = 1    # patch -pN: 1 for a/ b/ prefixes, 0 for tree-relative paths
 
 
 def _is_cover_letter(subject: str, body: str) -> bool:
@@ -89,6 +95,41 @@ _FORMAT_PATCH = ["format-patch", "-q", "--no-base", "--no-cover-letter", "--no-r
                  "--suffix=.patch"]
 
 
+def from_file(path: Path, tree: Path) -> list[Patch]:
+    """One file: an mbox (``git format-patch`` output, one patch or many)
+    or a bare unified diff, which is one patch named after its file."""
+    text = path.read_text(errors="replace")
+    if text.startswith("From "):
+        return from_mbox(path)
+    if not _UNIFIED_DIFF.search(text):
+        raise UsageError(f"--series {path}: neither an mbox (git format-patch output, "
+                         "which starts with a 'From ' line) nor a unified diff "
+                         "(no '+++ file' line followed by an '@@' hunk)")
+    headers = re.split(r"^(?:diff |--- )", text, maxsplit=1, flags=re.M)[0]
+    return [Patch(_subject_of(headers, path.name), text, str(path),
+                  strip=strip_level(text, tree))]
+
+
+def strip_level(text: str, tree: Path) -> int:
+    """How many leading path components patch(1) must strip from a diff.
+
+    `git diff` and `diff -u a/ b/` name files a/mm/x.c, b/mm/x.c (-p1);
+    `diff -u mm/x.c.orig mm/x.c` run at the top of the tree names them
+    as they are (-p0).  The level at which every file header names a file
+    of the tree (old or new side; a new file always fits) wins, -p1 first.
+    When neither fits, -p1: patch then says which file it cannot find.
+    """
+    pairs = _FILE_HEADER.findall(text)
+
+    def fits(strip: int) -> bool:
+        def exists(name: str) -> bool:
+            parts = name.split("/")[strip:]
+            return bool(parts) and (tree / "/".join(parts)).is_file()
+        return all(old == "/dev/null" or exists(old) or exists(new) for old, new in pairs)
+
+    return 1 if fits(1) or not fits(0) else 0
+
+
 def from_git_range(tree: Path, spec: str, workdir: Path) -> tuple[str, list[Patch]]:
     """(base commit id, patches) for BASE..TIP, via git format-patch.
 
@@ -133,15 +174,15 @@ def load_series(series: str, tree: Path, workdir: Path) -> tuple[str | None, lis
         patches = from_directory(path)
         base = None
     elif path.is_file():
-        patches = from_mbox(path)
+        patches = from_file(path, tree)
         base = None
     elif ".." in series and (tree / ".git").exists():
         # A git range: (tree / ".git") is a directory, or a file in a
         # `git worktree add` checkout.
         base, patches = from_git_range(tree, series, workdir)
     else:
-        raise UsageError(f"--series {series}: not an mbox file, a directory of .patch "
-                         "files, or a BASE..TIP range in a git tree")
+        raise UsageError(f"--series {series}: not an mbox file, a patch file, a "
+                         "directory of .patch files, or a BASE..TIP range in a git tree")
     if not patches:
         raise UsageError(f"--series {series}: no patches found")
     return base, patches

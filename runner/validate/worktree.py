@@ -105,9 +105,9 @@ class WorkTree:
         partial.rename(export)
         return export
 
-    def apply(self, text: str) -> Applied:
-        """patch -p1, checked with --dry-run first so a failure changes nothing."""
-        base = ["patch", "-p1", "--batch", "--forward", "-d", str(self.path)]
+    def apply(self, text: str, strip: int = 1) -> Applied:
+        """patch -p<strip>, checked with --dry-run first so a failure changes nothing."""
+        base = ["patch", f"-p{strip}", "--batch", "--forward", "-d", str(self.path)]
         dry = subprocess.run(base + ["--dry-run"], input=text, capture_output=True,
                              text=True)
         if dry.returncode:

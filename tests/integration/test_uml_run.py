@@ -1,7 +1,9 @@
 """End to end on UML: specs -> KUnit C -> kunit.py -> KTAP -> JUnit."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 from conftest import REPO, kgen
 from junitparser import Error, Failure, JUnitXml, Skipped
+from kcidb_io import schema
 from treehash import tree_digest
 
 SELFTEST_SPECS = REPO / "tests" / "integration" / "specs"
@@ -34,6 +37,30 @@ def test_shipped_specs_pass_and_tree_is_unchanged(kernel_tree, results_dir):
     # Every generated case reported, and parameters are separate testcases.
     assert "kgen_contig_split.kgen_contig_split_whole_span/order=9,free=free_pages_bulk" in cases
     assert "passed, 0 failed" in proc.stdout
+
+
+def test_selection_boots_only_what_it_names_and_kcidb_validates(kernel_tree, results_dir):
+    junit, kcidb = results_dir / "selected.xml", results_dir / "selected.kcidb.json"
+    proc = kgen("run", "kgen_refcount_hold.hold_position/hold=last",
+                "kgen_hwpoison.*bad_state*", "--kernel", str(kernel_tree),
+                "--junit", str(junit), "--kcidb", str(kcidb))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cases = junit_cases(junit)
+    assert "kgen_refcount_hold.kgen_refcount_hold_hold_position/hold=last" in cases
+    assert len(cases) == 5 and sum(n.startswith("kgen_hwpoison.kgen_hwpoison_bad_state/")
+                                   for n in cases) == 4
+    # Only the selected suites were generated, so only they ran in the kernel.
+    console = Path(re.search(r"^console log: (.*)$", proc.stdout, re.M).group(1))
+    booted = set(re.findall(r"^    # Subtest: (kgen_\w+)$", console.read_text(), re.M))
+    assert booted == {"kgen_refcount_hold", "kgen_hwpoison"}
+    data = json.loads(kcidb.read_text())
+    schema.V5_0.validate_exactly(data)
+    schema.LATEST.validate(data)
+    assert sorted(t["path"] for t in data["tests"])[-1] == \
+        "kgen_refcount_hold.hold_position.hold_last"
+    assert {t["status"] for t in data["tests"]} == {"PASS"}
+    assert data["builds"][0]["status"] == "PASS"
+    assert data["checkouts"][0]["tree_name"] == kernel_tree.name
 
 
 def test_wrong_expectation_fails_naming_it(kernel_tree, results_dir):

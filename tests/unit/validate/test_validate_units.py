@@ -244,3 +244,78 @@ def test_plain_copy_after_a_git_export_compares_by_content(tmp_path):
     assert (work.path / "f.c").read_text() == "b\n"
     assert os.stat(work.path / "f.c").st_mtime > 2_000_000
     assert not (work.path / ".git").exists()
+
+
+
+
+def _small_tree(root: Path) -> Path:
+    (root / "mm").mkdir(parents=True)
+    (root / "mm" / "page_alloc.c").write_text("int a;\nint b;\nint c;\n")
+    (root / "Makefile").write_text("all:\n")
+    return root
+
+
+def _diff_u(tmp_path: Path, cwd: Path, old: str, new: str) -> str:
+    """Real `diff -u` output (exit 1 means the files differ)."""
+    proc = subprocess.run(["diff", "-u", old, new], cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    return proc.stdout
+
+
+def test_bare_diff_u_at_the_top_of_the_tree_is_one_p0_patch(tmp_path):
+    tree = _small_tree(tmp_path / "tree")
+    changed = tmp_path / "page_alloc.c.new"
+    changed.write_text("int a;\nint b2;\nint c;\n")
+    (tree / "mm" / "page_alloc.c.orig").write_text((tree / "mm/page_alloc.c").read_text())
+    text = _diff_u(tmp_path, tree, "mm/page_alloc.c.orig", str(changed)).replace(
+        str(changed), "mm/page_alloc.c")
+    (tree / "mm" / "page_alloc.c.orig").unlink()
+    fix = tmp_path / "fix.diff"
+    fix.write_text(text)
+    base, patches = load_series(str(fix), tree, tmp_path / "work")
+    assert base is None and len(patches) == 1
+    assert patches[0].subject == "fix.diff" and patches[0].strip == 0
+    work = WorkTree(tree, tmp_path / "work")
+    work.reset()
+    assert work.apply(patches[0].text, patches[0].strip).ok
+    assert (work.path / "mm" / "page_alloc.c").read_text() == "int a;\nint b2;\nint c;\n"
+    assert (tree / "mm" / "page_alloc.c").read_text() == "int a;\nint b;\nint c;\n"
+
+
+def test_bare_diff_between_two_trees_and_git_diff_are_p1(tmp_path):
+    old = _small_tree(tmp_path / "a")
+    new = _small_tree(tmp_path / "b")
+    (new / "mm" / "page_alloc.c").write_text("int a;\nint b;\nint c2;\n")
+    fix = tmp_path / "fix.patch"
+    fix.write_text(_diff_u(tmp_path, tmp_path, "a/mm/page_alloc.c", "b/mm/page_alloc.c"))
+    _, patches = load_series(str(fix), old, tmp_path / "work")
+    assert [(p.subject, p.strip) for p in patches] == [("fix.patch", 1)]
+
+    repo = _small_tree(tmp_path / "repo")
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "base"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env,
+                       capture_output=True)
+    (repo / "mm" / "page_alloc.c").write_text("int a0;\nint b;\nint c;\n")
+    git_diff = subprocess.run(["git", "-C", str(repo), "diff"], check=True,
+                              capture_output=True, text=True).stdout
+    (tmp_path / "wip.patch").write_text(git_diff)
+    _, patches = load_series(str(tmp_path / "wip.patch"), old, tmp_path / "work")
+    assert [(p.subject, p.strip) for p in patches] == [("wip.patch", 1)]
+    work = WorkTree(old, tmp_path / "work")
+    work.reset()
+    assert work.apply(patches[0].text, patches[0].strip).ok
+
+
+def test_one_format_patch_file_keeps_its_subject(tmp_path):
+    _, patches = load_series(str(SERIES / "0002-warn.patch"), tmp_path, tmp_path / "work")
+    assert [(p.subject, p.strip) for p in patches] == [
+        ("mm/page_alloc: warn on large frozen range frees", 1)]
+
+
+def test_a_file_without_a_diff_is_a_clear_error(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just some text\n--- not a diff\n")
+    with pytest.raises(UsageError, match="neither an mbox .* nor a unified diff"):
+        load_series(str(notes), tmp_path, tmp_path / "work")
