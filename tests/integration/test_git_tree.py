@@ -92,11 +92,9 @@ def _pristine(tree: Path) -> bool:
             and not state["stash"] and f"refs/heads/{BRANCH}" in state["refs"])
 
 
-@pytest.fixture(scope="module")
-def git_tree(kernel_tree) -> Path:
-    """The cached 7.3 tree as a git work tree on master, with BRANCH."""
-    if not shutil.which("git") or not shutil.which("rsync"):
-        pytest.skip("needs git and rsync")
+def ensure_git_tree(kernel_tree: Path) -> Path:
+    """The cached 7.3 tree as a git work tree on master, with BRANCH: reused
+    when it is exactly that, else made again (it belongs to the tests)."""
     tree = cache_root() / "test-trees" / "linux-source-7.3-git"
     if _pristine(tree):
         return tree
@@ -114,6 +112,13 @@ def git_tree(kernel_tree) -> Path:
     partial.rename(tree)
     assert _pristine(tree)
     return tree
+
+
+@pytest.fixture(scope="module")
+def git_tree(kernel_tree) -> Path:
+    if not shutil.which("git") or not shutil.which("rsync"):
+        pytest.skip("needs git and rsync")
+    return ensure_git_tree(kernel_tree)
 
 
 def _properties(junit: Path) -> dict[str, str]:
