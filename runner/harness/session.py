@@ -194,8 +194,8 @@ class Session:
         record.write_text(json.dumps(now, indent=1, sort_keys=True))
         return sorted(rel for rel in set(before) | set(now) if before.get(rel) != now.get(rel))
 
-    def build(self) -> kunit_tool.PhaseResult:
-        return kunit_tool.build(self._invocation, self.path("build.log"))
+    def build(self, log_suffix: str = "build.log") -> kunit_tool.PhaseResult:
+        return kunit_tool.build(self._invocation, self.path(log_suffix))
 
     def boot(self, log_suffix: str, glob: str = "", *,
              kernel_args: Sequence[str] = (),

@@ -1,9 +1,10 @@
 """`kgen run`: specs -> plan -> generated suites -> build -> boots -> results.
 
-``run`` reads as its phases: check tools, plan, prepare the session, build,
-main boot, recovery boots, guest-layout boots, finish the results.  Each
-phase is a function below; the boots themselves are in boots.py and
-guests.py, the reboot policy in recovery.py.
+``run`` reads as its phases: check tools, plan, prepare the session, build
+(without the generated suites that do not compile, builds.py), main boot,
+recovery boots, guest-layout boots, finish the results.  Each phase is a
+function below; the boots themselves are in boots.py and guests.py, the
+reboot policy in recovery.py.
 """
 from __future__ import annotations
 
@@ -20,10 +21,16 @@ from kgen.ids import TestId, split_leaf
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import patched_files
-from kgen.runner.harness.session import Session, SessionConfig, first_error_line
-from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
+from kgen.runner.harness.session import Session, SessionConfig
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run import recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
+from kgen.runner.run.builds import (
+    BuildOutcome,
+    build_error_message,
+    build_leaving_out_broken_suites,
+    uncompiled_suite_results,
+)
 from kgen.runner.run.capabilities import Capabilities, probe_tree
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.plan import Plan, generate, make_plan
@@ -82,18 +89,27 @@ def run(req: RunRequest) -> RunOutcome:
         req.log(f"kgen: {len(req.specs)} suite(s) generated into "
                 f"{session.overlay.root}/mm/kgen ({len(changed)} file(s) changed)")
         req.log(f"kgen: building {req.arch} kernel in {session.build_dir}")
-        built = session.build()
-        if not built.ok:
-            return _build_failed(built, plan, props)
-        req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
-                + (f" (QEMU, accel {req.accel})" if arch(req.arch).uses_qemu else ""))
-        booter = Booter(session, req.specs)
-        result = _main_boot(booter, plan, props)
-        boot_guests(booter, plan.guest_boots, result, props, req.accel)
-        console_log = session.path("console.log")
+        built = build_leaving_out_broken_suites(session, req.specs, caps, plan,
+                                                kunitconfig, patched)
+        uncompiled = uncompiled_suite_results(built, plan)
+        if not built.ok and not built.nothing_to_boot:
+            return _build_failed(built, plan, props, uncompiled,
+                                 build_error_message(built.phase.output, req.specs,
+                                                     str(session.overlay.root)))
+        if built.nothing_to_boot:
+            result, booter, console_log = RunResult(properties=props), None, None
+        else:
+            req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
+                    + (f" (QEMU, accel {req.accel})" if arch(req.arch).uses_qemu else ""))
+            booter = Booter(session, built.specs)
+            result = _main_boot(booter, plan, props)
+            guests = [g for g in plan.guest_boots if g.suite not in built.dropped]
+            boot_guests(booter, guests, result, props, req.accel)
+            console_log = session.path("console.log")
+    result.suites += uncompiled
     _finish(result, req, plan, props)
     return RunOutcome(result, plan, build_seconds=built.seconds,
-                      exec_seconds=booter.seconds, console_log=console_log)
+                      exec_seconds=booter.seconds if booter else 0.0, console_log=console_log)
 
 
 def _check_tools(arch_name: str) -> None:
@@ -111,11 +127,14 @@ def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
                          qemu_args=plan.qemu_args, log=req.log)
 
 
-def _build_failed(built: kunit_tool.PhaseResult, plan: Plan,
-                  props: dict[str, str]) -> RunOutcome:
-    result = RunResult(properties=props, raw_log=built.output)
+def _build_failed(built: BuildOutcome, plan: Plan, props: dict[str, str],
+                  uncompiled: list[SuiteResult], message: str) -> RunOutcome:
+    """The kernel did not build: one build error with the log's tail (and
+    the suites already left out for not compiling, as they are)."""
+    output = built.phase.output
+    result = RunResult(suites=uncompiled, properties=props, raw_log=output)
     result.errors.append(error_result(
-        "build", ResultKind.BUILD, first_error_line(built.output), built.output))
+        "build", ResultKind.BUILD, message, output))
     return RunOutcome(result, plan, build_seconds=built.seconds)
 
 
