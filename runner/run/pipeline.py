@@ -205,24 +205,41 @@ def name_unnamed_params(result: RunResult, plan: Plan) -> None:
                                    params[int(param[1:]) - 1]).leaf
 
 
-def report_unreported_cases(result: RunResult, plan: Plan) -> None:
-    """Every planned case of a suite that reported gets a result.
+NO_RESULT = "no result: the kernel never printed a result line for this case"
+# Kinds that say a suite's output was cut short: what is missing after them
+# did not run, it did not vanish.
+_CUT_SHORT = (ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED,
+              ResultKind.BLOCKED, ResultKind.NOT_RUN)
 
-    KUnit prints no plan for a case's parameters, so parameters after the
-    one a crash stopped in leave no trace in KTAP; a case can also simply
-    be missing.  Both become "not run" with the reason, in plan order.
+
+def report_unreported_cases(result: RunResult, plan: Plan) -> None:
+    """Every planned case and parameter of a suite that reported gets a result.
+
+    In a suite whose output was cut short (a crash, a hang, kgen stopping
+    the boot, the run's budget running out), what is missing never ran:
+    "not run", with the reason.  KUnit prints no plan for a case's
+    parameters, so those after a crash leave no trace at all.  In a suite
+    that ran to its end, a planned case or parameter without a result line
+    is an error of its own ("no result"): the kernel skipped it or lost its
+    line, and a suite that quietly reports less than was planned must not
+    pass.
     """
     by_suite = {s.name: s for s in result.suites}
     for planned in plan.cases:
         suite = by_suite.get(planned.suite)
         if suite is None or any(c.name == planned.name for c in suite.cases):
             continue
-        died = next((c for c in suite.cases if c.kind in (
-            ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED)), None)
-        suite.cases.append(CaseResult(
-            planned.name, Status.ERROR, kind=ResultKind.NOT_RUN,
-            message=(f"not run: the kernel stopped in {suite.name}.{died.name}" if died
-                     else "not run: the kernel never reported this case")))
+        cut = next((c for c in suite.cases if c.kind in _CUT_SHORT), None)
+        if cut is None:
+            suite.cases.append(CaseResult(planned.name, Status.ERROR,
+                                          kind=ResultKind.NO_RESULT, message=NO_RESULT))
+        elif cut.kind == ResultKind.NOT_RUN:
+            suite.cases.append(CaseResult(planned.name, Status.ERROR,
+                                          kind=ResultKind.NOT_RUN, message=cut.message))
+        else:
+            suite.cases.append(CaseResult(
+                planned.name, Status.ERROR, kind=ResultKind.NOT_RUN,
+                message=f"not run: the kernel stopped in {suite.name}.{cut.name}"))
     for suite in result.suites:
         order = {c.name: i for i, c in enumerate(plan.cases) if c.suite == suite.name}
         suite.cases.sort(key=lambda c: order.get(c.name, len(order)))
