@@ -232,10 +232,10 @@ class Session:
         record.write_text(json.dumps(now, indent=1, sort_keys=True))
         return sorted(rel for rel in set(before) | set(now) if before.get(rel) != now.get(rel))
 
-    def build(self) -> kunit_tool.PhaseResult:
+    def build(self, log_suffix: str = "build.log") -> kunit_tool.PhaseResult:
         """Build the kernel; once it is built, settle --accel auto (the
         probe boots the image just built)."""
-        built = kunit_tool.build(self._invocation, self.path("build.log"))
+        built = kunit_tool.build(self._invocation, self.path(log_suffix))
         if built.ok:
             self.choose_accel()
         return built

@@ -27,10 +27,12 @@ class ResultKind(enum.StrEnum):
     CRASH = "crash"                  # the kernel died while this case ran
     WEDGED = "wedged"                # it died holding a lock: the kernel is stuck
     BLOCKED = "blocked"              # it waited for what a dead case held
-    NOT_RUN = "not-run"              # planned, never started
+    NOT_RUN = "not-run"              # planned, never started (crash, budget, stop)
+    NO_RESULT = "no-result"          # planned, the boot went on, no result line came
     PARSE = "parse"                  # unreadable KTAP
     BOOT = "boot"                    # the kernel never reached the tests
     BUILD = "build"                  # configure or build failed
+    COMPILE = "compile"              # the case's generated suite did not compile
     NO_TESTS = "no-tests"            # KTAP without suites
     EXPECT_SPLATS = "expect.splats"  # a declared splat did not appear
 

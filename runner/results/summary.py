@@ -6,7 +6,7 @@ line "N passed, N failed, N skipped, N errors" that scripts may grep.
 """
 from __future__ import annotations
 
-from kgen.runner.results.model import CaseResult, RunResult, Status
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 
 # Heading for RunResult.errors, named like the JUnit pseudo-suite.
 ERRORS_HEADING = "kgen"
@@ -18,6 +18,8 @@ _COLORS = {
     Status.FAILED: "\x1b[31m",   # red
     Status.ERROR: "\x1b[1;31m",  # bold red
 }
+# A width that cuts nothing.
+_NO_CUT = 1 << 16
 _LABELS = {Status.FAILED: "FAILED", Status.SKIPPED: "SKIPPED",
            Status.ERROR: "ERROR"}
 
@@ -61,9 +63,10 @@ def _case_line(case: CaseResult, width: int, color: bool) -> str:
     return f"  {_paint(label, case.status, color)} {text}"
 
 
-def _skip_groups(cases: list[CaseResult], width: int, color: bool) -> list[str]:
-    """One line per skip reason: on UML a whole family skips for one reason,
-    and listing each parameter would bury the failures."""
+def _groups(cases: list[CaseResult], width: int, color: bool) -> list[str]:
+    """One line per message: on UML a whole family skips for one reason, and
+    every case of a suite that did not compile has the same compiler line;
+    listing each parameter would bury the failures."""
     reasons: dict[str, list[CaseResult]] = {}
     for case in cases:
         reasons.setdefault(_one_line(case.message), []).append(case)
@@ -72,18 +75,23 @@ def _skip_groups(cases: list[CaseResult], width: int, color: bool) -> list[str]:
         if len(group) == 1:
             lines.append(_case_line(group[0], width, color))
             continue
-        label = f"{_LABELS[Status.SKIPPED]:<7}"
+        status = group[0].status
+        label = f"{_LABELS[status]:<7}"
         text = _truncate(f"{len(group)} cases: {reason}", width - len(label) - 3)
-        lines.append(f"  {_paint(label, Status.SKIPPED, color)} {text}")
+        lines.append(f"  {_paint(label, status, color)} {text}")
     return lines
 
 
 def _section(heading: str, cases: list[CaseResult], width: int,
              color: bool) -> list[str]:
     lines = [_paint(f"{heading}: {_counts(cases)}", _worst(cases), color)]
+    uncompiled = [c for c in cases if c.kind == ResultKind.COMPILE]
+    # The compiler's line is the one thing to read there: never cut.
+    lines += _groups(uncompiled, _NO_CUT, color)
     lines += [_case_line(case, width, color) for case in cases
-              if case.status in (Status.FAILED, Status.ERROR)]
-    lines += _skip_groups([c for c in cases if c.status is Status.SKIPPED], width, color)
+              if case.status in (Status.FAILED, Status.ERROR)
+              and case.kind != ResultKind.COMPILE]
+    lines += _groups([c for c in cases if c.status is Status.SKIPPED], width, color)
     return lines
 
 

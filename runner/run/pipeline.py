@@ -1,9 +1,10 @@
 """`kgen run`: specs -> plan -> generated suites -> build -> boots -> results.
 
-``run`` reads as its phases: check tools, plan, prepare the session, build,
-main boot, recovery boots, guest-layout boots, finish the results.  Each
-phase is a function below; the boots themselves are in boots.py and
-guests.py, the reboot policy in recovery.py.
+``run`` reads as its phases: check tools, plan, prepare the session, build
+(without the generated suites that do not compile, builds.py), main boot,
+recovery boots, guest-layout boots, finish the results.  Each phase is a
+function below; the boots themselves are in boots.py and guests.py, the
+reboot policy in recovery.py.
 """
 from __future__ import annotations
 
@@ -20,10 +21,16 @@ from kgen.ids import TestId, split_leaf
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import patched_files
-from kgen.runner.harness.session import Session, SessionConfig, first_error_line
-from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
+from kgen.runner.harness.session import Session, SessionConfig
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run import recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
+from kgen.runner.run.builds import (
+    BuildOutcome,
+    build_error_message,
+    build_leaving_out_broken_suites,
+    uncompiled_suite_results,
+)
 from kgen.runner.run.capabilities import Capabilities, probe_tree
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.plan import Plan, generate, make_plan
@@ -82,21 +89,30 @@ def run(req: RunRequest) -> RunOutcome:
         req.log(f"kgen: {len(req.specs)} suite(s) generated into "
                 f"{session.overlay.root}/mm/kgen ({len(changed)} file(s) changed)")
         req.log(f"kgen: building {req.arch} kernel in {session.build_dir}")
-        built = session.build()
-        if not built.ok:
-            return _build_failed(built, plan, props)
-        props |= session.properties()   # the accelerator actually used
-        req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
-                + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
-        booter = Booter(session, req.specs)
-        main = _needs_main_boot(plan)
-        result = _main_boot(booter, plan, props) if main else RunResult()
-        boot_guests(booter, plan.guest_boots, result, props, session.accel)
-        console_log = session.path("console.log" if main else "console.guest1.log")
+        built = build_leaving_out_broken_suites(session, req.specs, caps, plan,
+                                                kunitconfig, patched)
+        uncompiled = uncompiled_suite_results(built, plan)
+        if not built.ok and not built.nothing_to_boot:
+            return _build_failed(built, plan, props, uncompiled,
+                                 build_error_message(built.phase.output, req.specs,
+                                                     str(session.overlay.root)))
+        if built.nothing_to_boot:
+            result, booter, console_log = RunResult(properties=props), None, None
+        else:
+            props |= session.properties()   # the accelerator actually used
+            req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
+                    + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
+            booter = Booter(session, built.specs)
+            main = _needs_main_boot(plan)
+            result = _main_boot(booter, plan, props) if main else RunResult()
+            guests = [g for g in plan.guest_boots if g.suite not in built.dropped]
+            boot_guests(booter, guests, result, props, session.accel)
+            console_log = session.path("console.log" if main else "console.guest1.log")
+    result.suites += uncompiled
     _finish(result, req, plan, props)
-    result.build_log, result.build_seconds = built.output, built.seconds
+    result.build_log, result.build_seconds = built.phase.output, built.seconds
     return RunOutcome(result, plan, build_seconds=built.seconds,
-                      exec_seconds=booter.seconds, console_log=console_log)
+                      exec_seconds=booter.seconds if booter else 0.0, console_log=console_log)
 
 
 def _check_tools(arch_name: str) -> None:
@@ -114,12 +130,15 @@ def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
                          qemu_args=plan.qemu_args, log=req.log)
 
 
-def _build_failed(built: kunit_tool.PhaseResult, plan: Plan,
-                  props: dict[str, str]) -> RunOutcome:
-    result = RunResult(properties=props, raw_log=built.output, build_log=built.output,
-                       build_seconds=built.seconds)
+def _build_failed(built: BuildOutcome, plan: Plan, props: dict[str, str],
+                  uncompiled: list[SuiteResult], message: str) -> RunOutcome:
+    """The kernel did not build: one build error with the log's tail (and
+    the suites already left out for not compiling, as they are)."""
+    output = built.phase.output
+    result = RunResult(suites=uncompiled, properties=props, raw_log=output,
+                       build_log=output, build_seconds=built.seconds)
     result.errors.append(error_result(
-        "build", ResultKind.BUILD, first_error_line(built.output), built.output))
+        "build", ResultKind.BUILD, message, output))
     return RunOutcome(result, plan, build_seconds=built.seconds)
 
 
@@ -197,24 +216,41 @@ def name_unnamed_params(result: RunResult, plan: Plan) -> None:
                                    params[int(param[1:]) - 1]).leaf
 
 
-def report_unreported_cases(result: RunResult, plan: Plan) -> None:
-    """Every planned case of a suite that reported gets a result.
+NO_RESULT = "no result: the kernel never printed a result line for this case"
+# Kinds that say a suite's output was cut short: what is missing after them
+# did not run, it did not vanish.
+_CUT_SHORT = (ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED,
+              ResultKind.BLOCKED, ResultKind.NOT_RUN)
 
-    KUnit prints no plan for a case's parameters, so parameters after the
-    one a crash stopped in leave no trace in KTAP; a case can also simply
-    be missing.  Both become "not run" with the reason, in plan order.
+
+def report_unreported_cases(result: RunResult, plan: Plan) -> None:
+    """Every planned case and parameter of a suite that reported gets a result.
+
+    In a suite whose output was cut short (a crash, a hang, kgen stopping
+    the boot, the run's budget running out), what is missing never ran:
+    "not run", with the reason.  KUnit prints no plan for a case's
+    parameters, so those after a crash leave no trace at all.  In a suite
+    that ran to its end, a planned case or parameter without a result line
+    is an error of its own ("no result"): the kernel skipped it or lost its
+    line, and a suite that quietly reports less than was planned must not
+    pass.
     """
     by_suite = {s.name: s for s in result.suites}
     for planned in plan.cases:
         suite = by_suite.get(planned.suite)
         if suite is None or any(c.name == planned.name for c in suite.cases):
             continue
-        died = next((c for c in suite.cases if c.kind in (
-            ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED)), None)
-        suite.cases.append(CaseResult(
-            planned.name, Status.ERROR, kind=ResultKind.NOT_RUN,
-            message=(f"not run: the kernel stopped in {suite.name}.{died.name}" if died
-                     else "not run: the kernel never reported this case")))
+        cut = next((c for c in suite.cases if c.kind in _CUT_SHORT), None)
+        if cut is None:
+            suite.cases.append(CaseResult(planned.name, Status.ERROR,
+                                          kind=ResultKind.NO_RESULT, message=NO_RESULT))
+        elif cut.kind == ResultKind.NOT_RUN:
+            suite.cases.append(CaseResult(planned.name, Status.ERROR,
+                                          kind=ResultKind.NOT_RUN, message=cut.message))
+        else:
+            suite.cases.append(CaseResult(
+                planned.name, Status.ERROR, kind=ResultKind.NOT_RUN,
+                message=f"not run: the kernel stopped in {suite.name}.{cut.name}"))
     for suite in result.suites:
         order = {c.name: i for i, c in enumerate(plan.cases) if c.suite == suite.name}
         suite.cases.sort(key=lambda c: order.get(c.name, len(order)))
