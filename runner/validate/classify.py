@@ -11,16 +11,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kgen.runner.results.model import RunResult, Status
+from kgen.runner.results.model import CaseResult, RunResult, Status
 
 _SHORT = {Status.PASSED: "pass", Status.FAILED: "fail", Status.ERROR: "error",
           Status.SKIPPED: "skip"}
-BAD = {"fail", "error"}
+# A known issue (spec `known_issue:`) that failed as declared is still a
+# failure here, and one that passed is a pass: a patch that makes a known
+# issue pass fixed it, one that makes it fail again regressed it.
+KNOWN_FAIL, KNOWN_PASS = "known-fail", "known-pass"
+BAD = {"fail", "error", KNOWN_FAIL}
+GOOD = {"pass", KNOWN_PASS}
+
+
+def _short(case: CaseResult) -> str:
+    if case.known_failure:
+        return KNOWN_FAIL
+    if case.known_pass:
+        return KNOWN_PASS
+    return _SHORT[case.status]
 
 
 def statuses(result: RunResult) -> dict[str, str]:
     """'suite.case' -> short status."""
-    out = {f"{s.name}.{c.name}": _SHORT[c.status] for s in result.suites for c in s.cases}
+    out = {f"{s.name}.{c.name}": _short(c) for s in result.suites for c in s.cases}
     out.update({f"kgen.{e.name}": "error" for e in result.errors})
     return out
 
@@ -76,9 +89,9 @@ def classify(steps: list[str], per_step: list[dict[str, str] | None],
                 before, after = table[name][prev], table[name][i]
                 if "unstable" in (before, after) or name in result.unstable:
                     continue
-                if before == "pass" and after in BAD:
+                if before in GOOD and after in BAD:
                     changes.append(Change(name, "regression", before, after))
-                elif before in BAD and after == "pass":
+                elif before in BAD and after in GOOD:
                     changes.append(Change(name, "fixed", before, after))
                 elif before == "absent" and after != "absent":
                     changes.append(Change(name, "new", before, after))

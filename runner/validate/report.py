@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from kgen.runner.validate.classify import BAD, KNOWN_FAIL, KNOWN_PASS
 from kgen.runner.validate.pipeline import StepState, ValidateOutcome
 
 _CELL = {"pass": "✓", "fail": "✗ fail", "error": "✗ error", "skip": "skip",
-         "absent": "–", "not-run": "not run", "unstable": "~ unstable"}
+         "absent": "–", "not-run": "not run", "unstable": "~ unstable",
+         "known-fail": "✗ known issue", "known-pass": "✓ known issue passes"}
 
 
 def verdicts(outcome: ValidateOutcome) -> list[str]:
@@ -22,8 +24,10 @@ def verdicts(outcome: ValidateOutcome) -> list[str]:
             lines.append(f"{label}: {step.state.upper()}" +
                          (f" — {' | '.join(first)}" if first else ""))
         elif i == 0:
-            failing = sum(1 for row in cls.table.values() if row[0] in ("fail", "error"))
-            lines.append(f"{label}: ran, {failing} case(s) already failing")
+            failing = sum(1 for row in cls.table.values() if row[0] in BAD)
+            known = sum(1 for row in cls.table.values() if row[0] == KNOWN_FAIL)
+            lines.append(f"{label}: ran, {failing} case(s) already failing"
+                         + (f" ({known} of them known issues)" if known else ""))
         else:
             regs = cls.regressions(i)
             fixed = [c for c in cls.changes[i] if c.kind == "fixed"]
@@ -41,7 +45,7 @@ def markdown(outcome: ValidateOutcome, messages: dict[str, str] | None = None) -
     out = ["### kgen validate", ""]
     out += [f"- {line}" for line in verdicts(outcome)]
     interesting = [n for n, row in cls.table.items()
-                   if len(set(row)) > 1 or any(c in ("fail", "error") for c in row)]
+                   if len(set(row)) > 1 or any(c in BAD or c == KNOWN_PASS for c in row)]
     out += ["", f"{len(cls.table)} case(s) per step; {len(interesting)} changed or failing"
             + (f"; persistent failures: {len(cls.persistent)}" if cls.persistent else "")
             + (f"; unstable: {len(cls.unstable)}" if cls.unstable else ""), ""]
