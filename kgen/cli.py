@@ -144,7 +144,8 @@ def _request(args):
                       jobs=args.jobs, timeout=args.timeout, stall_seconds=args.stall_timeout,
                       kernel_args=args.kernel_args or [], accel=args.accel, log=_log,
                       kconfig=_kconfig_overrides(args.kconfig or []),
-                      patches=args.patch or [])
+                      patches=args.patch or [],
+                      known_pass_fails=getattr(args, "known_pass", "fail") == "fail")
 
 
 def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
@@ -459,6 +460,9 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
                       "and the run shares the tree's build dir (repeatable, in order)")
     runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
                       help="extra kernel command-line argument (repeatable)")
+    runp.add_argument("--known-pass", choices=("fail", "report"), default="fail",
+                      help="what a spec's known issue that passes does: fail the run "
+                      "(default, so the tracker learns of the fix) or only get reported")
     _add_accel(runp)
 
 

@@ -5,6 +5,7 @@ problem yields no model at all, so no C is ever generated from it.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -17,6 +18,7 @@ import jsonschema
 import yaml
 
 from kgen.arch import arch
+from kgen.kernel_range import BadConstraint, parse_range
 
 from .model import (
     ARRAY_ALLOCS,
@@ -26,6 +28,7 @@ from .model import (
     Expect,
     ExplicitNeeds,
     Guest,
+    KnownIssue,
     Selector,
     Spec,
     Variant,
@@ -345,7 +348,8 @@ def _check_array_size(c: _RawCase, variant: Variant) -> None:
 # ---- What each family admits ----------------------------------------------
 
 _BOUNDARY_SPAN_KEYS = ("boundary", "upper_zone", "pages_each_side")
-_BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
+_BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs",
+                       "known_issue"}
 _BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
                          "no_warning"}
 
@@ -396,7 +400,8 @@ def _boundary_case_ok(c: _RawCase) -> bool:
 
 
 # What a vmalloc-family case may use: these specs track pages as an array.
-_ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs"}
+_ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs",
+                    "known_issue"}
 _ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "no_warning"}
 
 
@@ -580,6 +585,7 @@ def _needs(raw: dict) -> ExplicitNeeds:
 def _case(c: _RawCase, swept: tuple[str, ...], variants: list[Variant], expect: Expect,
           guards: bool) -> Case:
     raw, span = c.raw, c.span
+    variants = _with_known_issues(c, swept, variants)
     return Case(name=raw["name"], line=c.pos.at(c.where)[0], variants=variants,
                 swept=swept, expect=expect, guards=guards,
                 description=raw.get("description", ""), alloc=c.alloc,
@@ -587,6 +593,86 @@ def _case(c: _RawCase, swept: tuple[str, ...], variants: list[Variant], expect: 
                 force=raw.get("force", False), needs=_needs(raw.get("needs", {})),
                 huge=span.get("huge", False), boundary=span.get("boundary"),
                 upper_zone=span.get("upper_zone"))
+
+
+# ---- Known issues ------------------------------------------------------------
+
+def _axis_value(key: str, raw: Any) -> Any:
+    """A swept value as the variant holds it, for comparing with `when`."""
+    if key in ("hold", "poison", "bad_state"):
+        return tuple(_selector(s) for s in raw)
+    return raw
+
+
+def _variant_value(variant: Variant, key: str) -> Any:
+    """The value a variant has on one sweep axis."""
+    attr = {"pages_each_side": "each_side", "poison": "spoil", "bad_state": "spoil"}
+    return getattr(variant, attr.get(key, key))
+
+
+def _with_known_issues(c: _RawCase, swept: tuple[str, ...],
+                       variants: list[Variant]) -> list[Variant]:
+    """Each variant with the first of the case's known issues that applies
+    to it: one without `when`, or one whose `when` names its swept values."""
+    raw = c.raw.get("known_issue")
+    if raw is None:
+        return variants
+    entries = [((), raw)] if isinstance(raw, dict) else \
+        [((i,), entry) for i, entry in enumerate(raw)]
+    issues = []
+    for sub, entry in entries:
+        where = ("known_issue",) + sub
+        issue = _known_issue(c, where, entry)
+        when = _known_when(c, where, entry.get("when", {}), swept)
+        if issue is not None and when is not None:
+            issues.append((issue, when))
+    out = []
+    for variant in variants:
+        match = next((issue for issue, when in issues
+                      if all(_variant_value(variant, k) in values
+                             for k, values in when.items())), None)
+        out.append(dataclasses.replace(variant, known_issue=match) if match else variant)
+    return out
+
+
+def _known_issue(c: _RawCase, where: JsonPath, raw: dict) -> KnownIssue | None:
+    kernels = None
+    if "kernels" in raw:
+        try:
+            kernels = parse_range(raw["kernels"])
+        except BadConstraint as err:
+            c.problem(where + ("kernels",), f"known_issue.kernels: {err}")
+            return None
+    return KnownIssue(reason=" ".join(raw["reason"].split()), link=raw.get("link", ""),
+                      kernels=kernels, line=c.pos.at(c.where + where)[0])
+
+
+def _known_when(c: _RawCase, where: JsonPath, when: dict,
+                swept: tuple[str, ...]) -> dict[str, list[Any]] | None:
+    """`when` as axis -> values, each checked to be a value the case sweeps."""
+    out: dict[str, list[Any]] = {}
+    ok = True
+    for key, values in when.items():
+        if key not in swept:
+            c.problem(where + ("when", key), f"known_issue.when: the case does not sweep "
+                      f"{key!r}" + (f" (it sweeps {', '.join(swept)})" if swept
+                                    else " (it sweeps nothing: leave `when` out)"))
+            ok = False
+            continue
+        allowed = [_axis_value(key, v) for v in c.sweep[key]]
+        out[key] = []
+        for idx, value in enumerate(values):
+            try:
+                normal = _axis_value(key, value)
+            except (TypeError, ValueError, KeyError):
+                normal = None
+            if normal is None or normal not in allowed:
+                c.problem(where + ("when", key, idx), f"known_issue.when: {key} {value!r} "
+                          f"is not one of the swept values {c.sweep[key]!r}")
+                ok = False
+            else:
+                out[key].append(normal)
+    return out if ok else None
 
 
 def load_spec(path: Path) -> Spec:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kgen import protocol as P
 from kgen.arch import DEVICE_TREE, TWO_ZONES
+from kgen.kernel_range import KernelRange
 
 # Spec name of a free API -> the C enum value the helper library expects.
 FREE_APIS: dict[str, str] = {
@@ -126,6 +127,21 @@ class Selector:
 
 
 @dataclass(frozen=True)
+class KnownIssue:
+    """A failure kgen knows about (spec `known_issue:`): reported as such,
+    not failing the run; passing again is what fails it."""
+
+    reason: str
+    link: str = ""
+    kernels: KernelRange | None = None   # None: every kernel
+    line: int = 0                        # where the spec declares it
+
+    def applies_to(self, kernel_version: str) -> bool:
+        """Whether the issue is expected on this kernel."""
+        return self.kernels is None or self.kernels.matches(kernel_version)
+
+
+@dataclass(frozen=True)
 class Variant:
     """One concrete run of a case: a point in its sweep."""
 
@@ -137,6 +153,9 @@ class Variant:
     pages: int | None = None           # vmalloc family: pages instead of order
     layout: str | None = None          # page_array layout
     each_side: int | None = None       # boundary family: pages per side
+    # The case's known issue for this parameter (spec `known_issue:`, the
+    # first whose `when` it matches), if any.
+    known_issue: KnownIssue | None = None
 
     @property
     def nr_pages(self) -> int:

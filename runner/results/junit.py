@@ -33,7 +33,44 @@ def _clean(text: str) -> str:
     return _ILLEGAL_XML.sub("", _ANSI.sub("", text))
 
 
-def _testcase(case: CaseResult, classname: str) -> TestCase:
+def known_failure_message(case: CaseResult) -> str:
+    """The one line a known failure is reported with."""
+    return (f"known issue: {case.known_issue.describe()}; failed as expected"
+            + (f" ({case.kind})" if case.kind else "")
+            + (f": {case.message}" if case.message else ""))
+
+
+def known_pass_message(case: CaseResult) -> str:
+    """The one line a known issue that passed is reported with."""
+    issue = case.known_issue
+    return (f"known issue now passes: {issue.describe()}; remove the known_issue"
+            + (f" at {issue.where}" if issue.where else "")
+            + (f" or narrow its kernels ({issue.kernels})" if issue.kernels else ""))
+
+
+def _known_result(case: CaseResult, fails_run: bool) -> Skipped | Failure | None:
+    """Known issues in the form CI report viewers show best.
+
+    A known failure is a <skipped type="known-issue">: Jenkins, GitLab and
+    GitHub's JUnit viewers list skips with their message and never count
+    them as failures (pytest reports its xfail the same way), and
+    junit-10.xsd allows no properties on a testcase.  A known issue that
+    passed is a <failure type="known-issue-passed"> when it fails the run,
+    so the viewer shows in red why the build broke.
+    """
+    if case.known_failure:
+        skipped = Skipped(_clean(known_failure_message(case)), "known-issue")
+        skipped.text = _clean("\n".join(case.details or case.log[-ERROR_TAIL_LINES:])
+                              or case.message)
+        return skipped
+    if case.known_pass and fails_run:
+        failure = Failure(_clean(known_pass_message(case)), "known-issue-passed")
+        failure.text = _clean(known_pass_message(case))
+        return failure
+    return None
+
+
+def _testcase(case: CaseResult, classname: str, known_pass_fails: bool = True) -> TestCase:
     testcase = TestCase(_clean(case.name), _clean(classname))
     if case.time is not None:
         # Most cases take microseconds: keep them, in plain decimal notation
@@ -42,7 +79,10 @@ def _testcase(case: CaseResult, classname: str) -> TestCase:
         testcase._elem.set("time", f"{case.time:.6f}")
     message = _clean(case.message) or None
     kind = _clean(case.kind) or None
-    if case.status is Status.FAILED:
+    known = _known_result(case, known_pass_fails)
+    if known is not None:
+        testcase.result = [known]
+    elif case.status is Status.FAILED:
         failure = Failure(message, kind)
         failure.text = _clean("\n".join(case.details) or case.message)
         testcase.result = [failure]
@@ -53,24 +93,28 @@ def _testcase(case: CaseResult, classname: str) -> TestCase:
         error.text = _clean("\n".join(case.log[-ERROR_TAIL_LINES:])
                             or case.message)
         testcase.result = [error]
-    if case.log:
-        testcase.system_out = _clean("\n".join(case.log))
+    log = case.log
+    if case.known_pass and not known_pass_fails:
+        log = [known_pass_message(case), *log]
+    if log:
+        testcase.system_out = _clean("\n".join(log))
     return testcase
 
 
 def _testsuite(name: str, cases: list[CaseResult],
-               properties: dict[str, str]) -> TestSuite:
+               properties: dict[str, str], known_pass_fails: bool = True) -> TestSuite:
     suite = TestSuite(_clean(name))
     for key, value in sorted(properties.items()):
         suite.add_property(_clean(key), _clean(value))
-    suite.add_testcases([_testcase(case, name) for case in cases])
+    suite.add_testcases([_testcase(case, name, known_pass_fails) for case in cases])
     return suite
 
 
 def build_junit(result: RunResult) -> JUnitXml:
     """The JUnit document for ``result``: one <testsuite> per suite, plus
     one named ``ERRORS_SUITE`` for RunResult.errors if there are any."""
-    suites = [_testsuite(s.name, s.cases, {**result.properties, **s.properties})
+    suites = [_testsuite(s.name, s.cases, {**result.properties, **s.properties},
+                         result.known_pass_fails)
               for s in result.suites]
     if result.errors:
         suites.append(_testsuite(ERRORS_SUITE, result.errors,

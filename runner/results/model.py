@@ -51,6 +51,25 @@ class Status(enum.Enum):
     ERROR = "error"        # crashed, never ran, timed out, build/boot error
 
 
+@dataclass(frozen=True)
+class KnownIssueNote:
+    """A spec's known issue for one case, as the results carry it."""
+
+    reason: str
+    link: str = ""
+    kernels: str = ""      # the spec's constraint; "" for every kernel
+    where: str = ""        # "spec.yaml:LINE", where the spec declares it
+
+    def describe(self) -> str:
+        """"<reason> (<link>)", one line."""
+        return self.reason + (f" ({self.link})" if self.link else "")
+
+
+# Error kinds that say nothing about the case itself: it did not run, or
+# only waited for another case.  A known issue is not "seen" in those.
+_NOT_THE_CASE = (ResultKind.NOT_RUN, ResultKind.BLOCKED)
+
+
 @dataclass
 class CaseResult:
     """One KUnit test case, or one parameter of a parameterised case.
@@ -81,6 +100,25 @@ class CaseResult:
     # For a run-level error (RunResult.errors) that belongs to one suite,
     # e.g. the crash of that suite's guest-layout boot: the suite.
     suite: str = ""
+    # The spec says this case fails on this kernel (spec `known_issue:`).
+    known_issue: KnownIssueNote | None = None
+
+    @property
+    def known_failure(self) -> bool:
+        """It failed or errored, as its known issue says it does."""
+        return (self.known_issue is not None
+                and self.status in (Status.FAILED, Status.ERROR)
+                and self.kind not in _NOT_THE_CASE)
+
+    @property
+    def known_pass(self) -> bool:
+        """It passed although its spec says it is known to fail."""
+        return self.known_issue is not None and self.status is Status.PASSED
+
+    @property
+    def unexpected_failure(self) -> bool:
+        """Failed or errored, and no known issue accounts for it."""
+        return self.status in (Status.FAILED, Status.ERROR) and not self.known_failure
 
     @property
     def function(self) -> str:
@@ -123,6 +161,9 @@ class RunResult:
     # reports that describe the build (KCIDB); empty/None if none ran.
     build_log: list[str] = field(default_factory=list)
     build_seconds: float | None = None
+    # Whether a known issue that passed fails the run (kgen run
+    # --known-pass): by default it does, so the tracker learns of the fix.
+    known_pass_fails: bool = True
 
     def all_cases(self) -> list[CaseResult]:
         cases = [c for s in self.suites for c in s.cases]
@@ -133,6 +174,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed or errored (skips are fine)."""
-        return not any(c.status in (Status.FAILED, Status.ERROR)
+        """True when nothing failed or errored (skips and known failures
+        are fine), and no known issue passed unless that is allowed."""
+        return not any(c.unexpected_failure or (c.known_pass and self.known_pass_fails)
                        for c in self.all_cases())

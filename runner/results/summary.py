@@ -3,9 +3,13 @@
 One line of counts per suite, one line per case that did not pass (so a
 failure is visible without opening the JUnit file), and a final total
 line "N passed, N failed, N skipped, N errors" that scripts may grep.
+Known issues (spec `known_issue:`) have counts of their own, appended
+when there are any: a known failure is neither failed nor an error, and a
+known issue that passed is not among the passed, it is listed loudly.
 """
 from __future__ import annotations
 
+from kgen.runner.results.junit import known_failure_message, known_pass_message
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 
 # Heading for RunResult.errors, named like the JUnit pseudo-suite.
@@ -24,18 +28,30 @@ _LABELS = {Status.FAILED: "FAILED", Status.SKIPPED: "SKIPPED",
            Status.ERROR: "ERROR"}
 
 
+_KNOWN = "KNOWN"      # failed as its known issue says
+_XPASS = "XPASS"      # a known issue that passed
+
+
 def _count(cases: list[CaseResult], status: Status) -> int:
-    return sum(1 for case in cases if case.status is status)
+    """Cases with this status that no known issue accounts for."""
+    return sum(1 for case in cases if case.status is status
+               and not case.known_failure and not case.known_pass)
 
 
 def _counts(cases: list[CaseResult]) -> str:
+    known = sum(1 for case in cases if case.known_failure)
+    passing = sum(1 for case in cases if case.known_pass)
     return (f"{_count(cases, Status.PASSED)} passed, "
             f"{_count(cases, Status.FAILED)} failed, "
             f"{_count(cases, Status.SKIPPED)} skipped, "
-            f"{_count(cases, Status.ERROR)} errors")
+            f"{_count(cases, Status.ERROR)} errors"
+            + (f", {known} known failures" if known else "")
+            + (f", {passing} known issues now pass" if passing else ""))
 
 
-def _worst(cases: list[CaseResult]) -> Status:
+def _worst(cases: list[CaseResult], known_pass_fails: bool = True) -> Status:
+    if known_pass_fails and any(case.known_pass for case in cases):
+        return Status.ERROR
     for status in (Status.ERROR, Status.FAILED, Status.SKIPPED):
         if _count(cases, status):
             return status
@@ -82,15 +98,27 @@ def _groups(cases: list[CaseResult], width: int, color: bool) -> list[str]:
     return lines
 
 
+def _known_line(case: CaseResult, width: int, color: bool, known_pass_fails: bool) -> str:
+    if case.known_pass:
+        label, status = _XPASS, Status.ERROR if known_pass_fails else Status.SKIPPED
+        message = known_pass_message(case)
+    else:
+        label, status = _KNOWN, Status.SKIPPED
+        message = known_failure_message(case)
+    text = _truncate(f"{case.name}: {_one_line(message)}", width - 10)
+    return f"  {_paint(f'{label:<7}', status, color)} {text}"
+
+
 def _section(heading: str, cases: list[CaseResult], width: int,
-             color: bool) -> list[str]:
-    lines = [_paint(f"{heading}: {_counts(cases)}", _worst(cases), color)]
+             color: bool, known_pass_fails: bool = True) -> list[str]:
+    lines = [_paint(f"{heading}: {_counts(cases)}", _worst(cases, known_pass_fails), color)]
     uncompiled = [c for c in cases if c.kind == ResultKind.COMPILE]
     # The compiler's line is the one thing to read there: never cut.
     lines += _groups(uncompiled, _NO_CUT, color)
     lines += [_case_line(case, width, color) for case in cases
-              if case.status in (Status.FAILED, Status.ERROR)
-              and case.kind != ResultKind.COMPILE]
+              if case.unexpected_failure and case.kind != ResultKind.COMPILE]
+    lines += [_known_line(case, width, color, known_pass_fails) for case in cases
+              if case.known_pass or case.known_failure]
     lines += _groups([c for c in cases if c.status is Status.SKIPPED], width, color)
     return lines
 
@@ -103,10 +131,16 @@ def render_summary(result: RunResult, *, color: bool = False,
     ``width``: case lines are cut to this many characters.
     """
     lines: list[str] = []
+    strict = result.known_pass_fails
     for suite in result.suites:
-        lines += _section(suite.name, suite.cases, width, color)
+        lines += _section(suite.name, suite.cases, width, color, strict)
     if result.errors:
-        lines += _section(ERRORS_HEADING, result.errors, width, color)
+        lines += _section(ERRORS_HEADING, result.errors, width, color, strict)
     every = result.all_cases()
-    lines.append(_paint(_counts(every), _worst(every), color))
+    passing = [case for case in every if case.known_pass]
+    if passing and strict:
+        lines.append(_paint(f"{len(passing)} known issue(s) now pass: the run fails so "
+                            "that the tracker learns of the fix (kgen run --known-pass "
+                            "report to only report them)", Status.ERROR, color))
+    lines.append(_paint(_counts(every), _worst(every, strict), color))
     return "\n".join(lines)

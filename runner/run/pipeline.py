@@ -18,6 +18,7 @@ from kgen.cache import default_build_dir
 from kgen.errors import EnvironmentProblem, UsageError
 from kgen.generator.render import spec_hash
 from kgen.ids import TestId, split_leaf
+from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import patched_files
@@ -33,6 +34,7 @@ from kgen.runner.run.builds import (
 )
 from kgen.runner.run.capabilities import Capabilities, probe_tree
 from kgen.runner.run.guests import boot_guests
+from kgen.runner.run.known import mark_known_issues
 from kgen.runner.run.plan import Plan, generate, make_plan
 from kgen.spec.model import Spec
 
@@ -53,6 +55,8 @@ class RunRequest:
     kconfig: dict[str, bool] = field(default_factory=dict)
     # --patch: patches the build applies on top of the tree (never to it).
     patches: list[Path] = field(default_factory=list)
+    # --known-pass: whether a known issue that passes fails the run.
+    known_pass_fails: bool = True
 
 
 @dataclass
@@ -195,6 +199,9 @@ def _finish(result: RunResult, req: RunRequest, plan: Plan, props: dict[str, str
     name_unnamed_params(result, plan)
     report_unreported_cases(result, plan)
     _report_missing_suites(req.specs, result)
+    mark_known_issues(result, req.specs,
+                      result.properties.get("kernel.version") or kernel_version(req.tree),
+                      req.known_pass_fails)
 
 
 def _drop_suites(result: RunResult, suites: set[str]) -> None:

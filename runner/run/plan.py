@@ -9,7 +9,7 @@ from kgen.errors import UsageError
 from kgen.generator.render import render_all
 from kgen.ids import TestGlob, TestId
 from kgen.runner.run.capabilities import Capabilities
-from kgen.spec.model import Case, Spec, Variant
+from kgen.spec.model import Case, KnownIssue, Spec, Variant
 
 
 def test_id(spec: Spec, case: Case, variant: Variant) -> TestId:
@@ -75,6 +75,7 @@ class PlannedCase:
     id: TestId
     skip: str | None = None   # reason, when it cannot run here
     needs: list[str] = field(default_factory=list)
+    known_issue: str = ""     # the spec's known issue for it, if any
 
     @property
     def suite(self) -> str:
@@ -148,6 +149,8 @@ class Plan:
                              f"{boot.dma_limit:#x}")
         for case in self.cases:
             state = f"SKIP  ({case.skip})" if case.skip else "RUN"
+            if case.known_issue:
+                state += f"  [known issue: {case.known_issue}]"
             lines.append(f"  {case.suite}.{case.name}: {state}")
         return "\n".join(lines)
 
@@ -168,7 +171,9 @@ def make_plan(specs: list[Spec], caps: Capabilities,
                 skip = caps.skip_reason(needs)
                 if not skip:
                     needs_all += needs
-                cases.append(PlannedCase(test, skip, [str(n) for n in needs]))
+                known = variant.known_issue
+                cases.append(PlannedCase(test, skip, [str(n) for n in needs],
+                                         _known_text(known)))
     qemu_args: list[str] = []
     if memory:
         memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)
@@ -177,6 +182,12 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
                 kernel_args=kernel_args, qemu_args=qemu_args,
                 guest_boots=_guest_boots(specs, cases, arch(caps.arch)))
+
+
+def _known_text(known: KnownIssue | None) -> str:
+    if known is None:
+        return ""
+    return known.reason + (f" (on kernels {known.kernels})" if known.kernels else "")
 
 
 def _guest_boots(specs: list[Spec], cases: list[PlannedCase],

@@ -22,12 +22,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kgen.runner.results.model import RunResult, Status
+from kgen.runner.results.model import CaseResult, RunResult, Status
 
 _SHORT = {Status.PASSED: "pass", Status.FAILED: "fail", Status.ERROR: "error",
           Status.SKIPPED: "skip"}
-BAD = {"fail", "error"}
-RAN = {"pass", "fail", "error"}
+# A known issue (spec `known_issue:`) that failed as declared is still a
+# failure here, and one that passed is a pass: a patch that makes a known
+# issue pass fixed it, one that makes it fail again regressed it.
+KNOWN_FAIL, KNOWN_PASS = "known-fail", "known-pass"
+BAD = {"fail", "error", KNOWN_FAIL}
+GOOD = {"pass", KNOWN_PASS}
+RAN = GOOD | BAD
 ABSENT = "absent"
 FLAKY = "flaky"
 
@@ -38,9 +43,17 @@ ALLOW_OPTION = {REGRESSION: None, SKIPPED: "--allow-skips",
                 NO_RESULT: "--allow-missing", FLAKY: "--allow-flaky"}
 
 
+def _short(case: CaseResult) -> str:
+    if case.known_failure:
+        return KNOWN_FAIL
+    if case.known_pass:
+        return KNOWN_PASS
+    return _SHORT[case.status]
+
+
 def statuses(result: RunResult) -> dict[str, str]:
     """'suite.case' -> short status."""
-    out = {f"{s.name}.{c.name}": _SHORT[c.status] for s in result.suites for c in s.cases}
+    out = {f"{s.name}.{c.name}": _short(c) for s in result.suites for c in s.cases}
     out.update({f"kgen.{e.name}": "error" for e in result.errors})
     return out
 
@@ -131,13 +144,13 @@ class Classification:
 def _change(name: str, before: str, after: str) -> Change | None:
     if before == after or FLAKY in (before, after):
         return None
-    if before == "pass" and after in BAD:
+    if before in GOOD and after in BAD:
         kind = REGRESSION
     elif before in RAN and after == "skip":
         kind = SKIPPED
     elif before in RAN and after == ABSENT:
         kind = NO_RESULT
-    elif before in BAD and after == "pass":
+    elif before in BAD and after in GOOD:
         kind = "fixed"
     elif before == ABSENT:
         kind = "new"

@@ -7,7 +7,10 @@ import json
 
 from kgen.runner.validate.classify import (
     ALLOW_OPTION,
+    BAD,
     FLAKY,
+    KNOWN_FAIL,
+    KNOWN_PASS,
     REGRESSION,
     SKIPPED,
     Allowed,
@@ -19,7 +22,8 @@ from kgen.runner.validate.pipeline import StepState, ValidateOutcome
 STRICT = Allowed()      # no --allow-* option given
 
 _CELL = {"pass": "✓", "fail": "✗ fail", "error": "✗ error", "skip": "skip",
-         "absent": "– no result", "not-run": "not run", "flaky": "~ flaky"}
+         "absent": "– no result", "not-run": "not run", "flaky": "~ flaky",
+         "known-fail": "✗ known issue", "known-pass": "✓ known issue passes"}
 
 
 def _names(cases: list[str]) -> str:
@@ -64,8 +68,10 @@ def verdicts(outcome: ValidateOutcome, allowed: Allowed = STRICT) -> list[str]:
             lines.append(f"{label}: {step.state.upper()}" +
                          (f" — {' | '.join(first)}" if first else ""))
         elif i == 0:
-            failing = sum(1 for row in cls.table.values() if row[0] in ("fail", "error"))
+            failing = sum(1 for row in cls.table.values() if row[0] in BAD)
+            known = sum(1 for row in cls.table.values() if row[0] == KNOWN_FAIL)
             lines.append(f"{label}: ran, {failing} case(s) already failing"
+                         + (f" ({known} of them known issues)" if known else "")
                          + "".join(f"; {p}" for p in _step_problems(cls, 0, allowed)))
         else:
             problems = _step_problems(cls, i, allowed)
@@ -117,7 +123,7 @@ def markdown(outcome: ValidateOutcome, messages: dict[str, str] | None = None,
     out = ["### kgen validate", "", f"**Verdict: {overall(outcome, allowed)}**", ""]
     out += [f"- {line}" for line in verdicts(outcome, allowed)]
     interesting = [n for n, row in cls.table.items()
-                   if len(set(row)) > 1 or any(c in ("fail", "error") for c in row)]
+                   if len(set(row)) > 1 or any(c in BAD or c == KNOWN_PASS for c in row)]
     nr_flaky = len({n for step in cls.flaky for n in step})
     out += ["", f"{len(cls.table)} case(s) per step; {len(interesting)} changed or failing"
             + (f"; persistent failures: {len(cls.persistent)}" if cls.persistent else "")
