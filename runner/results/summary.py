@@ -22,8 +22,10 @@ _COLORS = {
     Status.FAILED: "\x1b[31m",   # red
     Status.ERROR: "\x1b[1;31m",  # bold red
 }
-# A width that cuts nothing.
+# A width that cuts nothing, and the kinds whose message is a compiler's
+# line: the one thing to read there, never cut.
 _NO_CUT = 1 << 16
+_UNCUT = (ResultKind.COMPILE, ResultKind.BUILD)
 _LABELS = {Status.FAILED: "FAILED", Status.SKIPPED: "SKIPPED",
            Status.ERROR: "ERROR"}
 
@@ -113,10 +115,10 @@ def _section(heading: str, cases: list[CaseResult], width: int,
              color: bool, known_pass_fails: bool = True) -> list[str]:
     lines = [_paint(f"{heading}: {_counts(cases)}", _worst(cases, known_pass_fails), color)]
     uncompiled = [c for c in cases if c.kind == ResultKind.COMPILE]
-    # The compiler's line is the one thing to read there: never cut.
     lines += _groups(uncompiled, _NO_CUT, color)
-    lines += [_case_line(case, width, color) for case in cases
-              if case.unexpected_failure and case.kind != ResultKind.COMPILE]
+    lines += [_case_line(case, _NO_CUT if case.kind in _UNCUT else width, color)
+              for case in cases if case.unexpected_failure
+              and case.kind != ResultKind.COMPILE]
     lines += [_known_line(case, width, color, known_pass_fails) for case in cases
               if case.known_pass or case.known_failure]
     lines += _groups([c for c in cases if c.status is Status.SKIPPED], width, color)

@@ -9,7 +9,8 @@ else (the helper library, a header, the tree itself, Kconfig, the link)
 stays a build error.
 
 Bounded: at most MAX_BUILDS builds.  make stops at its first failure, so
-two broken suites usually cost two builds, each incremental.
+two broken suites usually cost two builds, each incremental.  Each build
+keeps its log beside the build dir: build.log, build.retry1.log, ...
 """
 from __future__ import annotations
 
@@ -134,6 +135,5 @@ def uncompiled_suite_results(outcome: BuildOutcome, plan: Plan) -> list[SuiteRes
                             kind=ResultKind.COMPILE, log=list(log))
                  for planned in plan.cases if planned.suite == suite]
         suites.append(SuiteResult(suite, cases, properties={
-            "kgen.compile_error": failure.first_error,
-            "kgen.compiled": "no"}))
+            "kgen.compile_error": failure.first_error}))
     return suites

@@ -13,7 +13,7 @@ import xmlschema
 from kgen.cli import shipped_specs
 from kgen.runner.harness.kunit_tool import PhaseResult
 from kgen.runner.results.junit import write_junit
-from kgen.runner.results.model import ResultKind, RunResult, Status
+from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.runner.results.summary import render_summary
 from kgen.runner.run.builds import (
     HELPER_NOT_COMPILED,
@@ -159,3 +159,10 @@ def test_a_build_error_names_the_helper_library():
     # A suite that still failed when kgen gave up is not the helper library.
     suite = build_error_message(log("um_kunit_case_attributes.log"), SPECS, OVERLAY)
     assert suite.startswith("mm/kgen/kgen_frozen_kunit.c:312:50: error:")
+
+
+def test_the_summary_never_cuts_a_compiler_line():
+    message = build_error_message(log("um_free_pages_bulk_may_sleep.log"), SPECS, OVERLAY)
+    result = RunResult(errors=[CaseResult("build", Status.ERROR, message=message,
+                                          kind=ResultKind.BUILD)])
+    assert f"ERROR   build: {message}" in render_summary(result, width=60)
