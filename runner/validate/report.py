@@ -141,8 +141,17 @@ def markdown(outcome: ValidateOutcome, messages: dict[str, str] | None = None,
         out += [f"- `{name}` at {step}: {', '.join(runs)}"
                 for step, name, runs in flaky_rows[:10]]
     if messages:
+        # Cases that changed for one reason (26 skips that all say which
+        # API the tree lacks) share one line.
+        by_message: dict[str, list[str]] = {}
+        for name, msg in messages.items():
+            by_message.setdefault(msg, []).append(name)
         out += ["", "Messages at the step where a case changed:", ""]
-        out += [f"- `{name}`: {msg}" for name, msg in list(messages.items())[:10]]
+        for msg, names in list(by_message.items())[:10]:
+            who = ", ".join(f"`{n}`" for n in names[:3])
+            if len(names) > 3:
+                who += f" and {len(names) - 3} more"
+            out.append(f"- {who}: {msg}")
     return "\n".join(out) + "\n"
 
 

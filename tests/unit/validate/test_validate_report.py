@@ -59,6 +59,7 @@ def test_the_skip_reason_is_in_the_report():
     assert first_messages(SKIPPING) == {"kgen_s.b": SKIP_REASON, "kgen_s.c": SKIP_REASON}
     md = markdown(SKIPPING, first_messages(SKIPPING))
     assert "**Verdict: FAILED: 2 pass → skip" in md
+    assert f"- `kgen_s.b`, `kgen_s.c`: {SKIP_REASON}" in md      # one line per reason
     assert "| `kgen_s.b` | ✓ | skip |" in md
 
 
