@@ -16,6 +16,9 @@ class PlannedCase:
     id: TestId
     skip: str | None = None   # reason, when it cannot run here
     needs: list[str] = field(default_factory=list)
+    # It runs, but an expectation cannot be checked here: why.  A run that
+    # passes everything else ends as a KUnit skip with this reason.
+    unchecked: str | None = None
 
     @property
     def suite(self) -> str:
@@ -66,6 +69,10 @@ class Plan:
         generator writes into the suites."""
         return {c.id: c.skip for c in self.cases if c.skip}
 
+    def unchecked(self) -> dict[TestId, str]:
+        """TestId -> what it cannot check and why, for tests that run."""
+        return {c.id: c.unchecked for c in self.cases if c.unchecked and not c.skip}
+
     def params_of(self, suite: str, function: str) -> list[str]:
         """Parameter descriptions of one case, in spec (= KUnit) order."""
         return [c.id.param for c in self.cases
@@ -89,6 +96,8 @@ class Plan:
                              f"{boot.dma_limit:#x}")
         for case in self.cases:
             state = f"SKIP  ({case.skip})" if case.skip else "RUN"
+            if case.unchecked and not case.skip:
+                state += f"   ({case.unchecked})"
             lines.append(f"  {case.suite}.{case.name}: {state}")
         return "\n".join(lines)
 
@@ -110,7 +119,8 @@ def make_plan(specs: list[Spec], caps: Capabilities,
                 skip = caps.skip_reason(needs)
                 if not skip:
                     needs_all += needs
-                cases.append(PlannedCase(test, skip, [str(n) for n in needs]))
+                cases.append(PlannedCase(test, skip, [str(n) for n in needs],
+                                         _unchecked(case, variant, caps)))
     qemu_args: list[str] = []
     if memory:
         memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)
@@ -119,6 +129,14 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
                 kernel_args=kernel_args, qemu_args=qemu_args,
                 guest_boots=_guest_boots(specs, cases, arch(caps.arch)))
+
+
+def _unchecked(case, variant, caps: Capabilities) -> str | None:
+    """Why expectations of a variant cannot be checked on this tree, or None."""
+    reasons = [f"expect.{key} not checked: {why}"
+               for key, need in case.expect_needs_of(variant)
+               if (why := caps.unmet(need))]
+    return "; ".join(reasons) or None
 
 
 def _guest_boots(specs: list[Spec], cases: list[PlannedCase],
@@ -141,4 +159,4 @@ def generate(specs: list[Spec], caps: Capabilities, plan: Plan | None = None) ->
     """The generated mm/kgen/ files for specs on caps' tree and arch: the
     plan's skip decisions and the tree's KGEN_HAVE_ values, rendered."""
     plan = plan or make_plan(specs, caps)
-    return render_all(specs, plan.skips(), caps.have())
+    return render_all(specs, plan.skips(), caps.have(), plan.unchecked())
