@@ -74,12 +74,8 @@ struct kgen_pageset *kgen_pageset_new(struct kunit *test, struct page **pages,
 }
 
 /**
- * kgen_pageset_ready() - the pages are known: index them, mark them
- * @set: a set whose pages array is filled in with pages the test owns and
- *       is about to free
- *
- * Marks every page unprepared (KGEN_UNPREPARED): only free_pages_prepare()
- * clears the mark.
+ * kgen_pageset_ready() - the pages are known: index them by pfn
+ * @set: a set whose pages array is filled in
  */
 void kgen_pageset_ready(struct kgen_pageset *set)
 {
@@ -88,7 +84,6 @@ void kgen_pageset_ready(struct kgen_pageset *set)
 	for (i = 0; i < set->nr; i++) {
 		set->by_pfn[i].pfn = page_to_pfn(set->pages[i]);
 		set->by_pfn[i].idx = i;
-		kgen_mark_unprepared(set->pages[i]);
 	}
 	sort(set->by_pfn, set->nr, sizeof(*set->by_pfn), kgen_cmp_pfn, NULL);
 }

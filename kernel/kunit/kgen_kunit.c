@@ -217,8 +217,7 @@ static struct page *kgen_alloc_block(struct kunit *test, struct kgen_span *span,
  *
  * Allocates the block (above MAX_PAGE_ORDER with alloc_contig_pages() or
  * alloc_contig_frozen_pages()), fills every page with a pfn-derived
- * pattern, marks every span page unprepared (kgen_prepared.c), drains the
- * pcp lists and snapshots the zone's NR_FREE_PAGES.  Skips the case when a
+ * pattern, drains the pcp lists and snapshots the zone's NR_FREE_PAGES.  Skips the case when a
  * split_page() or compound span of @order exceeds this kernel's
  * MAX_PAGE_ORDER; asserts (and so ends the case) when memory is short.
  *

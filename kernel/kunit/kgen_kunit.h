@@ -156,6 +156,7 @@ struct kgen_pageset {
 struct kgen_pageset *kgen_pageset_new(struct kunit *test, struct page **pages,
 				      unsigned long nr);
 void kgen_pageset_ready(struct kgen_pageset *set);
+void kgen_pageset_mark(struct kgen_pageset *set);
 void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
 				 const char *api, bool check);
 void kgen_expect_pages_prepared(struct kunit *test, struct kgen_pageset *set,

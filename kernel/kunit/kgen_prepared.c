@@ -22,6 +22,22 @@
 #endif
 
 /**
+ * kgen_pageset_mark() - mark every page of a set as not yet prepared
+ * @set: pages the test owns and is about to free
+ *
+ * Only cases that check expect.prepared mark their pages: the check also
+ * takes the mark off a page that reached the buddy without it, which would
+ * otherwise report a bad page state at its next allocation.
+ */
+void kgen_pageset_mark(struct kgen_pageset *set)
+{
+	unsigned long i;
+
+	for (i = 0; i < set->nr; i++)
+		kgen_mark_unprepared(set->pages[i]);
+}
+
+/**
  * kgen_unprepared_in_buddy() - is a free page still marked unprepared?
  * @page: a page the test marked and handed to a free path
  *
