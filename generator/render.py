@@ -106,14 +106,16 @@ def _boundary_param(case: Case, variant: Variant, _sels: _Selectors) -> dict:
 def _array_param(case: Case, variant: Variant, _sels: _Selectors) -> dict:
     return {"nr_pages": variant.nr_pages,
             "layout": LAYOUTS.get(variant.layout or "", "KGEN_ARRAY_SORTED"),
-            "merge_order": _merge_order(case, variant)}
+            "merge_order": _merge_order(case, variant),
+            "batched": case.checks_batching(variant)}
 
 
 def _span_param(case: Case, variant: Variant, sels: _Selectors) -> dict:
     return {"order": variant.order, "api": FREE_APIS[variant.free],
             "hold": sels.table(variant.hold), "nr_hold": len(variant.hold),
             "refs": variant.hold_refs,
-            "spoil": sels.table(variant.spoil), "nr_spoil": len(variant.spoil)}
+            "spoil": sels.table(variant.spoil), "nr_spoil": len(variant.spoil),
+            "batched": case.checks_batching(variant)}
 
 
 def _param_builder(case: Case):
@@ -122,7 +124,8 @@ def _param_builder(case: Case):
     return _array_param if case.array_family else _span_param
 
 
-def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
+def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str],
+               unchecked: Mapping[TestId, str]) -> dict:
     """Plain data the template turns into one case's C (no C text here)."""
     test = TestId(spec.suite, case.name)
     sels = _Selectors(test.function)
@@ -132,8 +135,12 @@ def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
         # The plan decided; the generator only writes the decision down.
-        skip = skips.get(TestId(spec.suite, case.name, desc if case.parameterised else ""))
-        params.append(build(case, variant, sels) | {"skip": skip, "desc": desc})
+        tid = TestId(spec.suite, case.name, desc if case.parameterised else "")
+        param = build(case, variant, sels) | {"skip": skips.get(tid), "desc": desc,
+                                              "unchecked": unchecked.get(tid)}
+        if param["unchecked"] and "batched" in param:
+            param["batched"] = False     # the tree does not batch: only log
+        params.append(param)
     return {
         "name": case.name,
         "c_name": test.function,
@@ -151,6 +158,7 @@ def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
         "boundary": case.boundary_family,
         "span_alloc": case.alloc,
         "huge": case.huge,
+        "contiguous": case.contiguous,
         "misuse": case.misuse,
         "guarded": case.guards,
         "e": case.expect,
@@ -166,8 +174,8 @@ def _merge_order(case: Case, variant: Variant) -> int:
     """
     if case.expect.merged is None:
         return 0
-    if case.alloc == "vmalloc":
-        return -1
+    if case.alloc == "vmalloc" or case.contiguous:
+        return -1     # the area's page order; a contiguous range's own order
     if case.alloc == "vmap":
         return 0      # separately allocated order-0 pages
     size_order = variant.nr_pages.bit_length() - 1
@@ -179,19 +187,23 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(spec.path.read_bytes()).hexdigest()
 
 
-def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None) -> str:
+def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None,
+                 unchecked: Mapping[TestId, str] | None = None) -> str:
     """The C source of the KUnit suite for one spec.
 
     skips: the plan's skip reason for each test that cannot run on this
     tree and arch (kgen.runner.run.plan); every other test runs.
+    unchecked: for tests that run, what they cannot check on this tree;
+    such a test that passes ends as a skip with this reason.
     """
     skips = skips or {}
+    unchecked = unchecked or {}
     template = _environment().get_template("suite.c.j2")
     return template.render(
         spec=spec,
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
-        cases=[_case_view(spec, c, skips) for c in spec.cases],
+        cases=[_case_view(spec, c, skips, unchecked) for c in spec.cases],
         guest=spec.guest is not None,
     )
 
@@ -211,13 +223,15 @@ def render_makefile(specs: list[Spec]) -> str:
 
 
 def render_all(specs: list[Spec], skips: Mapping[TestId, str],
-               have: Mapping[str, bool]) -> dict[str, str]:
+               have: Mapping[str, bool],
+               unchecked: Mapping[TestId, str] | None = None) -> dict[str, str]:
     """File name -> contents of everything generated for mm/kgen/.
 
     skips: the plan's decisions (TestId -> reason); have: KGEN_HAVE_<NAME>
-    values for kgen_caps.h (Capabilities.have()).
+    values for kgen_caps.h (Capabilities.have()); unchecked: the plan's
+    expectations a running test cannot check (Plan.unchecked()).
     """
-    files = {suite_filename(s): render_suite(s, skips) for s in specs}
+    files = {suite_filename(s): render_suite(s, skips, unchecked) for s in specs}
     files["Makefile"] = render_makefile(specs)
     files["kgen_caps.h"] = render_caps(have)
     return files

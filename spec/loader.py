@@ -338,11 +338,15 @@ def _check_span_free(c: _RawCase, variant: Variant) -> None:
 
 
 def _check_array_size(c: _RawCase, variant: Variant) -> None:
-    """free_pages_bulk() takes a page_array of a power-of-two size."""
+    """free_pages_bulk() takes a page_array of a power-of-two size; a
+    contiguous vmap is one aligned alloc_contig_pages() range."""
     pages = variant.pages
     if c.alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
         c.problem(c.swept_or("pages", ("span", "pages")),
                   f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
+    if c.span.get("contiguous") and pages & (pages - 1):
+        c.problem(c.swept_or("pages", ("span", "pages")),
+                  f"a contiguous vmap needs a power-of-two size, not {pages}")
 
 
 # ---- What each family admits ----------------------------------------------
@@ -351,7 +355,7 @@ _BOUNDARY_SPAN_KEYS = ("boundary", "upper_zone", "pages_each_side")
 _BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs",
                        "known_issue"}
 _BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
-                         "no_warning"}
+                         "merged", "prepared", "balanced", "no_warning"}
 
 
 def _only_keys(c: _RawCase, case_keys: set[str], expect_keys: set[str], what: str) -> bool:
@@ -373,6 +377,10 @@ def _boundary_case_ok(c: _RawCase) -> bool:
     if not isinstance(raw.get("expect", {}).get("nr_free_pages", True), bool):
         problem(("expect", "nr_free_pages"), "boundary spans check nr_free_pages per "
                 "zone: true or false")
+        ok = False
+    if raw.get("expect", {}).get("merged", True) not in (True, False, "max"):
+        problem(("expect", "merged"), "boundary spans merge as far as each side's "
+                "alignment allows: merged is true (or max) or false")
         ok = False
     for key in sorted(set(sweep) - {"free", "pages_each_side"}):
         problem(("sweep", key), "boundary spans sweep free or pages_each_side only")
@@ -402,7 +410,8 @@ def _boundary_case_ok(c: _RawCase) -> bool:
 # What a vmalloc-family case may use: these specs track pages as an array.
 _ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs",
                     "known_issue"}
-_ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "no_warning"}
+_ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "prepared", "batched",
+                      "balanced", "no_warning"}
 
 
 def _array_case_ok(c: _RawCase) -> bool:
@@ -430,6 +439,9 @@ def _array_case_ok(c: _RawCase) -> bool:
         ok = False
     if alloc != "vmalloc" and "huge" in span:
         problem(("span", "huge"), "huge applies to vmalloc spans")
+        ok = False
+    if alloc != "vmap" and "contiguous" in span:
+        problem(("span", "contiguous"), "contiguous applies to vmap spans")
         ok = False
     return ok
 
@@ -543,6 +555,8 @@ def _span_expect(c: _RawCase, guards: bool, variants: list[Variant]) -> Expect:
         warnings=raw.get("warnings", 1 if c.misuse == "tail_start" else None),
         splats=tuple(raw.get(
             "splats", ["Bad page state"] if c.spoil_kind == "bad_state" else [])),
+        prepared=raw.get("prepared", True),
+        batched=raw.get("batched", True),
     )
     if expect.guards and not guards:
         c.problem(("expect", "guards"), "expect.guards needs span.guards: true")
@@ -550,6 +564,9 @@ def _span_expect(c: _RawCase, guards: bool, variants: list[Variant]) -> Expect:
         c.problem(("expect", "held_refcount"), "held_refcount without any held pages")
     if expect.warnings is not None and not c.misuse:
         c.problem(("expect", "warnings"), "expect.warnings counts the WARNs of a misuse: case")
+    if raw.get("batched") and all(v.free == "free_page_loop" for v in variants):
+        c.problem(("expect", "batched"), "free_page_loop frees page by page: "
+                  "expect.batched applies to the batched free APIs")
     return expect
 
 
@@ -559,7 +576,8 @@ def _array_expect(c: _RawCase) -> Expect:
     return Expect(freed=raw.get("freed", True), merged=_merged(raw.get("merged", "max")),
                   no_warning=raw.get("no_warning", True),
                   nr_vmalloc=raw.get("nr_vmalloc", c.alloc in ("vmalloc", "vmap")),
-                  guards=False)
+                  prepared=raw.get("prepared", True), batched=raw.get("batched", True),
+                  balanced=raw.get("balanced", True), guards=False)
 
 
 def _boundary_expect(c: _RawCase) -> Expect:
@@ -570,7 +588,10 @@ def _boundary_expect(c: _RawCase) -> Expect:
                   no_warning=raw.get("no_warning", True),
                   no_straddle=raw.get("no_straddle", True),
                   zones_kept=raw.get("zones_kept", True),
-                  guards=False, merged=None, balanced=False)
+                  merged=_merged(raw.get("merged", "max")),
+                  prepared=raw.get("prepared", True),
+                  balanced=raw.get("balanced", True),
+                  guards=False, batched=False)
 
 
 def _needs(raw: dict) -> ExplicitNeeds:
@@ -591,7 +612,8 @@ def _case(c: _RawCase, swept: tuple[str, ...], variants: list[Variant], expect: 
                 description=raw.get("description", ""), alloc=c.alloc,
                 compound=c.compound, spoil_kind=c.spoil_kind, misuse=c.misuse,
                 force=raw.get("force", False), needs=_needs(raw.get("needs", {})),
-                huge=span.get("huge", False), boundary=span.get("boundary"),
+                huge=span.get("huge", False), contiguous=span.get("contiguous", False),
+                boundary=span.get("boundary"),
                 upper_zone=span.get("upper_zone"))
 
 

@@ -94,6 +94,18 @@ class Need:
 # kgen.runner.run.capabilities): before the batched free (Linux 6.12)
 # free_contig_range() WARNs about every page with other references.
 FREE_CONTIG_RANGE_WARNS_IN_USE = "free_contig_range_warns_in_use"
+# Behaviour an expectation needs (probed the same way): the batched free
+# (Linux 7.2+), which hands aligned chunks of a run to the allocator at
+# once, and a vfree() that frees through it.  Before it (6.12) both free
+# page by page, and expect.batched has nothing to check.
+BATCHED_FREE = "batched_free"
+BATCHED_VFREE = "batched_vfree"
+# ... and pcp lists in use: without them every free goes straight to the
+# buddy, where a batched and a per-page free end in the same state.
+PCP_LISTS = "pcp_lists"
+# Free APIs that batch; free_page_loop is the per-page reference.
+BATCHED_APIS = ("free_contig_range", "__free_contig_range", "free_pages_bulk",
+                "free_contig_frozen_range", "vfree")
 
 # "merged: max" - every freed page in the largest block the holes allow.
 MERGED_MAX = -1
@@ -220,6 +232,8 @@ class Expect:
     zones_kept: bool = True            # boundary: pages keep zone and node
     warnings: int | None = None        # WARN*() count a misuse must cause
     splats: tuple[str, ...] = ()       # console reports the case must cause
+    prepared: bool = True              # freed pages went through free_pages_prepare()
+    batched: bool = True               # freed in whole chunks, seen before a drain
 
 
 @dataclass(frozen=True)
@@ -303,6 +317,7 @@ class Case:
     misuse: str | None = None          # "tail_start" | "order_mismatch"
     force: bool = False                # run a misuse known to crash the kernel
     huge: bool = False                 # vmalloc_huge()
+    contiguous: bool = False           # vmap of one alloc_contig_pages() range
     boundary: str | None = None        # boundary family: zone/node/section
     upper_zone: str | None = None      # zone boundary: zone above it
     needs: ExplicitNeeds = ExplicitNeeds()
@@ -349,7 +364,7 @@ class Case:
         if self.array_family and self.expect.nr_vmalloc:
             needs.add(Need(NeedKind.SYMBOL, "NR_VMALLOC", "expect.nr_vmalloc"))
         if variant.free in ("free_contig_range", "free_contig_frozen_range") or \
-                self.alloc in ("contig", "frozen", "boundary"):
+                self.alloc in ("contig", "frozen", "boundary") or self.contiguous:
             needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
         if self.frozen:
             needs.add(Need(NeedKind.API, "alloc_frozen_pages" if self.compound
@@ -364,6 +379,26 @@ class Case:
                            "which hits VM_BUG_ON_PAGE(compound_order != order) in "
                            "free_pages_prepare() under DEBUG_VM and crashes the kernel"))
         return sorted(needs)
+
+    def checks_batching(self, variant: Variant) -> bool:
+        """Whether expect.batched applies to this variant's free API."""
+        return (self.expect.batched and not self.boundary_family
+                and variant.free in BATCHED_APIS)
+
+    def expect_needs_of(self, variant: Variant) -> list[tuple[str, Need]]:
+        """(expect key, need) pairs: what one expectation needs beyond the
+        case.  A tree that lacks it runs the case without that check, and
+        a case that passes everything else then ends as a skip that names
+        what was not checked."""
+        if not self.checks_batching(variant):
+            return []
+        pcp = Need(NeedKind.BEHAVIOUR, PCP_LISTS, "pcp lists in use")
+        if variant.free == "vfree":
+            return [("batched", Need(NeedKind.BEHAVIOUR, BATCHED_VFREE,
+                                     "a vfree() that frees through the batched free")),
+                    ("batched", pcp)]
+        return [("batched", Need(NeedKind.BEHAVIOUR, BATCHED_FREE,
+                                 f"a batched {variant.free}()")), ("batched", pcp)]
 
 
 @dataclass

@@ -335,12 +335,18 @@ struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
 	bs->nid = kunit_kcalloc(test, 2 * bs->nr_each, sizeof(*bs->nid), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, bs->zid);
 	KUNIT_ASSERT_NOT_NULL(test, bs->nid);
+	bs->set_pages = kunit_kmalloc_array(test, 2 * bs->nr_each,
+					    sizeof(*bs->set_pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, bs->set_pages);
 	for (i = 0; i < 2 * bs->nr_each; i++) {
 		struct page *page = pfn_to_page(bs->pfn + i);
 
 		bs->zid[i] = page_zonenum(page);
 		bs->nid[i] = page_to_nid(page);
+		bs->set_pages[i] = page;
 	}
+	bs->set = kgen_pageset_new(test, bs->set_pages, 2 * bs->nr_each);
+	kgen_pageset_ready(bs->set);
 	kunit_info(test, "span [%#lx, %#lx) crosses pfn %#lx: %s node %d | %s node %d\n",
 		   bs->pfn, bs->pfn + 2 * bs->nr_each, bs->boundary,
 		   bs->zone[0]->name, zone_to_nid(bs->zone[0]),
@@ -646,16 +652,13 @@ void kgen_expect_bspan_zones_kept(struct kunit *test, struct kgen_bspan *bs)
 		page_to_nid(pfn_to_page(bs->pfn + first)));
 }
 
-/**
- * kgen_expect_bspan_free_deltas() - each zone gained exactly its own pages
- * @test: the test case
- * @bs: the span, freed
- *
- * Pages on pcp lists are not counted in NR_FREE_PAGES, hence the drain.  A
- * chunk put on the wrong zone's lists shows up here as one zone gaining
- * pages that belong to the other.
+/*
+ * Each zone's NR_FREE_PAGES since just before the free must have moved by
+ * exactly its side's pages plus the pages of a page-backed pages[] array
+ * given back in that zone; @key names the expectation in the message.
  */
-void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
+static void kgen_bspan_check_deltas(struct kunit *test, struct kgen_bspan *bs,
+				    const char *key)
 {
 	unsigned long now[2];
 	long delta[2], want[2];
@@ -667,8 +670,9 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 		want[0] = 2 * bs->nr_each +
 			  (bs->array_zone == bs->zone[0] ? bs->array_pages : 0);
 		KUNIT_EXPECT_EQ_MSG(test, delta[0], want[0],
-			"expect.nr_free_pages: zone %s node %d NR_FREE_PAGES changed by %+ld, expected %+ld",
-			bs->zone[0]->name, zone_to_nid(bs->zone[0]), delta[0], want[0]);
+			"expect.%s: zone %s node %d NR_FREE_PAGES changed by %+ld, expected %+ld",
+			key, bs->zone[0]->name, zone_to_nid(bs->zone[0]), delta[0],
+			want[0]);
 		return;
 	}
 	want[0] = bs->nr_each;
@@ -678,8 +682,118 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 	else if (bs->array_zone == bs->zone[1])
 		want[1] += bs->array_pages;
 	KUNIT_EXPECT_TRUE_MSG(test, delta[0] == want[0] && delta[1] == want[1],
-		"expect.nr_free_pages: NR_FREE_PAGES changed by %+ld in %s node %d (expected %+ld, the pages below pfn %#lx) and by %+ld in %s node %d (expected %+ld)",
-		delta[0], bs->zone[0]->name, zone_to_nid(bs->zone[0]), want[0],
-		bs->boundary, delta[1], bs->zone[1]->name,
+		"expect.%s: NR_FREE_PAGES changed by %+ld in %s node %d (expected %+ld, the pages below pfn %#lx) and by %+ld in %s node %d (expected %+ld)",
+		key, delta[0], bs->zone[0]->name, zone_to_nid(bs->zone[0]),
+		want[0], bs->boundary, delta[1], bs->zone[1]->name,
 		zone_to_nid(bs->zone[1]), want[1]);
+}
+
+/**
+ * kgen_expect_bspan_free_deltas() - each zone gained exactly its own pages
+ * @test: the test case
+ * @bs: the span, freed
+ *
+ * Pages on pcp lists are not counted in NR_FREE_PAGES, hence the drain.  A
+ * chunk put on the wrong zone's lists shows up here as one zone gaining
+ * pages that belong to the other.
+ */
+void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
+{
+	kgen_bspan_check_deltas(test, bs, "nr_free_pages");
+}
+
+/*
+ * Order of the largest naturally aligned block around @pfn that stays in
+ * [@lo, @hi), at most MAX_PAGE_ORDER.
+ */
+static int kgen_best_order_in(unsigned long pfn, unsigned long lo,
+			      unsigned long hi)
+{
+	int order;
+
+	for (order = 0; order < MAX_PAGE_ORDER; order++) {
+		unsigned long start = ALIGN_DOWN(pfn, 1UL << (order + 1));
+
+		if (start < lo || start + (1UL << (order + 1)) > hi)
+			break;
+	}
+	return order;
+}
+
+/**
+ * kgen_expect_bspan_merged() - each side merged as far as its alignment allows
+ * @test: the test case
+ * @bs: the span, freed
+ *
+ * After a drain, every page must sit in a buddy block at least as large as
+ * the largest naturally aligned block around it inside its own side of the
+ * boundary: blocks may not cross the boundary, but a free that leaves a
+ * merge undone inside a side is a bug too.
+ */
+void kgen_expect_bspan_merged(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long i, flags, bad = 0, first = 0;
+	int want_first = 0, got_first = 0;
+
+	kgen_bspan_drain(bs);
+	kgen_bspan_lock(bs, &flags);
+	for (i = 0; i < 2 * bs->nr_each; i++) {
+		unsigned long pfn = bs->pfn + i;
+		bool upper = pfn >= bs->boundary;
+		int want = kgen_best_order_in(pfn, upper ? bs->boundary : bs->pfn,
+					      upper ? bs->pfn + 2 * bs->nr_each :
+						      bs->boundary);
+		int got = kgen_buddy_block_locked(pfn, NULL);
+
+		if (got >= want)
+			continue;
+		if (!bad++) {
+			first = i;
+			want_first = want;
+			got_first = got;
+		}
+	}
+	kgen_bspan_unlock(bs, flags);
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0UL,
+		"expect.merged: %lu pages in smaller buddy blocks than their side of boundary pfn %#lx allows; first: pfn %#lx (%s side) order %d, want >= %d",
+		bad, bs->boundary, bs->pfn + first,
+		bs->pfn + first < bs->boundary ? "lower" : "upper",
+		got_first, want_first);
+}
+
+/**
+ * kgen_expect_bspan_prepared() - every freed page went through
+ *                                free_pages_prepare()
+ * @test: the test case
+ * @bs: the span, freed
+ */
+void kgen_expect_bspan_prepared(struct kunit *test, struct kgen_bspan *bs)
+{
+	kgen_bspan_drain(bs);
+	kgen_expect_pages_prepared(test, bs->set, "freed");
+}
+
+/**
+ * kgen_expect_bspan_balanced() - every page allocated for the case is back
+ * @test: the test case
+ * @bs: the span, freed
+ *
+ * Gives back the pages[] array the test made for free_pages_bulk() (vfree()
+ * frees its own), then each zone must have gained exactly its side's pages
+ * plus the array's pages where the array is a page allocation.
+ */
+void kgen_expect_bspan_balanced(struct kunit *test, struct kgen_bspan *bs)
+{
+	if (bs->pages) {
+		struct folio *folio = is_vmalloc_addr(bs->pages) ? NULL :
+				      virt_to_folio(bs->pages);
+
+		if (folio && !folio_test_slab(folio)) {
+			bs->array_zone = folio_zone(folio);
+			bs->array_pages = folio_nr_pages(folio);
+		}
+		kvfree(bs->pages);
+		bs->pages = NULL;
+	}
+	kgen_bspan_check_deltas(test, bs, "balanced");
 }

@@ -215,11 +215,11 @@ static struct page *kgen_alloc_block(struct kunit *test, struct kgen_span *span,
  * @order: log2 of the number of pages in the span
  * @layout: whether the span has guard pages around it
  *
- * Allocates the block (for a guarded split span above MAX_PAGE_ORDER with
- * alloc_contig_pages()), fills every page with a pfn-derived pattern,
- * drains the pcp lists and snapshots the zone's NR_FREE_PAGES.  Skips the
- * case when @order exceeds this kernel's MAX_PAGE_ORDER; asserts (and so
- * ends the case) when memory is short.
+ * Allocates the block (above MAX_PAGE_ORDER with alloc_contig_pages() or
+ * alloc_contig_frozen_pages()), fills every page with a pfn-derived
+ * pattern, drains the pcp lists and snapshots the zone's NR_FREE_PAGES.  Skips the case when a
+ * split_page() or compound span of @order exceeds this kernel's
+ * MAX_PAGE_ORDER; asserts (and so ends the case) when memory is short.
  *
  * Return: the span; it is released by a KUnit cleanup action.
  */
@@ -232,7 +232,13 @@ struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
 	struct page *block;
 	unsigned long i;
 
-	if (order > MAX_PAGE_ORDER)
+	/*
+	 * Beyond MAX_PAGE_ORDER only a contiguous range allocator can provide
+	 * the span (and the batched free must cut it into MAX_PAGE_ORDER
+	 * chunks); a split_page() span or a compound folio cannot be that big.
+	 */
+	if (order > MAX_PAGE_ORDER &&
+	    (alloc == KGEN_ALLOC_SPLIT || alloc == KGEN_ALLOC_FROZEN_COMPOUND))
 		kunit_skip(test, "order %u > MAX_PAGE_ORDER (%u) on this kernel",
 			   order, MAX_PAGE_ORDER);
 	if (layout == KGEN_LAYOUT_GUARDED)
@@ -262,6 +268,7 @@ struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
 	span->array = kunit_kmalloc_array(test, span->nr_pages,
 					  sizeof(*span->array), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, span->array);
+	span->set = kgen_pageset_new(test, span->array, span->nr_pages);
 
 	block = kgen_alloc_block(test, span, block_order);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, block,
@@ -280,6 +287,7 @@ struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
 		kgen_fill_page(pfn_to_page(span->block_pfn + i));
 	for (i = 0; i < span->nr_pages; i++)
 		span->array[i] = kgen_span_page(span, i);
+	kgen_pageset_ready(span->set);
 
 	kgen_drain(span);
 	span->free_after_alloc = kgen_zone_free_pages(span);
@@ -504,6 +512,43 @@ void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 		span->owner[base + idx] = KGEN_OWNED;
 	kunit_skip(span->test, "%s() is not available in this kernel",
 		   kgen_free_api_name(api));
+}
+
+/* Held and spoiled pages end the runs the free path frees. */
+static void kgen_span_note_refused(struct kgen_span *span)
+{
+	unsigned long idx;
+
+	for (idx = 0; idx < span->nr_pages; idx++)
+		span->set->refused[idx] = span->refs[idx] || span->spoiled[idx];
+}
+
+/**
+ * kgen_expect_span_batched() - the span was freed in whole chunks
+ * @test: the test case
+ * @span: the span, right after the free and before any drain
+ * @api: the free path that freed it
+ * @check: whether to check (a batched API on a tree that batches) or only
+ *         log where the pages went
+ */
+void kgen_expect_span_batched(struct kunit *test, struct kgen_span *span,
+			      enum kgen_free_api api, bool check)
+{
+	kgen_span_note_refused(span);
+	kgen_expect_pageset_batched(test, span->set, kgen_free_api_name(api),
+				    check);
+}
+
+/**
+ * kgen_expect_prepared() - every freed span page went through
+ *                          free_pages_prepare(), no held page did
+ * @test: the test case
+ * @span: the span, freed and drained, held pages still held
+ */
+void kgen_expect_prepared(struct kunit *test, struct kgen_span *span)
+{
+	kgen_span_note_refused(span);
+	kgen_expect_pages_prepared(test, span->set, "freed");
 }
 
 /**

@@ -77,6 +77,92 @@ enum kgen_spoil {
 	KGEN_SPOIL_BAD_STATE,	/* PG_reserved: "BUG: Bad page state", leaked */
 };
 
+/*
+ * What the free path did with each page (kgen_prepared.c, kgen_batching.c).
+ *
+ * free_pages_prepare() clears every flag in PAGE_FLAGS_CHECK_AT_PREP; that
+ * is all page flags but PG_hwpoison, and nothing else on the free path
+ * writes page->flags.  kgen sets PG_owner_priv_1 ("owner use": the test
+ * owns the page) on every page it hands to a free path.  It is not in
+ * PAGE_FLAGS_CHECK_AT_FREE, so free_pages_prepare() does not call the page
+ * bad; it clears it.  A free page that still has it was never prepared.
+ */
+#define KGEN_UNPREPARED		PG_owner_priv_1
+
+/* page->flags as a bit array: memdesc_flags_t since 7.2, a plain word before. */
+static inline unsigned long *kgen_page_flags(struct page *page)
+{
+#if KGEN_HAVE_MEMDESC_FLAGS
+	return &page->flags.f;
+#else
+	return &page->flags;
+#endif
+}
+
+/**
+ * kgen_mark_unprepared() - mark a page the test is about to free
+ * @page: an order-0 page, or any page of a compound one, that the test owns
+ */
+static inline void kgen_mark_unprepared(struct page *page)
+{
+	set_bit(KGEN_UNPREPARED, kgen_page_flags(page));
+}
+
+/**
+ * kgen_page_unprepared() - whether free_pages_prepare() left a page alone
+ * @page: a page the test marked
+ *
+ * Return: true while the mark is still there.
+ */
+static inline bool kgen_page_unprepared(struct page *page)
+{
+	return test_bit(KGEN_UNPREPARED, kgen_page_flags(page));
+}
+
+int kgen_unprepared_in_buddy(struct page *page);
+
+/* A page and its index in a kgen_pageset, sorted by pfn. */
+struct kgen_pfn_idx {
+	unsigned long pfn;
+	unsigned long idx;
+};
+
+/**
+ * struct kgen_pageset - the pages a case hands to a free path
+ * @nr: number of pages
+ * @pages: the pages, in the order the free API sees them
+ * @by_pfn: the same pages sorted by pfn, to match pcp list entries
+ * @refused: per page, set when the free path must leave the page out (a
+ *           held or spoiled page ends a run)
+ * @want: per page, the order of the chunk the batched free hands it to the
+ *        allocator in, or -1 for a refused page
+ * @got: per page, the order of the free unit holding it right after the
+ *       free (a buddy block or a pcp list entry), or -1 for none
+ * @on_pcp: per page, whether that unit is a pcp list entry
+ *
+ * Allocated with the case's pages, before any NR_FREE_PAGES snapshot: the
+ * checks that use it must not allocate between the free and the counts.
+ */
+struct kgen_pageset {
+	unsigned long nr;
+	struct page **pages;
+	struct kgen_pfn_idx *by_pfn;
+	u8 *refused;
+	s8 *want;
+	s8 *got;
+	u8 *on_pcp;
+};
+
+struct kgen_pageset *kgen_pageset_new(struct kunit *test, struct page **pages,
+				      unsigned long nr);
+void kgen_pageset_ready(struct kgen_pageset *set);
+void kgen_pageset_mark(struct kgen_pageset *set);
+void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
+				 const char *api, bool check);
+void kgen_expect_pages_prepared(struct kunit *test, struct kgen_pageset *set,
+				const char *what);
+void kgen_skip_unchecked(struct kunit *test, const char *why);
+
 /* Per-page ownership, for cleanup and for the expectations. */
 enum kgen_page_owner {
 	KGEN_OWNED,		/* the test holds the allocation (or frozen) page */
@@ -97,6 +183,10 @@ enum kgen_page_owner {
  * @layout: vmalloc family: page array layout
  * @merge_order: vmalloc family: order every freed page's block must reach,
  *               or -1 for the vmalloc area's own page order
+ * @batched: @api batches: check that it freed whole chunks (else only log
+ *           where the pages went)
+ * @unchecked: why an expectation cannot be checked on this tree, or NULL;
+ *             a case that passes everything else then ends as a skip
  * @desc: KUnit parameter description ("order=9,free=free_contig_range")
  */
 struct kgen_split_param {
@@ -111,6 +201,8 @@ struct kgen_split_param {
 	unsigned long nr_pages;
 	int layout;
 	int merge_order;
+	bool batched;
+	const char *unchecked;
 	char desc[KUNIT_PARAM_DESC_SIZE];
 };
 
@@ -129,6 +221,7 @@ struct kgen_split_param {
  *        scanner's get_page_unless_zero() would)
  * @spoiled: per span page, enum kgen_spoil applied to it
  * @array: the span's pages, for free_pages_bulk()
+ * @set: the span's pages for the checks made right after the free
  * @free_after_alloc: zone NR_FREE_PAGES right after allocation and a drain
  * @taint_before: kernel taint flags when the span was allocated
  */
@@ -145,6 +238,7 @@ struct kgen_span {
 	unsigned int *refs;
 	u8 *spoiled;
 	struct page **array;
+	struct kgen_pageset *set;
 	unsigned long free_after_alloc;
 	unsigned long taint_before;
 };
@@ -176,6 +270,9 @@ unsigned long kgen_span_nr_spoiled(const struct kgen_span *span);
 
 void kgen_expect_freed(struct kunit *test, struct kgen_span *span,
 		       const char *what);
+void kgen_expect_span_batched(struct kunit *test, struct kgen_span *span,
+			      enum kgen_free_api api, bool check);
+void kgen_expect_prepared(struct kunit *test, struct kgen_span *span);
 void kgen_expect_retained(struct kunit *test, struct kgen_span *span,
 			  int refcount);
 void kgen_expect_leaked(struct kunit *test, struct kgen_span *span);
@@ -229,6 +326,11 @@ enum kgen_array_layout {
  * @vmalloc_before: kgen_nr_vmalloc() before the allocation
  * @vmalloc_after_alloc: kgen_nr_vmalloc() right after a vmalloc
  * @taint_before: kernel taint flags before the allocation
+ * @set: @pages, for the checks made right after the free
+ * @free_at_start: kgen_nr_free_all() before the case allocated any page
+ * @free_before_free: kgen_nr_free_all() just before the free
+ * @back_pages: pages the free must give back (the area's, its array's)
+ * @array_pages: of those, the pages of the area's own pages[] array
  */
 struct kgen_parr {
 	struct kunit *test;
@@ -243,12 +345,18 @@ struct kgen_parr {
 	long vmalloc_before;
 	long vmalloc_after_alloc;
 	unsigned long taint_before;
+	struct kgen_pageset *set;
+	unsigned long free_at_start;
+	unsigned long free_before_free;
+	unsigned long back_pages;
+	unsigned long array_pages;
 };
 
 long kgen_nr_vmalloc(void);
 struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
 				    bool huge);
-struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages);
+struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages,
+				     bool contiguous);
 void kgen_vfree_area(struct kgen_parr *arr);
 struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
 				  enum kgen_array_layout layout);
@@ -256,6 +364,11 @@ void kgen_free_array_bulk(struct kgen_parr *arr);
 void kgen_expect_array_freed(struct kunit *test, struct kgen_parr *arr,
 			     int min_order);
 void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr);
+unsigned long kgen_nr_free_all(void);
+void kgen_expect_array_batched(struct kunit *test, struct kgen_parr *arr,
+			       bool check);
+void kgen_expect_array_prepared(struct kunit *test, struct kgen_parr *arr);
+void kgen_expect_array_balanced(struct kunit *test, struct kgen_parr *arr);
 
 /**
  * kgen_expect_parr_no_warning() - no WARN, bad page or oops during the case
@@ -310,6 +423,8 @@ struct kgen_boundary_param {
  * @nid: per page, node id before the free
  * @free_before: NR_FREE_PAGES of @zone[0] and @zone[1] just before the free
  * @taint_before: kernel taint flags before the span was allocated
+ * @set_pages: the span's pages in pfn order, for @set
+ * @set: the span's pages, for the checks made after the free
  */
 struct kgen_bspan {
 	struct kunit *test;
@@ -322,9 +437,10 @@ struct kgen_bspan {
 	struct zone *array_zone;
 	unsigned long array_pages;
 	u8 *zid;
-	int *nid;
-	unsigned long free_before[2];
+	int *nid;	unsigned long free_before[2];
 	unsigned long taint_before;
+	struct page **set_pages;
+	struct kgen_pageset *set;
 };
 
 void kgen_guest_require(struct kunit *test, const char *layout);
@@ -335,6 +451,9 @@ void kgen_expect_bspan_freed(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_no_straddle(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_zones_kept(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs);
+void kgen_expect_bspan_merged(struct kunit *test, struct kgen_bspan *bs);
+void kgen_expect_bspan_prepared(struct kunit *test, struct kgen_bspan *bs);
+void kgen_expect_bspan_balanced(struct kunit *test, struct kgen_bspan *bs);
 
 /**
  * kgen_expect_bspan_no_warning() - the kernel did not complain

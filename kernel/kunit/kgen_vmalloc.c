@@ -6,10 +6,13 @@
  *
  * The pages of such a case are not one pfn range, so they are tracked as an
  * array.  The checks: every page back in the buddy after a drain, huge
- * allocations back as high-order blocks, and the NR_VMALLOC node counter
- * (including per-cpu deltas) back to its value before the case.
+ * allocations back as high-order blocks, the NR_VMALLOC node counter
+ * (including per-cpu deltas) back to its value before the case, and
+ * NR_FREE_PAGES: the free gives back exactly the area's pages and its own
+ * pages[] array's.
  */
 #include <linux/gfp.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/panic.h>
 #include <linux/vmalloc.h>
@@ -76,6 +79,29 @@ static void kgen_parr_release(void *data)
 	}
 }
 
+/**
+ * kgen_nr_free_all() - NR_FREE_PAGES of every zone, exactly, after a drain
+ *
+ * A vmalloc area's pages, and its pages[] array, may come from any zone.
+ *
+ * Return: the sum over populated zones, per-cpu deltas included.
+ */
+unsigned long kgen_nr_free_all(void)
+{
+	unsigned long sum = 0;
+	struct zone *zone;
+
+	drain_all_pages(NULL);
+	for_each_populated_zone(zone)
+		sum += kgen_zone_nr_free(zone);
+	return sum;
+}
+
+/*
+ * Everything the case's bookkeeping needs is allocated here, with the
+ * cleanup action, before the counters are read: after that, only the pages
+ * under test may move them.
+ */
 static struct kgen_parr *kgen_parr_new(struct kunit *test, unsigned long nr,
 				       unsigned long nr_owned)
 {
@@ -90,7 +116,10 @@ static struct kgen_parr *kgen_parr_new(struct kunit *test, unsigned long nr,
 	arr->owned = kunit_kcalloc(test, nr_owned ?: 1, sizeof(*arr->owned),
 				   GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, arr->owned);
-	drain_all_pages(NULL);
+	arr->set = kgen_pageset_new(test, arr->pages, nr);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
+							     arr));
+	arr->free_at_start = kgen_nr_free_all();
 	arr->vmalloc_before = kgen_nr_vmalloc();
 	arr->taint_before = get_taint();
 	return arr;
@@ -115,11 +144,10 @@ struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
 	arr->addr = huge ? vmalloc_huge(size, GFP_KERNEL) : vmalloc(size);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, arr->addr, "vmalloc of %lu pages failed",
 				  nr_pages);
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
-							     arr));
 	arr->vmalloc_after_alloc = kgen_nr_vmalloc();
 	for (i = 0; i < nr_pages; i++)
 		arr->pages[i] = vmalloc_to_page(arr->addr + i * PAGE_SIZE);
+	kgen_pageset_ready(arr->set);
 	area = find_vm_area(arr->addr);
 	KUNIT_ASSERT_NOT_NULL(test, area);
 #ifdef CONFIG_HAVE_ARCH_HUGE_VMALLOC
@@ -131,10 +159,36 @@ struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
 	return arr;
 }
 
+/* Order-0 pages for a vmap(): one by one, or one contiguous range. */
+static void kgen_vmap_take_pages(struct kgen_parr *arr, bool contiguous)
+{
+	struct kunit *test = arr->test;
+	struct page *first = NULL;
+	unsigned long i;
+
+	if (contiguous) {
+#ifdef CONFIG_CONTIG_ALLOC
+		first = alloc_contig_pages(arr->nr, GFP_KERNEL | __GFP_NOWARN,
+					   numa_node_id(), NULL);
+#endif
+		KUNIT_ASSERT_NOT_NULL_MSG(test, first,
+					  "cannot allocate %lu contiguous pages", arr->nr);
+		/* Aligned to its size: it merges back to this order at most. */
+		arr->order = min_t(unsigned int, ilog2(arr->nr), MAX_PAGE_ORDER);
+	}
+	for (i = 0; i < arr->nr; i++) {
+		arr->owned[i] = first ? first + i : alloc_page(GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, arr->owned[i]);
+		arr->pages[i] = arr->owned[i];
+	}
+}
+
 /**
  * kgen_vmap_put_pages() - vmap() of order-0 pages with VM_MAP_PUT_PAGES
  * @test: the test case
  * @nr_pages: pages to map
+ * @contiguous: take them as one pfn range from alloc_contig_pages() (a
+ *              power of two, aligned to its size), not page by page
  *
  * The array and one reference per page go to vmap(); vfree() must then free
  * them through free_pages_bulk() without touching NR_VMALLOC, which vmap()
@@ -142,19 +196,14 @@ struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
  *
  * Return: the tracked pages.
  */
-struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages)
+struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages,
+				     bool contiguous)
 {
 	struct kgen_parr *arr = kgen_parr_new(test, nr_pages, nr_pages);
 	struct page **pages;
-	unsigned long i;
 
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
-							     arr));
-	for (i = 0; i < nr_pages; i++) {
-		arr->owned[i] = alloc_page(GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(test, arr->owned[i]);
-		arr->pages[i] = arr->owned[i];
-	}
+	kgen_vmap_take_pages(arr, contiguous);
+	kgen_pageset_ready(arr->set);
 	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pages);
 	memcpy(pages, arr->pages, nr_pages * sizeof(*pages));
@@ -169,12 +218,42 @@ struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages
 	return arr;
 }
 
+/*
+ * Pages behind an allocation that is not a slab object: a vmalloc area
+ * (with, in turn, its own pages[] array) or a large kmalloc.
+ */
+static unsigned long kgen_backing_pages(const void *ptr)
+{
+	struct vm_struct *area;
+	struct folio *folio;
+
+	if (!ptr)
+		return 0;
+	if (is_vmalloc_addr(ptr)) {
+		area = find_vm_area(ptr);
+		return area ? area->nr_pages + kgen_backing_pages(area->pages) : 0;
+	}
+	folio = virt_to_folio(ptr);
+	return folio_test_slab(folio) ? 0 : folio_nr_pages(folio);
+}
+
 /**
  * kgen_vfree_area() - vfree() the area
- * @arr: pages of a kgen_vmalloc_area()
+ * @arr: pages of a kgen_vmalloc_area() or kgen_vmap_put_pages()
+ *
+ * First records what vfree() must give back: the area's pages and the
+ * pages of its pages[] array (vmalloc()ed above PAGE_SIZE, a large kmalloc
+ * for a vmap() caller's big array; a slab object gives back no page).
  */
 void kgen_vfree_area(struct kgen_parr *arr)
 {
+	struct vm_struct *area = find_vm_area(arr->addr);
+
+	if (area) {
+		arr->array_pages = kgen_backing_pages(area->pages);
+		arr->back_pages = area->nr_pages + arr->array_pages;
+	}
+	arr->free_before_free = kgen_nr_free_all();
 	arr->given = true;
 	kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
 }
@@ -234,8 +313,6 @@ struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
 		}
 		break;
 	}
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
-							     arr));
 	for (i = 0; i < nr; i++) {
 		switch (layout) {
 		case KGEN_ARRAY_SORTED:
@@ -252,6 +329,7 @@ struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
 			break;
 		}
 	}
+	kgen_pageset_ready(arr->set);
 	return arr;
 }
 
@@ -269,6 +347,8 @@ void kgen_free_array_bulk(struct kgen_parr *arr)
 			if (arr->owned[j] == arr->pages[i])
 				arr->owned[j] = NULL;
 	arr->given = true;
+	arr->back_pages = arr->nr;
+	arr->free_before_free = kgen_nr_free_all();
 	if (!kgen_free_api_call(KGEN_FREE_PAGES_BULK, 0, arr->nr, arr->pages,
 				NULL))
 		kunit_skip(arr->test, "free_pages_bulk() is not available in this kernel");
@@ -360,4 +440,61 @@ void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr)
 	KUNIT_EXPECT_EQ_MSG(test, now, arr->vmalloc_before,
 		"expect.nr_vmalloc: NR_VMALLOC is %ld, was %ld before the case (%+ld)",
 		now, arr->vmalloc_before, now - arr->vmalloc_before);
+}
+
+/**
+ * kgen_expect_array_batched() - the free handed whole chunks to the allocator
+ * @test: the test case
+ * @arr: the case's pages, right after the free, before any drain
+ * @check: false where the free is not batched: only log where pages went
+ *
+ * The chunks follow the array as the free API sees it: runs of
+ * consecutive pages (free_pages_bulk() cuts a reversed or interleaved
+ * array into single pages, so those layouts can only show order-0
+ * chunks), each cut into aligned chunks of at most MAX_PAGE_ORDER.
+ */
+void kgen_expect_array_batched(struct kunit *test, struct kgen_parr *arr,
+			       bool check)
+{
+	kgen_expect_pageset_batched(test, arr->set,
+				    arr->addr ? "vfree" : "free_pages_bulk", check);
+}
+
+/**
+ * kgen_expect_array_prepared() - every freed page went through
+ *                                free_pages_prepare()
+ * @test: the test case
+ * @arr: the case's pages, freed and drained
+ */
+void kgen_expect_array_prepared(struct kunit *test, struct kgen_parr *arr)
+{
+	kgen_expect_pages_prepared(test, arr->set, "freed");
+}
+
+/**
+ * kgen_expect_array_balanced() - every page allocated for the case is back
+ * @test: the test case
+ * @arr: the case's pages, freed
+ *
+ * The free must raise the zones' NR_FREE_PAGES by exactly the pages it
+ * owns: the area's and its pages[] array's.  A page array's case then gives
+ * back the pages it kept (the gaps) and must find every zone where it was
+ * before the case.  A vmalloc area's allocation also takes page tables and
+ * slab memory that vfree() keeps, so its case stops at the first check.
+ */
+void kgen_expect_array_balanced(struct kunit *test, struct kgen_parr *arr)
+{
+	long back = (long)(kgen_nr_free_all() - arr->free_before_free);
+
+	KUNIT_EXPECT_EQ_MSG(test, back, (long)arr->back_pages,
+		"expect.balanced: NR_FREE_PAGES rose by %ld across the free, expected %lu: %lu pages of the area and %lu of its own pages[] array",
+		back, arr->back_pages, arr->back_pages - arr->array_pages,
+		arr->array_pages);
+	if (arr->addr)
+		return;
+	kgen_parr_release(arr);
+	back = (long)(kgen_nr_free_all() - arr->free_at_start);
+	KUNIT_EXPECT_EQ_MSG(test, back, 0L,
+		"expect.balanced: after the case gave back every page, NR_FREE_PAGES is %+ld from before the case",
+		back);
 }

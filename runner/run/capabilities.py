@@ -17,7 +17,14 @@ from pathlib import Path
 
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.kernel import kunit_dir
-from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Need, NeedKind
+from kgen.spec.model import (
+    BATCHED_FREE,
+    BATCHED_VFREE,
+    FREE_CONTIG_RANGE_WARNS_IN_USE,
+    PCP_LISTS,
+    Need,
+    NeedKind,
+)
 
 # API -> (header relative to the tree, pattern of its declaration).
 API_PROBES: dict[str, tuple[str, str]] = {
@@ -40,6 +47,9 @@ API_PROBES: dict[str, tuple[str, str]] = {
     "NR_VMALLOC": ("include/linux/mmzone.h", r"^\s*NR_VMALLOC\s*,"),
     "vmalloc_nr_pages": ("include/linux/vmalloc.h",
                          r"\bunsigned\s+long\s+vmalloc_nr_pages\s*\(\s*void\s*\)"),
+    # page->flags is a memdesc_flags_t (flags.f) since 7.2, a plain word
+    # before.  Not a need: the helper library adapts to either.
+    "memdesc_flags": ("include/linux/mm_types.h", r"\}\s*memdesc_flags_t\s*;"),
 }
 # A need met by any of several symbols: the helper library reads whichever
 # the tree has (kgen_nr_vmalloc()).
@@ -52,6 +62,18 @@ BEHAVIOUR_PROBES: dict[str, tuple[str, str, str]] = {
         "free_contig_range() frees page by page and WARNs that pages are still "
         "in use when one has other references"),
 }
+# Behaviour an expectation needs, found by what shows it: name -> (source
+# file, pattern that shows the behaviour, what the tree does without it).
+# A tree where the pattern is absent lacks the behaviour.
+NEEDED_BEHAVIOUR_PROBES: dict[str, tuple[str, str, str]] = {
+    BATCHED_FREE: (
+        "mm/page_alloc.c", r"\bFPI_PREPARED\b",
+        "free_contig_range() frees page by page and there is no batched free "
+        "(FPI_PREPARED)"),
+    BATCHED_VFREE: (
+        "mm/vmalloc.c", r"\bfree_pages_bulk\s*\(",
+        "vfree() frees the area page by page with __free_page()"),
+}
 # Kconfig a tree's own kunit.py defaults get wrong for kgen:
 # (arch, file, pattern that shows the problem, kunitconfig lines).
 KCONFIG_FIXES: list[tuple[str, str, str, tuple[str, ...]]] = [
@@ -63,6 +85,19 @@ KCONFIG_FIXES: list[tuple[str, str, str, tuple[str, ...]]] = [
      r"^CONFIG_UML_PCI_OVER_VIRTIO=y",
      ("# CONFIG_UML_PCI_OVER_VIRTIO is not set",)),
 ]
+# kunitconfig lines kgen run adds wherever the tree offers the option,
+# whatever specs are selected (so switching spec sets never changes
+# .config): (arch, file, pattern that shows the option, lines).
+RUN_KCONFIG: list[tuple[str, str, str, tuple[str, ...]]] = [
+    # 7.x without SMP never uses the pcp lists (UP_BYPASSES_PCP): every free
+    # goes straight to the buddy, so on a UP UML the batched free's pcp path
+    # never runs, and a batched and a per-page free end in the same state.
+    # UML offers SMP since 7.2; it still boots one CPU (ncpus=1).
+    ("um", "arch/um/Kconfig", r"^config SMP\b", ("CONFIG_SMP=y",)),
+]
+# mm/page_alloc.c of 7.x: without SMP, pcp_spin_trylock() is NULL.
+UP_BYPASSES_PCP = ("mm/page_alloc.c", r"#define\s+pcp_spin_trylock\(ptr\)\s*\\\s*NULL")
+
 # Files whose presence the helper library adapts to.
 FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
 
@@ -75,16 +110,33 @@ class Capabilities:
     arch: str
     apis: dict[str, bool] = field(default_factory=dict)
     files: dict[str, bool] = field(default_factory=dict)
-    # BEHAVIOUR_PROBES found in the tree.
+    # Behaviour the tree shows that a need cannot live with: a
+    # BEHAVIOUR_PROBES pattern found, a NEEDED_BEHAVIOUR_PROBES one missing.
     behaviours: dict[str, bool] = field(default_factory=dict)
     # kunitconfig lines KCONFIG_FIXES add for this tree and arch.
     tree_kconfig: list[str] = field(default_factory=list)
+    # kunitconfig lines RUN_KCONFIG add for this tree and arch (kgen run only).
+    run_kconfig: list[str] = field(default_factory=list)
+    # Without SMP this tree's page allocator never uses the pcp lists.
+    up_bypasses_pcp: bool = False
     tree: Path | None = None
     # kgen run --kconfig: what the user set (True) or unset (False).
     kconfig_overrides: dict[str, bool] = field(default_factory=dict)
 
+    def smp(self) -> bool:
+        """Whether kgen run builds this arch with CONFIG_SMP."""
+        if self.kconfig_overrides.get("SMP") is False:
+            return False
+        return self.arch != "um" or "CONFIG_SMP=y" in self.run_kconfig
+
     def unmet(self, need: Need) -> str | None:
         """Why need cannot be met here, or None if it can."""
+        if need.kind == NeedKind.BEHAVIOUR and need.name == PCP_LISTS:
+            if self.up_bypasses_pcp and not self.smp():
+                return (f"needs {need}: without CONFIG_SMP this tree frees straight to "
+                        f"the buddy (pcp_spin_trylock() is NULL, {UP_BYPASSES_PCP[0]}), "
+                        "where a batched and a per-page free end the same")
+            return None
         if need.kind in (NeedKind.API, NeedKind.SYMBOL):
             names = (need.name, *ALTERNATIVES.get(need.name, ()))
             if not any(self.apis.get(n, False) for n in names):
@@ -93,7 +145,7 @@ class Capabilities:
                                for n in names[1:])
                 return f"needs {need}: not declared in this tree ({where}){also}"
         elif need.kind == NeedKind.BEHAVIOUR and self.behaviours.get(need.name):
-            where, _, does = BEHAVIOUR_PROBES[need.name]
+            where, _, does = (BEHAVIOUR_PROBES | NEEDED_BEHAVIOUR_PROBES)[need.name]
             return f"needs {need}: in this tree {does} ({where})"
         elif need.kind == NeedKind.KCONFIG and self.kconfig_overrides.get(need.name) is False:
             return f"needs {need}: unset by kgen run --kconfig"
@@ -132,11 +184,12 @@ class Capabilities:
         """CONFIG_X=y lines for needs this arch can meet, beyond the fixed
         base and arch fragments (which already hold what the shipped
         families need, so the common case adds nothing), then the lines
-        that fix this tree's kunit.py defaults (KCONFIG_FIXES)."""
+        that fix this tree's kunit.py defaults (KCONFIG_FIXES) and the
+        options kgen run sets wherever the tree has them (RUN_KCONFIG)."""
         fixed = ALWAYS_ON | fragment_options(self.arch)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
                        if n.kind == NeedKind.KCONFIG and n.name not in fixed
-                       and not self.unmet(n)}) + self.tree_kconfig
+                       and not self.unmet(n)}) + self.tree_kconfig + self.run_kconfig
 
 
 def fragment_options(arch: str) -> set[str]:
@@ -158,11 +211,16 @@ def probe_tree(tree: Path, arch: str) -> Capabilities:
     apis = {api: found(header, pattern) for api, (header, pattern) in API_PROBES.items()}
     behaviours = {name: found(rel, pattern)
                   for name, (rel, pattern, _) in BEHAVIOUR_PROBES.items()}
+    behaviours |= {name: not found(rel, pattern)
+                   for name, (rel, pattern, _) in NEEDED_BEHAVIOUR_PROBES.items()}
     files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
     tree_kconfig = [line for fix_arch, rel, pattern, lines in KCONFIG_FIXES
                     if fix_arch == arch and found(rel, pattern) for line in lines]
+    run_kconfig = [line for opt_arch, rel, pattern, lines in RUN_KCONFIG
+                   if opt_arch == arch and found(rel, pattern) for line in lines]
     return Capabilities(arch=arch, apis=apis, files=files, behaviours=behaviours,
-                        tree_kconfig=tree_kconfig, tree=tree)
+                        tree_kconfig=tree_kconfig, run_kconfig=run_kconfig,
+                        up_bypasses_pcp=found(*UP_BYPASSES_PCP), tree=tree)
 
 
 def assume_all(arch: str = DEFAULT_ARCH) -> Capabilities:

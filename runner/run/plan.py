@@ -76,6 +76,9 @@ class PlannedCase:
     skip: str | None = None   # reason, when it cannot run here
     needs: list[str] = field(default_factory=list)
     known_issue: str = ""     # the spec's known issue for it, if any
+    # It runs, but an expectation cannot be checked here: why.  A run that
+    # passes everything else ends as a KUnit skip with this reason.
+    unchecked: str | None = None
 
     @property
     def suite(self) -> str:
@@ -126,6 +129,10 @@ class Plan:
         generator writes into the suites."""
         return {c.id: c.skip for c in self.cases if c.skip}
 
+    def unchecked(self) -> dict[TestId, str]:
+        """TestId -> what it cannot check and why, for tests that run."""
+        return {c.id: c.unchecked for c in self.cases if c.unchecked and not c.skip}
+
     def params_of(self, suite: str, function: str) -> list[str]:
         """Parameter descriptions of one case, in spec (= KUnit) order."""
         return [c.id.param for c in self.cases
@@ -151,6 +158,8 @@ class Plan:
             state = f"SKIP  ({case.skip})" if case.skip else "RUN"
             if case.known_issue:
                 state += f"  [known issue: {case.known_issue}]"
+            if case.unchecked and not case.skip:
+                state += f"   ({case.unchecked})"
             lines.append(f"  {case.suite}.{case.name}: {state}")
         return "\n".join(lines)
 
@@ -173,7 +182,7 @@ def make_plan(specs: list[Spec], caps: Capabilities,
                     needs_all += needs
                 known = variant.known_issue
                 cases.append(PlannedCase(test, skip, [str(n) for n in needs],
-                                         _known_text(known)))
+                                         _known_text(known), _unchecked(case, variant, caps)))
     qemu_args: list[str] = []
     if memory:
         memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)
@@ -188,6 +197,14 @@ def _known_text(known: KnownIssue | None) -> str:
     if known is None:
         return ""
     return known.reason + (f" (on kernels {known.kernels})" if known.kernels else "")
+
+
+def _unchecked(case, variant, caps: Capabilities) -> str | None:
+    """Why expectations of a variant cannot be checked on this tree, or None."""
+    reasons = [f"expect.{key} not checked: {why}"
+               for key, need in case.expect_needs_of(variant)
+               if (why := caps.unmet(need))]
+    return "; ".join(reasons) or None
 
 
 def _guest_boots(specs: list[Spec], cases: list[PlannedCase],
@@ -210,4 +227,4 @@ def generate(specs: list[Spec], caps: Capabilities, plan: Plan | None = None) ->
     """The generated mm/kgen/ files for specs on caps' tree and arch: the
     plan's skip decisions and the tree's KGEN_HAVE_ values, rendered."""
     plan = plan or make_plan(specs, caps)
-    return render_all(specs, plan.skips(), caps.have())
+    return render_all(specs, plan.skips(), caps.have(), plan.unchecked())

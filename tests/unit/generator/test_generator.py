@@ -63,6 +63,47 @@ def test_expectations_follow_the_spec(tmp_path):
     assert "KGEN_LAYOUT_BARE" in text and "KGEN_FREE_PAGES_BULK" in text
 
 
+def test_power_checks_are_generated_where_they_apply(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: c
+            span: {alloc: split_page, order: 2}
+            sweep: {free: [free_pages_bulk, free_page_loop]}
+          - name: quiet
+            span: {alloc: split_page, order: 2}
+            free: free_pages_bulk
+            expect: {prepared: false, batched: false}
+          - name: v
+            span: {alloc: vmap, pages: 2048, contiguous: true}
+            free: vfree
+          - name: b
+            span: {alloc: boundary, boundary: node, pages_each_side: 8}
+            free: free_pages_bulk
+        """)
+    text = render_suite(spec)
+    c = text.split("static void kgen_g_c(")[1].split("static void")[0]
+    # The check comes before the drain; the loop parameter only logs.
+    assert c.index("kgen_expect_span_batched(test, span, p->api, p->batched);") < \
+        c.index("kgen_drain(span);") < c.index("kgen_expect_prepared(test, span);")
+    assert "kgen_skip_unchecked(test, p->unchecked);" in c
+    params = text.split("kgen_g_c_params[] = {")[1].split("};")[0]
+    assert params.count(".batched = true") == 1 and params.count(".batched = false") == 1
+    off = text.split("static void kgen_g_quiet(")[1].split("static void")[0]
+    assert "kgen_expect_span_batched" not in off and "kgen_expect_prepared" not in off
+    v = text.split("static void kgen_g_v(")[1].split("static void")[0]
+    assert "kgen_vmap_put_pages(test, p->nr_pages, true);" in v
+    for call in ("kgen_expect_array_batched(test, arr, p->batched);",
+                 "kgen_expect_array_prepared(test, arr);", "kgen_expect_array_balanced(test, arr);"):
+        assert call in v
+    b = text.split("static void kgen_g_b(")[1].split("static void")[0]
+    for call in ("kgen_expect_bspan_merged(test, bs);", "kgen_expect_bspan_prepared(test, bs);",
+                 "kgen_expect_bspan_balanced(test, bs);"):
+        assert call in b
+    assert "kgen_skip_unchecked" not in b
+
+
 def test_free_text_cannot_escape_the_comment(tmp_path):
     spec = spec_from(tmp_path, """\
         kgen: 1

@@ -38,14 +38,14 @@ enum node_stat_item {
 MMZONE_612 = MMZONE_73.replace("\tNR_VMALLOC,\n", "")
 # 6.12 counts vmalloc pages in a private atomic that vmalloc_nr_pages()
 # reads; 7.x dropped both for NR_VMALLOC.
-VMALLOC_612 = """
+VMALLOC_H_612 = """
 #ifdef CONFIG_MMU
 extern unsigned long vmalloc_nr_pages(void);
 #else
 static inline unsigned long vmalloc_nr_pages(void) { return 0; }
 #endif
 """
-VMALLOC_73 = "extern void vm_unmap_aliases(void);\n"
+VMALLOC_H_73 = "extern void vm_unmap_aliases(void);\n"
 # free_contig_range() in 6.12 (mm/page_alloc.c), and its 7.3 replacement.
 PAGE_ALLOC_612 = """
 void free_contig_range(unsigned long pfn, unsigned long nr_pages)
@@ -62,6 +62,8 @@ void free_contig_range(unsigned long pfn, unsigned long nr_pages)
 }
 """
 PAGE_ALLOC_73 = """
+#define FPI_PREPARED		((__force fpi_t)BIT(3))
+
 void free_contig_range(unsigned long pfn, unsigned long nr_pages)
 {
 	if (WARN_ON_ONCE(PageHead(pfn_to_page(pfn))))
@@ -70,6 +72,14 @@ void free_contig_range(unsigned long pfn, unsigned long nr_pages)
 	__free_contig_range(pfn, nr_pages);
 }
 """
+
+
+# vfree() in 7.3 (mm/vmalloc.c) frees through free_pages_bulk(); 6.12 page
+# by page.
+VMALLOC_73 = "\tfree_pages_bulk(vm->pages + start_idx, end_idx - start_idx);\n"
+VMALLOC_612 = "\t\t__free_page(page);\n\t\tcond_resched();\n"
+# page->flags: a memdesc_flags_t since 7.2.
+MM_TYPES_73 = "typedef struct {\n\tunsigned long f;\n} memdesc_flags_t;\n"
 
 
 def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
@@ -84,8 +94,11 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     (tmp_path / "include/linux/mmzone.h").write_text(MMZONE_73 if gfp is GFP_73
                                                      else MMZONE_612)
     (tmp_path / "include/linux/gfp.h").write_text(gfp)
-    (tmp_path / "include/linux/vmalloc.h").write_text(VMALLOC_73 if gfp is GFP_73
-                                                      else VMALLOC_612)
+    (tmp_path / "include/linux/vmalloc.h").write_text(VMALLOC_H_73 if gfp is GFP_73
+                                                      else VMALLOC_H_612)
+    (tmp_path / "mm/vmalloc.c").write_text(VMALLOC_73 if gfp is GFP_73 else VMALLOC_612)
+    (tmp_path / "include/linux/mm_types.h").write_text(MM_TYPES_73 if gfp is GFP_73
+                                                       else "struct page;\n")
     (tmp_path / "include/kunit/test.h").write_text(
         "#define kunit_warning_suppress(test) for(;;)\n" if kunit_suppress else "\n")
     return tmp_path
@@ -111,6 +124,36 @@ def test_older_tree_skips_with_reason(tmp_path):
     assert "free_pages_bulk()" in by_name[
         "kgen_contig_split_whole_span/order=9,free=free_pages_bulk"].skip
     assert by_name["kgen_contig_split_whole_span/order=9,free=free_page_loop"].skip is None
+
+
+def test_tree_without_batching_runs_cases_but_not_expect_batched(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    assert caps.behaviours["batched_free"] and caps.behaviours["batched_vfree"]
+    plan = make_plan(load_specs(shipped_specs()), caps)
+    by_name = {c.name: c for c in plan.cases}
+    fcr = by_name["kgen_contig_split_whole_span/order=9,free=free_contig_range"]
+    assert fcr.skip is None
+    assert fcr.unchecked == (
+        "expect.batched not checked: needs a batched free_contig_range(): in this "
+        "tree free_contig_range() frees page by page and there is no batched free "
+        "(FPI_PREPARED) (mm/page_alloc.c)")
+    loop = by_name["kgen_contig_split_whole_span/order=9,free=free_page_loop"]
+    assert loop.skip is None and loop.unchecked is None
+    files = generate(load_specs(shipped_specs()), caps, plan)
+    c = files["kgen_contig_split_kunit.c"]
+    assert '.unchecked = "expect.batched not checked: needs a batched' in c
+    assert "kgen_skip_unchecked(test, p->unchecked);" in c
+    assert "#define KGEN_HAVE_MEMDESC_FLAGS 0" in files["kgen_caps.h"]
+
+
+def test_batching_tree_checks_every_batched_api(tmp_path):
+    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    plan = make_plan(load_specs(shipped_specs()), caps)
+    assert plan.unchecked() == {}
+    c = generate(load_specs(shipped_specs()), caps, plan)["kgen_contig_split_kunit.c"]
+    # whole_span 11 orders x 3 batched APIs, bare_span 3, beyond_max 2 x 3;
+    # the __free_page() loop (11 + 2) only logs.
+    assert c.count(".batched = true") == 42 and c.count(".batched = false") == 13
 
 
 def test_uml_cannot_poison(tmp_path):

@@ -155,6 +155,43 @@ def test_vmalloc_family_rules(tmp_path, text, message):
     assert any(message in p for p in found), found
 
 
+BOUNDARY = """\
+kgen: 1
+suite: kgen_b
+cases:
+  - name: b
+    span: {alloc: boundary, boundary: zone, pages_each_side: 8}
+    free: __free_contig_range
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (VM.replace("vmalloc, pages: 3", "vmap, pages: 3, contiguous: true"),
+     "a contiguous vmap needs a power-of-two size, not 3"),
+    (VM.replace("pages: 3", "pages: 4, contiguous: true"), "contiguous applies to vmap spans"),
+    (VALID.replace("free_contig_range", "free_page_loop") + "    expect: {batched: true}\n",
+     "free_page_loop frees page by page: expect.batched applies to the batched"),
+    (BOUNDARY + "    expect: {merged: 3}\n", "merged is true (or max) or false"),
+    (BOUNDARY + "    expect: {batched: true}\n", "expect.batched does not apply to boundary"),
+])
+def test_power_expectation_rules(tmp_path, text, message):
+    found = problems(tmp_path, text)
+    assert any(message in p for p in found), found
+
+
+def test_power_expectations_default_on(tmp_path):
+    span = load_spec(write(tmp_path, VALID)).cases[0]
+    assert span.expect.prepared and span.expect.batched
+    vmap = load_spec(write(tmp_path, VM.replace("vmalloc, pages: 3",
+                                                "vmap, pages: 4, contiguous: true"))).cases[0]
+    assert vmap.contiguous and vmap.expect.balanced and vmap.expect.batched
+    assert "CONFIG_CONTIG_ALLOC" in map(str, vmap.needs_of(vmap.variants[0]))
+    bound = load_spec(write(tmp_path, BOUNDARY)).cases[0]
+    assert bound.expect.merged == MERGED_MAX and bound.expect.balanced
+    assert bound.expect.prepared and not bound.expect.batched
+    assert bound.expect_needs_of(bound.variants[0]) == []
+
+
 def test_vmalloc_sweep(tmp_path):
     spec = load_spec(write(tmp_path, VM.replace("pages: 3}", "}") +
                            "    sweep: {pages: [1, 513]}\n"))

@@ -1,0 +1,87 @@
+"""Test power (issue 12): bugs the suite used to let through, on UML 7.3.
+
+Each fixture patch in tests/fixtures/patches/ breaks the 7.3 free path in a
+way only one of the new expectations sees:
+
+- w1: the batched free skips free_pages_prepare() for clean-looking pages
+  (expect.prepared);
+- w5: the batched free hands every page over as an order-0 chunk
+  (expect.batched);
+- w6: vfree() leaks the pages[] array of a VM_MAP_PUT_PAGES area
+  (expect.balanced of the vmalloc family).
+
+`kgen run --patch` builds the cached tree as if the patch were applied (only
+the patched object is rebuilt, the tree is never written).  Each test runs
+the shipped spec twice on the patched kernel: as shipped, where the named
+cases must fail with their expectation's message, and with that one
+expectation switched off, which is what the suite checked before, and which
+must pass: the new check is what catches the bug.
+"""
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import REPO, kgen
+from junitparser import Error, Failure, JUnitXml
+from treehash import tree_digest
+
+PATCHES = REPO / "tests" / "fixtures" / "patches"
+SUITES = REPO / "spec" / "suites"
+
+
+def _results(junit) -> dict[str, str]:
+    """Case -> "" if it passed or skipped, else its failure messages."""
+    out = {}
+    for suite in JUnitXml.fromfile(str(junit)):
+        for case in suite:
+            out[f"{suite.name}.{case.name}"] = " | ".join(
+                r.message or "" for r in case.result if isinstance(r, (Failure, Error)))
+    return out
+
+
+def _without(spec, key: str, tmp_path):
+    """The spec with expect.<key> switched off in every case."""
+    data = yaml.safe_load(spec.read_text())
+    for case in data["cases"]:
+        case.setdefault("expect", {})[key] = False
+    out = tmp_path / spec.name
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def _run(tree, spec, patch, junit):
+    proc = kgen("run", "--kernel", str(tree), "--spec", str(spec),
+                "--patch", str(PATCHES / patch), "--junit", str(junit))
+    return proc, _results(junit)
+
+
+@pytest.mark.parametrize("patch, spec, key, failing, message", [
+    ("w1-skip-prepare-for-clean-pages.patch", "contig_split.yaml", "prepared",
+     # Every batched API; the __free_page() loop still prepares.
+     lambda name: "free=free_page_loop" not in name,
+     "pages reached the buddy without free_pages_prepare()"),
+    ("w5-free-batches-at-order-0.patch", "contig_split.yaml", "batched",
+     # Order-0 spans are order-0 chunks anyway; the loop is only logged.
+     lambda name: "free=free_page_loop" not in name and "order=0" not in name,
+     "pages were not freed in whole chunks"),
+    ("w6-vfree-leaks-put-pages-array.patch", "vmalloc.yaml", "balanced",
+     # Only arrays above 8 KiB are page allocations.
+     lambda name: "vmap_contiguous" in name,
+     "NR_FREE_PAGES rose by"),
+])
+def test_patched_free_path_fails_only_the_new_check(kernel_tree, tmp_path, patch, spec,
+                                                     key, failing, message):
+    before = tree_digest(kernel_tree)
+    proc, results = _run(kernel_tree, SUITES / spec, patch, tmp_path / "new.xml")
+    assert tree_digest(kernel_tree) == before
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    failed = {name for name, msg in results.items() if msg}
+    want = {name for name in results if failing(name)}
+    assert want and failed == want, (sorted(failed ^ want), proc.stdout[-2000:])
+    for name in failed:
+        assert f"expect.{key}: " in results[name] and message in results[name], results[name]
+
+    old, old_results = _run(kernel_tree, _without(SUITES / spec, key, tmp_path), patch,
+                            tmp_path / "old.xml")
+    assert old.returncode == 0, old.stdout[-3000:] + old.stderr[-3000:]
+    assert not any(old_results.values())
