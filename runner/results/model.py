@@ -32,7 +32,8 @@ class ResultKind(enum.StrEnum):
     BOOT = "boot"                    # the kernel never reached the tests
     BUILD = "build"                  # configure or build failed
     NO_TESTS = "no-tests"            # KTAP without suites
-    EXPECT_SPLATS = "expect.splats"  # a declared splat did not appear
+    EXPECT_SPLATS = "expect.splats"  # declared reports missing, or too many
+    MUTED = "muted"                  # ran while bad_page() printed nothing
 
     @staticmethod
     def splat(splat_kind: str) -> str:
