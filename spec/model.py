@@ -110,6 +110,12 @@ BATCHED_APIS = ("free_contig_range", "__free_contig_range", "free_pages_bulk",
 # "merged: max" - every freed page in the largest block the holes allow.
 MERGED_MAX = -1
 
+# An expected splat count of "one per bad_state page of the variant": the
+# default for bad_state cases, where free_pages_prepare() reports each
+# refused page once (bad_page(), mm/page_alloc.c).
+PER_BAD_PAGE = -1
+BAD_PAGE_STATE = "Bad page state"
+
 
 @dataclass(frozen=True)
 class Selector:
@@ -206,6 +212,12 @@ class Variant:
         return ",".join(parts)
 
 
+def splat_counts(splats: tuple[tuple[str, int], ...], variant: Variant) -> dict[str, int]:
+    """Expect.splats for one variant: kind -> exact number of reports."""
+    return {kind: len(variant.spoiled_indices()) if count == PER_BAD_PAGE else count
+            for kind, count in splats}
+
+
 def _union(selectors: tuple[Selector, ...], nr_pages: int) -> set[int]:
     out: set[int] = set()
     for sel in selectors:
@@ -231,7 +243,8 @@ class Expect:
     no_straddle: bool = True           # boundary: no block holds two zones
     zones_kept: bool = True            # boundary: pages keep zone and node
     warnings: int | None = None        # WARN*() count a misuse must cause
-    splats: tuple[str, ...] = ()       # console reports the case must cause
+    # Console reports the case must cause: (kind, exact count or PER_BAD_PAGE).
+    splats: tuple[tuple[str, int], ...] = ()
     prepared: bool = True              # freed pages went through free_pages_prepare()
     batched: bool = True               # freed in whole chunks, seen before a drain
 
@@ -338,6 +351,19 @@ class Case:
     @property
     def boundary_family(self) -> bool:
         return self.alloc == "boundary"
+
+    @property
+    def complains(self) -> bool:
+        """Makes the kernel complain on purpose: a declared splat, a bad
+        page (TAINT_BAD_PAGE) or a misuse that WARNs.  Such a case runs in
+        a complaint boot, where its taints and bad_page()'s ratelimit
+        cannot hide another case's report."""
+        return bool(self.expect.splats) or self.spoil_kind == "bad_state" \
+            or self.misuse is not None
+
+    def splat_counts(self, variant: Variant) -> dict[str, int]:
+        """Console reports of each kind this variant must print, exactly."""
+        return splat_counts(self.expect.splats, variant)
 
     def needs_of(self, variant: Variant, guest: "Guest | None" = None) -> list[Need]:
         """Everything this variant needs, derived from the spec."""

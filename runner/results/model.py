@@ -34,7 +34,8 @@ class ResultKind(enum.StrEnum):
     BUILD = "build"                  # configure or build failed
     COMPILE = "compile"              # the case's generated suite did not compile
     NO_TESTS = "no-tests"            # KTAP without suites
-    EXPECT_SPLATS = "expect.splats"  # a declared splat did not appear
+    EXPECT_SPLATS = "expect.splats"  # declared reports missing, or too many
+    MUTED = "muted"                  # ran while bad_page() printed nothing
 
     @staticmethod
     def splat(splat_kind: str) -> str:

@@ -7,6 +7,10 @@ ran (or that was blocked behind a lock the crashed case held).  Parameters
 of the crashed case itself cannot be selected one by one; they stay
 reported as not run.
 
+A case that ran while bad_page() was silent (kind "muted", see
+kgen.runner.results.ratelimit) is booted again the same way: a fresh
+kernel prints every report again.
+
 Recovery is bounded three ways: at most MAX_REBOOTS boots; it stops when a
 reboot dies in a case that already died in an earlier boot (the same bug
 again: booting on would only repeat it); and it stops when the run's time
@@ -24,7 +28,8 @@ _KUNIT_TIMEOUT = re.compile(r"timed out after [\d.]+ seconds")
 MAX_REBOOTS = 8
 # Kinds that mark where a boot died, and kinds a reboot can give a result.
 _DEATHS = (ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED)
-_RERUNNABLE = (ResultKind.NOT_RUN, ResultKind.BLOCKED)
+# A muted case ran, but bad_page() could not report for it: a fresh boot can.
+_RERUNNABLE = (ResultKind.NOT_RUN, ResultKind.BLOCKED, ResultKind.MUTED)
 
 
 def mark_timeout(result: RunResult, console: list[str], limit: int) -> bool:
@@ -92,8 +97,11 @@ def merge(result: RunResult, rerun: RunResult, glob: str, boot: int) -> None:
         for i, case in enumerate(old.cases):
             if case.kind in _RERUNNABLE and case.name in fresh:
                 old.cases[i] = fresh.pop(case.name)
-        # Parameters the first boot never named ("case/#4") take the rest.
-        leftovers = [c for c in fresh.values()]
+        # Parameters the first boot never named ("case/#4") take the rest;
+        # those it has a result for already (a muted case's passed
+        # parameters before the 60th report) keep it.
+        have = {c.name for c in old.cases}
+        leftovers = [c for c in fresh.values() if c.name not in have]
         old.cases = [c for c in old.cases
                      if not (c.kind in _RERUNNABLE and case_name and
                              c.function == case_name and leftovers)]
@@ -105,6 +113,9 @@ def give_up(result: RunResult, why: str) -> None:
     """Everything still waiting for a reboot is reported not run, with why."""
     for case in [c for s in result.suites for c in s.cases] + result.errors:
         if case.kind in _RERUNNABLE:
+            if case.kind == ResultKind.MUTED:
+                case.message += f"; no fresh boot for it: {why}"
+                continue
             case.message = f"not run: {why}" + (
                 f" (was: {case.message})" if case.kind == ResultKind.BLOCKED else "")
             case.kind = ResultKind.NOT_RUN

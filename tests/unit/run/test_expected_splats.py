@@ -1,38 +1,69 @@
-"""A spec's declared splats: excused when present, a failure when absent."""
+"""A spec's declared splats: counted exactly, per case and parameter."""
 from __future__ import annotations
 
 from kgen.runner.results.ktap import parse_console
-from kgen.runner.results.model import Status
-from kgen.runner.run.boots import check_expected_splats
+from kgen.runner.results.model import ResultKind, Status
+from kgen.runner.run.boots import check_expected_splats, expected_splats
+from kgen.spec.loader import load_spec
 
 # Shape of a real bad_state case log (kgen_hwpoison_bad_state on UML 7.3),
 # trimmed to the lines that matter.
-CONSOLE = """\
+REPORT = """\
+BUG: Bad page state in process kunit_try_catch  pfn:01030
+page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set
+"""
+CONSOLE = f"""\
 KTAP version 1
 1..1
     KTAP version 1
     # Subtest: kgen_hwpoison
-    1..2
-BUG: Bad page state in process kunit_try_catch  pfn:01030
-page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set
-    # kgen_hwpoison_bad_state: kgen: time_us=99
+    1..3
+{REPORT}    # kgen_hwpoison_bad_state: kgen: time_us=99
     ok 1 kgen_hwpoison_bad_state
     # kgen_hwpoison_quiet: kgen: time_us=9
     ok 2 kgen_hwpoison_quiet
+{REPORT}{REPORT}    # kgen_hwpoison_twice: kgen: time_us=99
+    ok 3 kgen_hwpoison_twice
 ok 1 kgen_hwpoison
 """.splitlines()
 
-EXPECTED = {("kgen_hwpoison", "kgen_hwpoison_bad_state"): {"Bad page state"},
-            ("kgen_hwpoison", "kgen_hwpoison_quiet"): {"Bad page state"}}
+ONE = {"Bad page state": 1}
+EXPECTED = {("kgen_hwpoison", "kgen_hwpoison_bad_state"): ONE,
+            ("kgen_hwpoison", "kgen_hwpoison_quiet"): ONE,
+            ("kgen_hwpoison", "kgen_hwpoison_twice"): ONE}
 
 
-def test_expected_splat_present_passes_and_absent_fails():
-    result = parse_console(CONSOLE, expected_splats=lambda s, c: EXPECTED.get((s, c), set()))
-    check_expected_splats(result, EXPECTED)
-    bad, quiet = result.suites[0].cases
-    assert bad.status is Status.PASSED
-    assert quiet.status is Status.FAILED and quiet.kind == "expect.splats"
-    assert "expected Bad page state" in quiet.message
+def _parse(expected):
+    result = parse_console(CONSOLE, expected_splats=lambda s, c: {
+        k for k, n in expected.get((s, c), {}).items() if n})
+    check_expected_splats(result, expected)
+    return {c.name: c for c in result.suites[0].cases}
+
+
+def test_exactly_the_declared_count_passes():
+    case = _parse(EXPECTED)["kgen_hwpoison_bad_state"]
+    assert case.status is Status.PASSED
+
+
+def test_a_missing_report_fails():
+    quiet = _parse(EXPECTED)["kgen_hwpoison_quiet"]
+    assert quiet.status is Status.FAILED and quiet.kind == ResultKind.EXPECT_SPLATS
+    assert "expected exactly 1 Bad page state report" in quiet.message
+    assert "saw 0" in quiet.message
+
+
+def test_a_second_report_of_a_declared_kind_fails():
+    """W2: excusing expected splats by kind let a doubled report pass."""
+    twice = _parse(EXPECTED)["kgen_hwpoison_twice"]
+    assert twice.status is Status.FAILED and twice.kind == ResultKind.EXPECT_SPLATS
+    assert "saw 2" in twice.message
+    assert sum("Bad page state in process" in line for line in twice.details) == 2
+
+
+def test_a_count_of_two_takes_two():
+    expected = dict(EXPECTED)
+    expected[("kgen_hwpoison", "kgen_hwpoison_twice")] = {"Bad page state": 2}
+    assert _parse(expected)["kgen_hwpoison_twice"].status is Status.PASSED
 
 
 def test_undeclared_splat_fails_the_case():
@@ -40,3 +71,46 @@ def test_undeclared_splat_fails_the_case():
     bad = result.suites[0].cases[0]
     assert bad.status is Status.FAILED and bad.kind == "splat:Bad page state"
     assert bad.message.startswith("BUG: Bad page state in process")
+
+
+def test_a_failed_case_also_names_the_wrong_count():
+    lines = [line.replace("ok 3 kgen_hwpoison_twice", "not ok 3 kgen_hwpoison_twice")
+             for line in CONSOLE]
+    result = parse_console(lines, expected_splats=lambda s, c: {"Bad page state"})
+    check_expected_splats(result, EXPECTED)
+    twice = result.suites[0].cases[2]
+    assert twice.status is Status.FAILED and "expect.splats" in twice.message
+
+
+SPEC = """\
+kgen: 1
+suite: kgen_t
+cases:
+  - name: bad
+    span: {alloc: split_page, order: 4}
+    sweep:
+      free: [free_contig_range, free_page_loop]
+      bad_state: [[first], [first, last], [{every: 4}]]
+  - name: explicit
+    span: {alloc: split_page, order: 3}
+    free: free_contig_range
+    bad_state: [middle]
+    expect: {splats: {"Bad page state": 2, WARNING: 1}}
+  - name: listed
+    span: {alloc: split_page, order: 3}
+    free: free_contig_range
+    expect: {splats: [WARNING]}
+"""
+
+
+def test_default_count_is_one_report_per_bad_page_of_each_parameter(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(SPEC)
+    expected = expected_splats([load_spec(path)])
+    assert expected[("kgen_t", "kgen_t_bad/free=free_contig_range,bad_state=first")] == ONE
+    assert expected[("kgen_t", "kgen_t_bad/free=free_page_loop,bad_state=first+last")] == \
+        {"Bad page state": 2}
+    assert expected[("kgen_t", "kgen_t_bad/free=free_contig_range,bad_state=every4")] == \
+        {"Bad page state": 4}
+    assert expected[("kgen_t", "kgen_t_explicit")] == {"Bad page state": 2, "WARNING": 1}
+    assert expected[("kgen_t", "kgen_t_listed")] == {"WARNING": 1}

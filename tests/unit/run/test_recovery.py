@@ -137,3 +137,22 @@ def test_a_blocked_case_is_booted_again():
         CaseResult("s_a", Status.ERROR, kind=ResultKind.WEDGED),
         CaseResult("s_b", Status.ERROR, kind=ResultKind.BLOCKED)])])
     assert rerun_targets(result, set()) == ["s.s_b"]
+
+
+def test_a_muted_parameter_is_booted_again_without_doubling_the_others():
+    """After bad_page()'s 60th report the rest of a boot is muted
+    (kgen.runner.results.ratelimit); a fresh boot gives those a verdict."""
+    result = RunResult(suites=[SuiteResult("kgen_t", [
+        CaseResult("kgen_t_c/p=1", Status.PASSED),
+        CaseResult("kgen_t_c/p=2", Status.ERROR, kind=ResultKind.MUTED, message="not checked"),
+    ])])
+
+    def boot(glob: str, number: int) -> RunResult:
+        assert glob == "kgen_t.kgen_t_c"
+        return RunResult(suites=[SuiteResult("kgen_t", [
+            CaseResult("kgen_t_c/p=1", Status.PASSED),
+            CaseResult("kgen_t_c/p=2", Status.FAILED, kind="splat:Bad page state")])])
+
+    assert recover(result, boot) == 1
+    assert [(c.name, c.status) for c in result.suites[0].cases] == [
+        ("kgen_t_c/p=1", Status.PASSED), ("kgen_t_c/p=2", Status.FAILED)]

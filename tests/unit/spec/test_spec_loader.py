@@ -118,7 +118,7 @@ cases:
     (FROZEN + "    misuse: tail_start\n", "misuse cases need a compound frozen span"),
     (VALID + "    expect: {warnings: 1}\n", "expect.warnings counts the WARNs"),
     (VALID.replace("order: 3", "order: 6") + "    bad_state: [{every: 1}]\n",
-     "64 bad pages in one case"),
+     "64 bad-page reports expected in one case"),
     (VALID + "    needs: {kconfig: [numa]}\n", "does not match"),
     (VALID + "    needs: {kernel_args: [\"a; rm -rf /\"]}\n", "does not match"),
     (VALID + "    poison: [9]\n", "poison index 9 is outside an order-3 span"),
