@@ -44,9 +44,6 @@ API_PROBES: dict[str, tuple[str, str]] = {
     # The node vmstat item vmalloc pages are charged to; 6.12 counts them
     # in mm/vmalloc.c's private nr_vmalloc_pages instead.
     "NR_VMALLOC": ("include/linux/mmzone.h", r"^\s*NR_VMALLOC\s*,"),
-    # page->flags is a memdesc_flags_t (flags.f) since 7.2, a plain word
-    # before.  Not a need: the helper library adapts to either.
-    "memdesc_flags": ("include/linux/mm_types.h", r"\}\s*memdesc_flags_t\s*;"),
 }
 # Behaviour some cases cannot run against: name -> (source file, pattern
 # that shows it, what the tree does), for NeedKind.BEHAVIOUR.

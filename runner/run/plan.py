@@ -11,6 +11,11 @@ from kgen.runner.run.capabilities import Capabilities
 from kgen.spec.model import Spec
 
 
+# expect.prepared: free_pages_prepare() zeroes every page it prepares, so
+# a free page that still holds the test's pattern was never prepared.
+ZERO_ON_FREE_ARG = "init_on_free=1"
+
+
 @dataclass
 class PlannedCase:
     id: TestId
@@ -108,6 +113,7 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     needs_all = []
     memory = 0
     kernel_args: list[str] = []
+    zero_on_free = False
     for spec in specs:
         for case in spec.cases:
             memory = max(memory, case.needs.memory_mb or 0)
@@ -119,8 +125,11 @@ def make_plan(specs: list[Spec], caps: Capabilities,
                 skip = caps.skip_reason(needs)
                 if not skip:
                     needs_all += needs
+                    zero_on_free |= case.expect.prepared
                 cases.append(PlannedCase(test, skip, [str(n) for n in needs],
                                          _unchecked(case, variant, caps)))
+    if zero_on_free:
+        kernel_args.append(ZERO_ON_FREE_ARG)
     qemu_args: list[str] = []
     if memory:
         memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)
