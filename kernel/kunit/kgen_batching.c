@@ -220,16 +220,16 @@ static unsigned long kgen_scan_placement(struct kgen_pageset *set)
  *       before any drain
  * @api: the free API, for the messages
  * @check: false for a free path that is not batched (the __free_page() loop,
- *         or a tree without the batched free): only log where pages went
+ *         or a tree without the batched free): only record where pages went
  *
- * Logs one line saying where the pages sit; with @check, fails when a page
- * sits in a smaller free unit than the chunk the batched free cuts around
- * it (kgen_batching.c says why that is exact).
+ * Records where the pages sit for kgen_pageset_log(); with @check, fails
+ * when a page sits in a smaller free unit than the chunk the batched free
+ * cuts around it (kgen_batching.c says why that is exact).
  */
 void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
 				 const char *api, bool check)
 {
-	unsigned long i, bad = 0, first = 0, buddy = 0, pcp = 0, pcp0 = 0, none = 0;
+	unsigned long i, bad = 0, first = 0;
 	int tries = 0;
 
 	kgen_chunk_orders(set);
@@ -237,22 +237,25 @@ void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
 		bad = kgen_scan_placement(set);
 	} while (bad && ++tries < KGEN_PLACEMENT_TRIES);
 
+	set->api = api;
+	set->in_buddy = 0;
+	set->in_pcp = 0;
+	set->in_pcp0 = 0;
+	set->nowhere = 0;
 	for (i = 0; i < set->nr; i++) {
 		if (set->want[i] < 0)
 			continue;
 		if (set->got[i] < 0) {
-			none++;
+			set->nowhere++;
 		} else if (set->on_pcp[i]) {
-			pcp++;
-			pcp0 += !set->got[i];
+			set->in_pcp++;
+			set->in_pcp0 += !set->got[i];
 		} else {
-			buddy++;
+			set->in_buddy++;
 		}
 		if (set->got[i] < set->want[i] && !bad++)
 			first = i;
 	}
-	kunit_info(test, KGEN_PROTO_LOG "right after the free by %s, before any drain: %lu pages in buddy blocks, %lu in pcp entries (%lu of them order-0 entries), %lu in neither\n",
-		   api, buddy, pcp, pcp0, none);
 	if (!check)
 		return;
 	KUNIT_EXPECT_EQ_MSG(test, bad, 0UL,
@@ -261,6 +264,23 @@ void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
 		set->got[first] < 0 ? "no free unit" :
 		set->on_pcp[first] ? "a pcp list entry" : "a buddy block",
 		set->got[first], api, set->want[first]);
+}
+
+/**
+ * kgen_pageset_log() - log where the free left the pages
+ * @test: the test case
+ * @set: a set kgen_expect_pageset_batched() scanned (else nothing is logged)
+ *
+ * Called at the end of the case, after the NR_FREE_PAGES checks: the log
+ * line allocates.  For the __free_page() loop it shows what a batched free
+ * must not look like: order-0 pcp entries.
+ */
+void kgen_pageset_log(struct kunit *test, struct kgen_pageset *set)
+{
+	if (!set->api)
+		return;
+	kunit_info(test, KGEN_PROTO_LOG "right after the free by %s, before any drain: %lu pages in buddy blocks, %lu in pcp entries (%lu of them order-0 entries), %lu in neither\n",
+		   set->api, set->in_buddy, set->in_pcp, set->in_pcp0, set->nowhere);
 }
 
 /**

@@ -23,12 +23,17 @@
 #endif
 
 
+/* Never 0: a page zeroed by free_pages_prepare() must not look filled. */
 static u8 kgen_pattern(unsigned long pfn)
 {
-	return (u8)(pfn ^ 0xa5);
+	return (u8)(pfn ^ 0xa5) ?: 0x5a;
 }
 
-static void kgen_fill_page(struct page *page)
+/**
+ * kgen_fill_page() - fill a page the test owns with its pfn pattern
+ * @page: the page
+ */
+void kgen_fill_page(struct page *page)
 {
 	void *addr = kmap_local_page(page);
 
@@ -36,7 +41,13 @@ static void kgen_fill_page(struct page *page)
 	kunmap_local(addr);
 }
 
-static bool kgen_page_intact(struct page *page)
+/**
+ * kgen_page_intact() - whether a page still holds its pfn pattern
+ * @page: a page kgen_fill_page() filled
+ *
+ * Return: true if every byte is the pattern.
+ */
+bool kgen_page_intact(struct page *page)
 {
 	void *addr = kmap_local_page(page);
 	bool intact;

@@ -78,47 +78,12 @@ enum kgen_spoil {
 };
 
 /*
- * What the free path did with each page (kgen_prepared.c, kgen_batching.c).
- *
- * free_pages_prepare() clears every flag in PAGE_FLAGS_CHECK_AT_PREP; that
- * is all page flags but PG_hwpoison, and nothing else on the free path
- * writes page->flags.  kgen sets PG_owner_priv_1 ("owner use": the test
- * owns the page) on every page it hands to a free path.  It is not in
- * PAGE_FLAGS_CHECK_AT_FREE, so free_pages_prepare() does not call the page
- * bad; it clears it.  A free page that still has it was never prepared.
+ * Every page a case hands to a free path holds a pfn-derived pattern that
+ * is never all zeroes; kgen boots with init_on_free=1, so
+ * free_pages_prepare() zeroes each page it prepares (kgen_prepared.c).
  */
-#define KGEN_UNPREPARED		PG_owner_priv_1
-
-/* page->flags as a bit array: memdesc_flags_t since 7.2, a plain word before. */
-static inline unsigned long *kgen_page_flags(struct page *page)
-{
-#if KGEN_HAVE_MEMDESC_FLAGS
-	return &page->flags.f;
-#else
-	return &page->flags;
-#endif
-}
-
-/**
- * kgen_mark_unprepared() - mark a page the test is about to free
- * @page: an order-0 page, or any page of a compound one, that the test owns
- */
-static inline void kgen_mark_unprepared(struct page *page)
-{
-	set_bit(KGEN_UNPREPARED, kgen_page_flags(page));
-}
-
-/**
- * kgen_page_unprepared() - whether free_pages_prepare() left a page alone
- * @page: a page the test marked
- *
- * Return: true while the mark is still there.
- */
-static inline bool kgen_page_unprepared(struct page *page)
-{
-	return test_bit(KGEN_UNPREPARED, kgen_page_flags(page));
-}
-
+void kgen_fill_page(struct page *page);
+bool kgen_page_intact(struct page *page);
 int kgen_unprepared_in_buddy(struct page *page);
 
 /* A page and its index in a kgen_pageset, sorted by pfn. */
@@ -139,9 +104,16 @@ struct kgen_pfn_idx {
  * @got: per page, the order of the free unit holding it right after the
  *       free (a buddy block or a pcp list entry), or -1 for none
  * @on_pcp: per page, whether that unit is a pcp list entry
+ * @api: the free path whose placement was scanned, or NULL
+ * @in_buddy: pages found in buddy blocks by that scan
+ * @in_pcp: pages found in pcp list entries
+ * @in_pcp0: of those, pages in order-0 entries
+ * @nowhere: pages found in neither
  *
  * Allocated with the case's pages, before any NR_FREE_PAGES snapshot: the
  * checks that use it must not allocate between the free and the counts.
+ * That includes logging (a KUnit log line is a kmalloc()), so the scan's
+ * counts are kept for kgen_pageset_log() at the end of the case.
  */
 struct kgen_pageset {
 	unsigned long nr;
@@ -151,6 +123,11 @@ struct kgen_pageset {
 	s8 *want;
 	s8 *got;
 	u8 *on_pcp;
+	const char *api;
+	unsigned long in_buddy;
+	unsigned long in_pcp;
+	unsigned long in_pcp0;
+	unsigned long nowhere;
 };
 
 struct kgen_pageset *kgen_pageset_new(struct kunit *test, struct page **pages,
@@ -161,6 +138,7 @@ void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
 				 const char *api, bool check);
 void kgen_expect_pages_prepared(struct kunit *test, struct kgen_pageset *set,
 				const char *what);
+void kgen_pageset_log(struct kunit *test, struct kgen_pageset *set);
 void kgen_skip_unchecked(struct kunit *test, const char *why);
 
 /* Per-page ownership, for cleanup and for the expectations. */

@@ -3,17 +3,26 @@
  * kgen: did free_pages_prepare() see every page the free path freed?
  *
  * A free path that hands a page to the buddy without free_pages_prepare()
- * leaves it with whatever state its user gave it: flags, page_owner,
- * memcg and KASAN state, and the bad-page checks never run on it.  Pages
- * that merely look like freed pages cannot tell, so kgen marks every page
- * it hands to a free path (KGEN_UNPREPARED in kgen_kunit.h, a page flag
- * that only free_pages_prepare() clears) and looks for the mark on every
- * page that reached the buddy.  A page the free path must leave alone
- * because someone still holds it must keep the mark: preparing a page in
- * use wipes the state of a live page.
+ * leaves it with whatever state its user gave it (flags, page_owner, memcg
+ * and KASAN state) and skips the bad-page checks; after a drain such a page
+ * looks like any other free page.  So kgen gives every page it hands to a
+ * free path a state that only free_pages_prepare() clears: its contents.
+ * kgen boots with init_on_free=1, and free_pages_prepare() then zeroes each
+ * page it prepares; nothing else on the free path writes a page, and the
+ * allocator checks no contents (without page poisoning), so the mark can
+ * neither make a page bad nor trip a VM_BUG_ON().  A page flag could not
+ * serve: every flag but PG_hwpoison is one __free_one_page() BUGs on.
+ *
+ * A page in the buddy that still holds a non-zero byte of the pattern
+ * (kgen_fill_page()) was never prepared.  Pages the free path must leave
+ * alone (held, HWPoison, bad) are checked by expect.retained and
+ * expect.leaked; a held page that lost its contents was prepared while in
+ * use.
  */
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/string.h>
 
 #include "../internal.h"
 #include "kgen_kunit.h"
@@ -22,32 +31,35 @@
 #endif
 
 /**
- * kgen_pageset_mark() - mark every page of a set as not yet prepared
+ * kgen_pageset_mark() - fill every page of a set with its pfn pattern
  * @set: pages the test owns and is about to free
- *
- * Only cases that check expect.prepared mark their pages: the check also
- * takes the mark off a page that reached the buddy without it, which would
- * otherwise report a bad page state at its next allocation.
  */
 void kgen_pageset_mark(struct kgen_pageset *set)
 {
 	unsigned long i;
 
 	for (i = 0; i < set->nr; i++)
-		kgen_mark_unprepared(set->pages[i]);
+		kgen_fill_page(set->pages[i]);
+}
+
+static bool kgen_page_zeroed(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	bool zeroed = !memchr_inv(addr, 0, PAGE_SIZE);
+
+	kunmap_local(addr);
+	return zeroed;
 }
 
 /**
- * kgen_unprepared_in_buddy() - is a free page still marked unprepared?
- * @page: a page the test marked and handed to a free path
+ * kgen_unprepared_in_buddy() - is a free page still unprepared?
+ * @page: a page the test filled and handed to a free path
  *
- * Looked up under the zone lock, so the page cannot be allocated while
- * its flags are read.  A marked page found in the buddy loses the mark:
- * left there, it would make the next allocation of the page report a bad
- * page state, in whichever case that happens to be.
+ * Looked up under the zone lock, so the page cannot be allocated (and
+ * written) while its contents are read.
  *
- * Return: 1 if the page is in the buddy with the mark, 0 if it is in the
- * buddy without it, -1 if it is not in the buddy.
+ * Return: 1 if the page is in the buddy and not zeroed, 0 if it is in the
+ * buddy and zeroed, -1 if it is not in the buddy.
  */
 int kgen_unprepared_in_buddy(struct page *page)
 {
@@ -56,43 +68,34 @@ int kgen_unprepared_in_buddy(struct page *page)
 	int ret = -1;
 
 	spin_lock_irqsave(&zone->lock, flags);
-	if (kgen_buddy_block_locked(page_to_pfn(page), NULL) >= 0) {
-		ret = kgen_page_unprepared(page);
-		clear_bit(KGEN_UNPREPARED, kgen_page_flags(page));
-	}
+	if (kgen_buddy_block_locked(page_to_pfn(page), NULL) >= 0)
+		ret = !kgen_page_zeroed(page);
 	spin_unlock_irqrestore(&zone->lock, flags);
 	return ret;
 }
 
 /**
- * kgen_expect_pages_prepared() - every freed page of a set was prepared
+ * kgen_expect_pages_prepared() - every page of a set that reached the buddy
+ *                                went through free_pages_prepare()
  * @test: the test case
- * @set: the pages, after the free and a drain; @set->refused marks the
- *       pages that must still be in use
- * @what: "freed" pages, or what the set is, for the message
- *
- * A page in the buddy must have lost the mark.  A refused page that is
- * still in use (refcount above zero: held) must still have it.
+ * @set: the pages, filled by kgen_pageset_mark() before the free, now freed
+ *       and drained
+ * @what: what the pages are, for the message
  */
 void kgen_expect_pages_prepared(struct kunit *test, struct kgen_pageset *set,
 				const char *what)
 {
-	unsigned long i, unprepared = 0, first = 0, wiped = 0, first_wiped = 0;
+	unsigned long i, unprepared = 0, first = 0;
 
-	for (i = 0; i < set->nr; i++) {
-		struct page *page = set->pages[i];
-
-		if (kgen_unprepared_in_buddy(page) > 0 && !unprepared++)
-			first = i;
-		if (set->refused[i] && page_ref_count(page) &&
-		    !kgen_page_unprepared(page) && !wiped++)
-			first_wiped = i;
+	if (!want_init_on_free()) {
+		KUNIT_FAIL(test,
+			   "expect.prepared: cannot check without init_on_free=1 on the kernel command line (kgen run passes it): only then does free_pages_prepare() zero the pages it prepares");
+		return;
 	}
+	for (i = 0; i < set->nr; i++)
+		if (kgen_unprepared_in_buddy(set->pages[i]) > 0 && !unprepared++)
+			first = i;
 	KUNIT_EXPECT_EQ_MSG(test, unprepared, 0UL,
-		"expect.prepared: %lu %s pages reached the buddy without free_pages_prepare(); first: page %lu (pfn %#lx) still has the flag only free_pages_prepare() clears",
+		"expect.prepared: %lu %s pages reached the buddy without free_pages_prepare(); first: page %lu (pfn %#lx) still holds its contents, which init_on_free=1 makes free_pages_prepare() zero",
 		unprepared, what, first, page_to_pfn(set->pages[first]));
-	KUNIT_EXPECT_EQ_MSG(test, wiped, 0UL,
-		"expect.prepared: %lu held pages went through free_pages_prepare() while still in use; first: page %lu (pfn %#lx) refcount %d",
-		wiped, first_wiped, page_to_pfn(set->pages[first_wiped]),
-		page_ref_count(set->pages[first_wiped]));
 }

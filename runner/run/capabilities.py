@@ -47,9 +47,6 @@ API_PROBES: dict[str, tuple[str, str]] = {
     "NR_VMALLOC": ("include/linux/mmzone.h", r"^\s*NR_VMALLOC\s*,"),
     "vmalloc_nr_pages": ("include/linux/vmalloc.h",
                          r"\bunsigned\s+long\s+vmalloc_nr_pages\s*\(\s*void\s*\)"),
-    # page->flags is a memdesc_flags_t (flags.f) since 7.2, a plain word
-    # before.  Not a need: the helper library adapts to either.
-    "memdesc_flags": ("include/linux/mm_types.h", r"\}\s*memdesc_flags_t\s*;"),
 }
 # A need met by any of several symbols: the helper library reads whichever
 # the tree has (kgen_nr_vmalloc()).

@@ -70,6 +70,11 @@ def _some(names, limit: int = 12) -> str:
     return ", ".join(names[:limit]) + more
 
 
+# expect.prepared: free_pages_prepare() zeroes every page it prepares, so
+# a free page that still holds the test's pattern was never prepared.
+ZERO_ON_FREE_ARG = "init_on_free=1"
+
+
 @dataclass
 class PlannedCase:
     id: TestId
@@ -170,6 +175,7 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     needs_all = []
     memory = 0
     kernel_args: list[str] = []
+    zero_on_free = False
     for spec in specs:
         for case in spec.cases:
             memory = max(memory, case.needs.memory_mb or 0)
@@ -180,9 +186,12 @@ def make_plan(specs: list[Spec], caps: Capabilities,
                 skip = caps.skip_reason(needs)
                 if not skip:
                     needs_all += needs
+                    zero_on_free |= case.expect.prepared
                 known = variant.known_issue
                 cases.append(PlannedCase(test, skip, [str(n) for n in needs],
                                          _known_text(known), _unchecked(case, variant, caps)))
+    if zero_on_free:
+        kernel_args.append(ZERO_ON_FREE_ARG)
     qemu_args: list[str] = []
     if memory:
         memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)

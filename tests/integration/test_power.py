@@ -16,8 +16,13 @@ the shipped spec twice on the patched kernel: as shipped, where the named
 cases must fail with their expectation's message, and with that one
 expectation switched off, which is what the suite checked before, and which
 must pass: the new check is what catches the bug.
+
+KGEN_TEST_UM_BUILD_DIR, if set, is the build dir for these runs instead of
+the tree's default one (to keep a shared default dir's .config as it is).
 """
 from __future__ import annotations
+
+import os
 
 import pytest
 import yaml
@@ -50,8 +55,10 @@ def _without(spec, key: str, tmp_path):
 
 
 def _run(tree, spec, patch, junit):
+    build_dir = os.environ.get("KGEN_TEST_UM_BUILD_DIR")
     proc = kgen("run", "--kernel", str(tree), "--spec", str(spec),
-                "--patch", str(PATCHES / patch), "--junit", str(junit))
+                "--patch", str(PATCHES / patch), "--junit", str(junit),
+                *(["--build-dir", build_dir] if build_dir else []))
     return proc, _results(junit)
 
 

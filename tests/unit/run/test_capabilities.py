@@ -78,8 +78,6 @@ void free_contig_range(unsigned long pfn, unsigned long nr_pages)
 # by page.
 VMALLOC_73 = "\tfree_pages_bulk(vm->pages + start_idx, end_idx - start_idx);\n"
 VMALLOC_612 = "\t\t__free_page(page);\n\t\tcond_resched();\n"
-# page->flags: a memdesc_flags_t since 7.2.
-MM_TYPES_73 = "typedef struct {\n\tunsigned long f;\n} memdesc_flags_t;\n"
 
 
 def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
@@ -97,8 +95,6 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     (tmp_path / "include/linux/vmalloc.h").write_text(VMALLOC_H_73 if gfp is GFP_73
                                                       else VMALLOC_H_612)
     (tmp_path / "mm/vmalloc.c").write_text(VMALLOC_73 if gfp is GFP_73 else VMALLOC_612)
-    (tmp_path / "include/linux/mm_types.h").write_text(MM_TYPES_73 if gfp is GFP_73
-                                                       else "struct page;\n")
     (tmp_path / "include/kunit/test.h").write_text(
         "#define kunit_warning_suppress(test) for(;;)\n" if kunit_suppress else "\n")
     return tmp_path
@@ -143,7 +139,6 @@ def test_tree_without_batching_runs_cases_but_not_expect_batched(tmp_path):
     c = files["kgen_contig_split_kunit.c"]
     assert '.unchecked = "expect.batched not checked: needs a batched' in c
     assert "kgen_skip_unchecked(test, p->unchecked);" in c
-    assert "#define KGEN_HAVE_MEMDESC_FLAGS 0" in files["kgen_caps.h"]
 
 
 def test_batching_tree_checks_every_batched_api(tmp_path):
@@ -178,7 +173,8 @@ def test_plan_derives_kconfig_and_args(tmp_path):
     arm = make_plan(specs, assume_all("arm64"), ["loglevel=7"])
     assert arm.kconfig == []        # arm64.config sets MEMORY_FAILURE already
     assert arm.qemu_args == ["-m", "2048"]
-    assert arm.kernel_args == ["movablecore=256M", "loglevel=7"]
+    # init_on_free=1: expect.prepared (free_pages_prepare() zeroes pages).
+    assert arm.kernel_args == ["movablecore=256M", "init_on_free=1", "loglevel=7"]
     assert arm.nr_run == 1 and arm.nr_skip == 0
     um = make_plan(specs, assume_all("um"))
     assert um.kconfig == [] and um.nr_skip == 1
