@@ -122,7 +122,8 @@ def _param_builder(case: Case):
     return _array_param if case.array_family else _span_param
 
 
-def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
+def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str],
+               boots: Mapping[TestId, int]) -> dict:
     """Plain data the template turns into one case's C (no C text here)."""
     test = TestId(spec.suite, case.name)
     sels = _Selectors(test.function)
@@ -154,6 +155,7 @@ def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str]) -> dict:
         "misuse": case.misuse,
         "guarded": case.guards,
         "e": case.expect,
+        "boot": boots.get(test, 0),
     }
 
 
@@ -179,19 +181,23 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(spec.path.read_bytes()).hexdigest()
 
 
-def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None) -> str:
+def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None,
+                 boots: Mapping[TestId, int] | None = None) -> str:
     """The C source of the KUnit suite for one spec.
 
     skips: the plan's skip reason for each test that cannot run on this
     tree and arch (kgen.runner.run.plan); every other test runs.
+    boots: the complaint boot of each case (no param) that has one; every
+    other case runs in the main boot.
     """
     skips = skips or {}
+    boots = boots or {}
     template = _environment().get_template("suite.c.j2")
     return template.render(
         spec=spec,
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
-        cases=[_case_view(spec, c, skips) for c in spec.cases],
+        cases=[_case_view(spec, c, skips, boots) for c in spec.cases],
         guest=spec.guest is not None,
     )
 
@@ -211,13 +217,15 @@ def render_makefile(specs: list[Spec]) -> str:
 
 
 def render_all(specs: list[Spec], skips: Mapping[TestId, str],
-               have: Mapping[str, bool]) -> dict[str, str]:
+               have: Mapping[str, bool],
+               boots: Mapping[TestId, int] | None = None) -> dict[str, str]:
     """File name -> contents of everything generated for mm/kgen/.
 
     skips: the plan's decisions (TestId -> reason); have: KGEN_HAVE_<NAME>
-    values for kgen_caps.h (Capabilities.have()).
+    values for kgen_caps.h (Capabilities.have()); boots: the plan's
+    complaint boot of each case that has one (Plan.boots()).
     """
-    files = {suite_filename(s): render_suite(s, skips) for s in specs}
+    files = {suite_filename(s): render_suite(s, skips, boots) for s in specs}
     files["Makefile"] = render_makefile(specs)
     files["kgen_caps.h"] = render_caps(have)
     return files

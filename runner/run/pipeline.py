@@ -1,9 +1,9 @@
 """`kgen run`: specs -> plan -> generated suites -> build -> boots -> results.
 
 ``run`` reads as its phases: check tools, plan, prepare the session, build,
-main boot, recovery boots, guest-layout boots, finish the results.  Each
-phase is a function below; the boots themselves are in boots.py and
-guests.py, the reboot policy in recovery.py.
+main boot, recovery boots, complaint boots, guest-layout boots, finish the
+results.  Each phase is a function below; the boots themselves are in
+boots.py, complaints.py and guests.py, the reboot policy in recovery.py.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.runner.run import recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
 from kgen.runner.run.capabilities import Capabilities, probe_tree
+from kgen.runner.run.complaints import boot_complaints, set_aside
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.plan import Plan, generate, make_plan
 from kgen.spec.model import Spec
@@ -89,6 +90,7 @@ def run(req: RunRequest) -> RunOutcome:
                 + (f" (QEMU, accel {req.accel})" if arch(req.arch).uses_qemu else ""))
         booter = Booter(session, req.specs)
         result = _main_boot(booter, plan, props)
+        boot_complaints(booter, plan, result, props)
         boot_guests(booter, plan.guest_boots, result, props, req.accel)
         console_log = session.path("console.log")
     _finish(result, req, plan, props)
@@ -125,10 +127,13 @@ def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> RunResult:
     # Guest-layout suites only skip in this boot and get a boot of their
     # own: never spend a recovery reboot on them.
     _drop_suites(result, {g.suite for g in plan.guest_boots})
+    # The cases that complain on purpose only skip here, too: they get
+    # complaint boots of their own (complaints.py).
+    set_aside(result, plan)
 
     def again(glob: str, number: int) -> RunResult:
         booter.session.config.log(
-            f"kgen: booting again for {glob} (not run after a crash or hang)")
+            f"kgen: booting again for {glob} (not run after a crash or hang, or muted)")
         return booter.boot(BootArgs(f"console.rerun{number}.log", glob))
 
     reboots = recovery.recover(result, again, booter.time_left)
