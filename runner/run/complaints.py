@@ -100,10 +100,14 @@ def boot_complaints(booter: Booter, plan: Plan, result: RunResult,
             keep_only(rerun_result, boot)
             return rerun_result
 
+        started = booter.seconds
         booted = booter.boot(BootArgs(f"{stem}.log", boot.glob, boot.kernel_args))
         keep_only(booted, boot)
         reboots = recovery.recover(booted, again, booter.time_left)
         merge(result, booted, boot)
+        seconds = booter.seconds - started
+        log(f"kgen: complaint boot {boot.number} took {seconds:.1f}s")
         props[f"complaint_boot.{boot.number}"] = names
+        props[f"complaint_boot.{boot.number}.seconds"] = f"{seconds:.1f}"
         if reboots:
             props[f"complaint_boot.{boot.number}.reboots"] = str(reboots)
