@@ -125,7 +125,7 @@ def _param_builder(case: Case):
 
 
 def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str],
-               unchecked: Mapping[TestId, str]) -> dict:
+               unchecked: Mapping[TestId, str], boots: Mapping[TestId, int]) -> dict:
     """Plain data the template turns into one case's C (no C text here)."""
     test = TestId(spec.suite, case.name)
     sels = _Selectors(test.function)
@@ -162,6 +162,7 @@ def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str],
         "misuse": case.misuse,
         "guarded": case.guards,
         "e": case.expect,
+        "boot": boots.get(test, 0),
     }
 
 
@@ -188,22 +189,26 @@ def spec_hash(spec: Spec) -> str:
 
 
 def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None,
-                 unchecked: Mapping[TestId, str] | None = None) -> str:
+                 unchecked: Mapping[TestId, str] | None = None,
+                 boots: Mapping[TestId, int] | None = None) -> str:
     """The C source of the KUnit suite for one spec.
 
     skips: the plan's skip reason for each test that cannot run on this
     tree and arch (kgen.runner.run.plan); every other test runs.
     unchecked: for tests that run, what they cannot check on this tree;
     such a test that passes ends as a skip with this reason.
+    boots: the complaint boot of each case (no param) that has one; every
+    other case runs in the main boot.
     """
     skips = skips or {}
     unchecked = unchecked or {}
+    boots = boots or {}
     template = _environment().get_template("suite.c.j2")
     return template.render(
         spec=spec,
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
-        cases=[_case_view(spec, c, skips, unchecked) for c in spec.cases],
+        cases=[_case_view(spec, c, skips, unchecked, boots) for c in spec.cases],
         guest=spec.guest is not None,
     )
 
@@ -224,14 +229,16 @@ def render_makefile(specs: list[Spec]) -> str:
 
 def render_all(specs: list[Spec], skips: Mapping[TestId, str],
                have: Mapping[str, bool],
-               unchecked: Mapping[TestId, str] | None = None) -> dict[str, str]:
+               unchecked: Mapping[TestId, str] | None = None,
+               boots: Mapping[TestId, int] | None = None) -> dict[str, str]:
     """File name -> contents of everything generated for mm/kgen/.
 
     skips: the plan's decisions (TestId -> reason); have: KGEN_HAVE_<NAME>
     values for kgen_caps.h (Capabilities.have()); unchecked: the plan's
-    expectations a running test cannot check (Plan.unchecked()).
+    expectations a running test cannot check (Plan.unchecked()); boots: the
+    plan's complaint boot of each case that has one (Plan.boots()).
     """
-    files = {suite_filename(s): render_suite(s, skips, unchecked) for s in specs}
+    files = {suite_filename(s): render_suite(s, skips, unchecked, boots) for s in specs}
     files["Makefile"] = render_makefile(specs)
     files["kgen_caps.h"] = render_caps(have)
     return files

@@ -25,6 +25,10 @@ KGEN_PROTO_EXPECT = "expect."
 # Command-line argument for a guest-layout boot, followed by the suite name.
 KGEN_PROTO_GUEST_ARG = "kgen_boundary.guest="
 
+# Command-line argument of a complaint boot, followed by its number: the
+# cases that make the kernel complain on purpose run only there.
+KGEN_PROTO_COMPLAINT_BOOT_ARG = "kgen_kunit.complaint_boot="
+
 # The benchmark lane's KUnit suite and its parameters.
 KGEN_PROTO_BENCH_SUITE = "kgen_bench"
 KGEN_PROTO_BENCH_ITERATIONS_ARG = "kgen_bench.iterations="

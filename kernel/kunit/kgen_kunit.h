@@ -268,6 +268,8 @@ void kgen_expect_balanced(struct kunit *test, struct kgen_span *span);
  */
 void kgen_expect_no_new_taint(struct kunit *test, unsigned long taint_before,
 			      unsigned long allowed_taints);
+/* Every generated case: run only in the boot kgen assigned it. */
+void kgen_boot_require(struct kunit *test, unsigned int boot);
 
 /**
  * kgen_expect_no_warning() - no new complaint while the span was tested

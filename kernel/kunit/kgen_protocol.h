@@ -41,6 +41,15 @@
  */
 #define KGEN_PROTO_GUEST_ARG		"kgen_boundary.guest="
 
+/*
+ * Kernel command-line argument of a complaint boot, followed by its number
+ * (1, 2, ...): the "complaint_boot" parameter of kgen_kunit.c.  Cases that
+ * make the kernel complain on purpose (a bad page, a misuse that WARNs)
+ * run only in the complaint boot kgen assigned them, every other case only
+ * in boots without this argument.
+ */
+#define KGEN_PROTO_COMPLAINT_BOOT_ARG	"kgen_kunit.complaint_boot="
+
 /* The benchmark lane's KUnit suite: kgen bench runs only it. */
 #define KGEN_PROTO_BENCH_SUITE		"kgen_bench"
 

@@ -2,9 +2,9 @@
 
 ``run`` reads as its phases: check tools, plan, prepare the session, build
 (without the generated suites that do not compile, builds.py), main boot,
-recovery boots, guest-layout boots, finish the results.  Each phase is a
-function below; the boots themselves are in boots.py and guests.py, the
-reboot policy in recovery.py.
+recovery boots, complaint boots, guest-layout boots, finish the results.
+Each phase is a function below; the boots themselves are in boots.py,
+complaints.py and guests.py, the reboot policy in recovery.py.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from kgen.runner.run.builds import (
     uncompiled_suite_results,
 )
 from kgen.runner.run.capabilities import Capabilities, probe_tree
+from kgen.runner.run.complaints import boot_complaints, set_aside
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.known import mark_known_issues
 from kgen.runner.run.plan import Plan, generate, make_plan
@@ -109,6 +110,7 @@ def run(req: RunRequest) -> RunOutcome:
             booter = Booter(session, built.specs)
             main = _needs_main_boot(plan)
             result = _main_boot(booter, plan, props) if main else RunResult()
+            boot_complaints(booter, plan, result, props)
             guests = [g for g in plan.guest_boots if g.suite not in built.dropped]
             boot_guests(booter, guests, result, props, session.accel)
             console_log = session.path("console.log" if main else "console.guest1.log")
@@ -159,10 +161,13 @@ def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> RunResult:
     # Guest-layout suites only skip in this boot and get a boot of their
     # own: never spend a recovery reboot on them.
     _drop_suites(result, {g.suite for g in plan.guest_boots})
+    # The cases that complain on purpose only skip here, too: they get
+    # complaint boots of their own (complaints.py).
+    set_aside(result, plan)
 
     def again(glob: str, number: int) -> RunResult:
         booter.session.config.log(
-            f"kgen: booting again for {glob} (not run after a crash or hang)")
+            f"kgen: booting again for {glob} (not run after a crash or hang, or muted)")
         return booter.boot(BootArgs(f"console.rerun{number}.log", glob))
 
     reboots = recovery.recover(result, again, booter.time_left)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from kgen import protocol as P
 from kgen.arch import Arch, arch
 from kgen.errors import UsageError
 from kgen.generator.render import render_all
 from kgen.ids import TestGlob, TestId
 from kgen.runner.run.capabilities import Capabilities
-from kgen.spec.model import Case, KnownIssue, Spec, Variant
+from kgen.spec.model import BAD_PAGE_STATE, Case, KnownIssue, Spec, Variant
 
 
 def test_id(spec: Spec, case: Case, variant: Variant) -> TestId:
@@ -74,6 +75,12 @@ def _some(names, limit: int = 12) -> str:
 # a free page that still holds the test's pattern was never prepared.
 ZERO_ON_FREE_ARG = "init_on_free=1"
 
+# Bad-page reports one complaint boot may expect.  bad_page() prints 60 a
+# minute and then nothing (mm/page_alloc.c); a healthy complaint boot stays
+# well below that, so a boot that reaches 60 has a kernel reporting more
+# than the specs declare (kgen.runner.results.ratelimit).
+COMPLAINT_BOOT_BAD_PAGES = 50
+
 
 @dataclass
 class PlannedCase:
@@ -84,6 +91,7 @@ class PlannedCase:
     # It runs, but an expectation cannot be checked here: why.  A run that
     # passes everything else ends as a KUnit skip with this reason.
     unchecked: str | None = None
+    boot: int = 0             # 0: the main boot; N: complaint boot N
 
     @property
     def suite(self) -> str:
@@ -113,6 +121,35 @@ class GuestBoot:
 
 
 @dataclass
+class ComplaintBoot:
+    """A boot for the cases that make the kernel complain on purpose.
+
+    A bad page sets TAINT_BAD_PAGE for the rest of the boot and counts
+    towards bad_page()'s 60 reports a minute; an expected WARN is counted
+    by KUnit's suppression.  In the main boot either would blind the
+    checks of every later case, so these cases run here, after it, and
+    skip in every other boot (kgen_boot_require() in the helper library).
+    """
+
+    number: int
+    cases: list[TestId] = field(default_factory=list)   # whole cases, no param
+    bad_pages: int = 0        # "Bad page state" reports its cases declare
+
+    @property
+    def kernel_args(self) -> list[str]:
+        return [f"{P.KGEN_PROTO_COMPLAINT_BOOT_ARG}{self.number}"]
+
+    @property
+    def suites(self) -> list[str]:
+        return list(dict.fromkeys(c.suite for c in self.cases))
+
+    @property
+    def glob(self) -> str:
+        """kunit.py's filter_glob: the suite when there is only one."""
+        return self.suites[0] if len(self.suites) == 1 else ""
+
+
+@dataclass
 class Plan:
     arch: str
     cases: list[PlannedCase]
@@ -120,6 +157,7 @@ class Plan:
     kernel_args: list[str]
     qemu_args: list[str]
     guest_boots: list[GuestBoot] = field(default_factory=list)
+    complaint_boots: list[ComplaintBoot] = field(default_factory=list)
 
     @property
     def nr_run(self) -> int:
@@ -137,6 +175,11 @@ class Plan:
     def unchecked(self) -> dict[TestId, str]:
         """TestId -> what it cannot check and why, for tests that run."""
         return {c.id: c.unchecked for c in self.cases if c.unchecked and not c.skip}
+
+    def boots(self) -> dict[TestId, int]:
+        """Whole case (no param) -> the complaint boot it runs in, for the
+        cases that have one: what the generator writes into the suites."""
+        return {case: boot.number for boot in self.complaint_boots for case in boot.cases}
 
     def params_of(self, suite: str, function: str) -> list[str]:
         """Parameter descriptions of one case, in spec (= KUnit) order."""
@@ -159,12 +202,18 @@ class Plan:
             if boot.dma_limit:
                 lines.append(f"  device tree: dma-ranges limit, ZONE_DMA ends at "
                              f"{boot.dma_limit:#x}")
+        for boot in self.complaint_boots:
+            lines.append(f"complaint boot {boot.number}: kernel args "
+                         f"{' '.join(boot.kernel_args)}; {len(boot.cases)} case(s), "
+                         f"{boot.bad_pages} bad-page report(s) expected")
         for case in self.cases:
             state = f"SKIP  ({case.skip})" if case.skip else "RUN"
             if case.known_issue:
                 state += f"  [known issue: {case.known_issue}]"
             if case.unchecked and not case.skip:
                 state += f"   ({case.unchecked})"
+            if case.boot and not case.skip:
+                state += f" in complaint boot {case.boot}"
             lines.append(f"  {case.suite}.{case.name}: {state}")
         return "\n".join(lines)
 
@@ -199,7 +248,41 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     kernel_args += [a for a in extra_kernel_args or [] if a not in kernel_args]
     return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
                 kernel_args=kernel_args, qemu_args=qemu_args,
-                guest_boots=_guest_boots(specs, cases, arch(caps.arch)))
+                guest_boots=_guest_boots(specs, cases, arch(caps.arch)),
+                complaint_boots=_complaint_boots(specs, cases))
+
+
+def _complaint_boots(specs: list[Spec], cases: list[PlannedCase]) -> list[ComplaintBoot]:
+    """The complaining cases that run here, packed in spec order into boots
+    of at most COMPLAINT_BOOT_BAD_PAGES expected bad-page reports.
+
+    A whole case goes to one boot (the C tests the boot per case); its
+    parameters that cannot run here skip there with their reason.  Suites
+    with a guest layout are left alone: they have a boot of their own.
+    Each case's PlannedCase entries get the boot's number.
+    """
+    by_id = {c.id: c for c in cases}
+    boots: list[ComplaintBoot] = []
+    for spec in specs:
+        if spec.guest:
+            continue
+        for case in spec.cases:
+            if not case.complains:
+                continue
+            planned = [(by_id[TestId(spec.suite, case.name,
+                                     v.describe(case.swept) if case.parameterised else "")], v)
+                       for v in case.variants]
+            runs = [v for p, v in planned if not p.skip]
+            if not runs:
+                continue
+            reports = sum(case.splat_counts(v).get(BAD_PAGE_STATE, 0) for v in runs)
+            if not boots or boots[-1].bad_pages + reports > COMPLAINT_BOOT_BAD_PAGES:
+                boots.append(ComplaintBoot(len(boots) + 1))
+            boots[-1].cases.append(TestId(spec.suite, case.name))
+            boots[-1].bad_pages += reports
+            for p, _ in planned:
+                p.boot = boots[-1].number
+    return boots
 
 
 def _known_text(known: KnownIssue | None) -> str:
@@ -236,4 +319,4 @@ def generate(specs: list[Spec], caps: Capabilities, plan: Plan | None = None) ->
     """The generated mm/kgen/ files for specs on caps' tree and arch: the
     plan's skip decisions and the tree's KGEN_HAVE_ values, rendered."""
     plan = plan or make_plan(specs, caps)
-    return render_all(specs, plan.skips(), caps.have(), plan.unchecked())
+    return render_all(specs, plan.skips(), caps.have(), plan.unchecked(), plan.boots())

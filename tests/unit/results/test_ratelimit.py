@@ -58,3 +58,4 @@ def test_printk_dropping_messages_fails_the_case_it_lands_in():
     found = cases(console(1, later="** 17 printk messages dropped **\n"))
     after = found["kgen_t_after"]
     assert after.status is Status.FAILED and after.kind == "splat:printk dropped"
+
