@@ -5,7 +5,7 @@ import argparse
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -186,7 +186,7 @@ def cmd_run(args) -> int:
     from kgen.runner.run.pipeline import run
     if args.dry_run:
         return cmd_plan(args)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     req = _request(args)
     tree = req.tree
     junit = args.junit or (cache_root() / "results" / f"{tree_key(tree)}-{args.arch}.xml")
@@ -225,7 +225,7 @@ def cmd_validate(args) -> int:
     from kgen.runner.validate.classify import Allowed
     from kgen.runner.validate.pipeline import ValidateRequest, validate
     from kgen.runner.validate.report import as_json, first_messages, markdown
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     specs = _selected(args)
     tree = check_tree(args.kernel) if args.kernel else _resolve_tree(None)
     out = args.out or (cache_root() / "validate-results" / tree_key(tree))

@@ -82,7 +82,7 @@ def _apt_paths() -> tuple[Path, Path]:
             capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d")
-    values = dict(re.findall(r"^(\w)='(.*)'$", out, re.M))
+    values = dict(re.findall(r"^(\w)='(.*)'$", out, re.MULTILINE))
     return (Path(values.get("L", "/etc/apt/sources.list")),
             Path(values.get("D", "/etc/apt/sources.list.d")))
 
@@ -256,8 +256,7 @@ def parse_request(arg: str | None) -> Request:
     if arg is None:
         return Request(DEFAULT_SERIES)
     text = arg.strip()
-    if text.startswith("linux-source-"):
-        text = text[len("linux-source-"):]
+    text = text.removeprefix("linux-source-")
     if _SERIES.match(text):
         return Request(text)
     match = _FULL_VERSION.match(text)

@@ -38,7 +38,7 @@ def kernel_version(tree: Path) -> str:
     """VERSION.PATCHLEVEL.SUBLEVEL[EXTRAVERSION] from the top Makefile."""
     head = (tree / "Makefile").read_text(errors="replace")[:2000]
     fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION) = ?(.*)$",
-                             head, re.M))
+                             head, re.MULTILINE))
     version = ".".join(fields.get(k, "?").strip() for k in
                        ("VERSION", "PATCHLEVEL", "SUBLEVEL"))
     return version + fields.get("EXTRAVERSION", "").strip()

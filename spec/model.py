@@ -365,7 +365,7 @@ class Case:
         """Console reports of each kind this variant must print, exactly."""
         return splat_counts(self.expect.splats, variant)
 
-    def needs_of(self, variant: Variant, guest: "Guest | None" = None) -> list[Need]:
+    def needs_of(self, variant: Variant, guest: Guest | None = None) -> list[Need]:
         """Everything this variant needs, derived from the spec."""
         why = self.needs.why or "spec needs:"
         needs = {Need(NeedKind.KCONFIG, k, why) for k in self.needs.kconfig}

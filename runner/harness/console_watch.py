@@ -23,9 +23,9 @@ import enum
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 
 class StopKind(enum.StrEnum):

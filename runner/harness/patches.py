@@ -18,7 +18,7 @@ from pathlib import Path
 from kgen.errors import EnvironmentProblem, UsageError
 
 # "+++ b/mm/page_alloc.c" (git, diff -u with a/ b/ prefixes; -p1 strips one).
-_TARGET = re.compile(r"^\+\+\+ (?:[^/\s]+/)(\S+)", re.M)
+_TARGET = re.compile(r"^\+\+\+ (?:[^/\s]+/)(\S+)", re.MULTILINE)
 
 
 def touched_files(text: str) -> list[str]:

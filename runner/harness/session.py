@@ -13,10 +13,9 @@ import json
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from kgen import __version__
 from kgen.arch import arch

@@ -19,7 +19,7 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -82,7 +82,7 @@ class Checkout:
 
 def new_run_id(now: datetime) -> str:
     """Unique per kgen command: the UTC time plus 24 random bits."""
-    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def patchset_hash(patches: Sequence[tuple[str, bytes]]) -> str:
@@ -118,7 +118,7 @@ def _excerpt(lines: Iterable[str], head: str = "") -> str:
 
 
 def _time(now: datetime) -> str:
-    return now.astimezone(timezone.utc).isoformat()
+    return now.astimezone(UTC).isoformat()
 
 
 def spec_name(path: Path) -> str:
@@ -272,7 +272,7 @@ def kcidb_report(checkouts: Sequence[Checkout], origin: str = DEFAULT_ORIGIN,
     """The KCIDB v5 document for the checkouts and the runs built on them."""
     if not ORIGIN.fullmatch(origin):
         raise ValueError(f"KCIDB origin {origin!r}: only a-z, 0-9 and _ are allowed")
-    started = started or datetime.now(timezone.utc)
+    started = started or datetime.now(UTC)
     writer = _Writer(origin, run_id or new_run_id(started), started, specs)
     for checkout in checkouts:
         writer.checkout(checkout)

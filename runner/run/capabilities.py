@@ -154,9 +154,7 @@ class Capabilities:
             return f"needs {need}: {arch(self.arch).forced_on[need.name]}"
         elif need.kind == NeedKind.KCONFIG_OFF and self.kconfig_overrides.get(need.name) is False:
             return None
-        elif need.kind == NeedKind.KCONFIG_OFF and need.name in ALWAYS_ON:
-            return f"needs {need}: {need.why}"
-        elif need.kind == NeedKind.ARCH and self.arch not in need.arches:
+        elif need.kind == NeedKind.KCONFIG_OFF and need.name in ALWAYS_ON or need.kind == NeedKind.ARCH and self.arch not in need.arches:
             return f"needs {need}: {need.why}"
         elif need.kind == NeedKind.GUEST and need.name in arch(self.arch).guest_limits:
             return f"needs {need}: {arch(self.arch).guest_limits[need.name]}"
@@ -192,7 +190,7 @@ class Capabilities:
 def fragment_options(arch: str) -> set[str]:
     """Options set to y by kernel/kunit/configs/<arch>.config."""
     text = kunit_dir().joinpath("configs", f"{arch}.config").read_text()
-    return set(re.findall(r"^CONFIG_(\w+)=y$", text, re.M))
+    return set(re.findall(r"^CONFIG_(\w+)=y$", text, re.MULTILINE))
 
 
 def probe_tree(tree: Path, arch: str) -> Capabilities:
@@ -203,7 +201,7 @@ def probe_tree(tree: Path, arch: str) -> Capabilities:
         if rel not in cache:
             path = tree / rel
             cache[rel] = path.read_text(errors="replace") if path.is_file() else ""
-        return re.search(pattern, cache[rel], re.M) is not None
+        return re.search(pattern, cache[rel], re.MULTILINE) is not None
 
     apis = {api: found(header, pattern) for api, (header, pattern) in API_PROBES.items()}
     behaviours = {name: found(rel, pattern)
@@ -235,10 +233,10 @@ def builtin_blocker(tree: Path, option: str, kconfig: str) -> str | None:
     """
     path = tree / kconfig
     text = path.read_text(errors="replace") if path.is_file() else ""
-    entry = re.search(rf"^config {re.escape(option)}\s*\n(.*?)(?=^\S|\Z)", text, re.M | re.S)
+    entry = re.search(rf"^config {re.escape(option)}\s*\n(.*?)(?=^\S|\Z)", text, re.MULTILINE | re.DOTALL)
     if entry is None:
         return f"CONFIG_{option} does not exist in this tree ({kconfig})"
-    if re.search(r"^\s*depends on m\s*$", entry.group(1), re.M):
+    if re.search(r"^\s*depends on m\s*$", entry.group(1), re.MULTILINE):
         return (f"CONFIG_{option} depends on m in this tree ({kconfig}): it can only be "
                 f"a module, and kgen's kernels boot without modules")
     return None

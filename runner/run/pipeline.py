@@ -9,9 +9,9 @@ complaints.py and guests.py, the reboot policy in recovery.py.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import default_build_dir

@@ -19,7 +19,7 @@ budget is used up.  What is left is reported "not run", with the reason.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 

@@ -6,17 +6,16 @@ build dir, so each step rebuilds only what its patch changed.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from kgen.arch import DEFAULT_ARCH
 from kgen.cache import cache_root, tree_key
 from kgen.runner.results.junit import write_junit
 from kgen.runner.results.model import ResultKind, RunResult
 from kgen.runner.run.pipeline import RunRequest, run
-from kgen.runner.validate.classify import (Allowed, Classification, classify, merge_repeats,
-                                          statuses)
+from kgen.runner.validate.classify import Allowed, Classification, classify, merge_repeats, statuses
 from kgen.runner.validate.series import Patch, load_series
 from kgen.runner.validate.worktree import WorkTree
 from kgen.spec.model import Spec

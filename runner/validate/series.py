@@ -16,9 +16,9 @@ from kgen.git_tree import git as _git
 _SUBJECT_TAG = re.compile(r"^\s*(\[[^\]]*\]\s*)+")
 _PATCH_NUMBER = re.compile(r"\[[^\]]*?(\d+)/(\d+)[^\]]*\]")
 # A unified diff has at least one file header followed by a hunk.
-_UNIFIED_DIFF = re.compile(r"^\+\+\+ .*\n@@ ", re.M)
+_UNIFIED_DIFF = re.compile(r"^\+\+\+ .*\n@@ ", re.MULTILINE)
 # "--- old" / "+++ new" file headers; a timestamp may follow after a tab.
-_FILE_HEADER = re.compile(r"^--- ([^\t\n]+)[^\n]*\n\+\+\+ ([^\t\n]+)", re.M)
+_FILE_HEADER = re.compile(r"^--- ([^\t\n]+)[^\n]*\n\+\+\+ ([^\t\n]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def from_mbox(path: Path) -> list[Patch]:
 
 
 def _subject_of(text: str, fallback: str) -> str:
-    match = re.search(r"^Subject: (.*(?:\n[ \t].*)*)", text, re.M)
+    match = re.search(r"^Subject: (.*(?:\n[ \t].*)*)", text, re.MULTILINE)
     if not match:
         return fallback
     return _SUBJECT_TAG.sub("", " ".join(match.group(1).split())) or fallback
@@ -71,7 +71,7 @@ def from_directory(path: Path) -> list[Patch]:
     for file in files:
         text = file.read_text(errors="replace")
         subject = _subject_of(text, file.stem)
-        if re.search(r"^Subject:.*\b0+/\d+\]", text, re.M) and "diff --git" not in text:
+        if re.search(r"^Subject:.*\b0+/\d+\]", text, re.MULTILINE) and "diff --git" not in text:
             continue   # a cover letter saved as 0000-cover-letter.patch
         patches.append(Patch(subject, text, str(file)))
     return patches
@@ -105,7 +105,7 @@ def from_file(path: Path, tree: Path) -> list[Patch]:
         raise UsageError(f"--series {path}: neither an mbox (git format-patch output, "
                          "which starts with a 'From ' line) nor a unified diff "
                          "(no '+++ file' line followed by an '@@' hunk)")
-    headers = re.split(r"^(?:diff |--- )", text, maxsplit=1, flags=re.M)[0]
+    headers = re.split(r"^(?:diff |--- )", text, maxsplit=1, flags=re.MULTILINE)[0]
     return [Patch(_subject_of(headers, path.name), text, str(path),
                   strip=strip_level(text, tree))]
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from kgen.errors import EnvironmentProblem
 from kgen.git_tree import git
 
-_PATCHING = re.compile(r"^patching file '?([^'\n]+)'?$", re.M)
+_PATCHING = re.compile(r"^patching file '?([^'\n]+)'?$", re.MULTILINE)
 
 
 @dataclass

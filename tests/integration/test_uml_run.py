@@ -50,8 +50,8 @@ def test_selection_boots_only_what_it_names_and_kcidb_validates(kernel_tree, res
     assert len(cases) == 5 and sum(n.startswith("kgen_hwpoison.kgen_hwpoison_bad_state/")
                                    for n in cases) == 4
     # Only the selected suites were generated, so only they ran in the kernel.
-    console = Path(re.search(r"^console log: (.*)$", proc.stdout, re.M).group(1))
-    booted = set(re.findall(r"^    # Subtest: (kgen_\w+)$", console.read_text(), re.M))
+    console = Path(re.search(r"^console log: (.*)$", proc.stdout, re.MULTILINE).group(1))
+    booted = set(re.findall(r"^    # Subtest: (kgen_\w+)$", console.read_text(), re.MULTILINE))
     assert booted == {"kgen_refcount_hold", "kgen_hwpoison"}
     data = json.loads(kcidb.read_text())
     schema.V5_0.validate_exactly(data)

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -36,7 +36,7 @@ from kgen.runner.validate.series import Patch
 from kgen.spec.loader import load_specs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-STARTED = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+STARTED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PROPS = {"arch": "um", "kernel.version": "7.3.4", "kgen.version": "0.1.0",
          "kconfig.sha256": "0123456789abcdef", "kernel_args": ""}
 
