@@ -94,7 +94,8 @@ def boot_complaints(booter: Booter, plan: Plan, result: RunResult,
         stem = f"console.complaints{boot.number}"
 
         def again(glob: str, rerun: int, stem=stem, boot=boot) -> RunResult:
-            log(f"kgen: booting complaint boot {boot.number} again for {glob}")
+            log(f"kgen: booting again for {glob} in complaint boot {boot.number} "
+                "(not run after a crash or hang, or muted)")
             rerun_result = booter.boot(BootArgs(f"{stem}.rerun{rerun}.log", glob,
                                                 boot.kernel_args))
             keep_only(rerun_result, boot)
