@@ -237,6 +237,7 @@ void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
 		bad = kgen_scan_placement(set);
 	} while (bad && ++tries < KGEN_PLACEMENT_TRIES);
 
+	bad = 0;
 	set->api = api;
 	set->in_buddy = 0;
 	set->in_pcp = 0;

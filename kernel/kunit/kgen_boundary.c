@@ -459,6 +459,7 @@ void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 	if (api == KGEN_FREE_VFREE)
 		addr = kgen_bspan_vmap(bs);
 	kgen_log_straddling_chunks(bs);
+	kgen_settle();
 	kgen_bspan_snapshot(bs, bs->free_before);
 
 	/* From here the pages belong to the free path, whatever it does. */

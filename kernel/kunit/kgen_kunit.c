@@ -11,6 +11,7 @@
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
 #include <linux/panic.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
@@ -301,6 +302,7 @@ struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
 		span->array[i] = kgen_span_page(span, i);
 	kgen_pageset_ready(span->set);
 
+	kgen_settle();
 	kgen_drain(span);
 	span->free_after_alloc = kgen_zone_free_pages(span);
 	span->taint_before = get_taint();
@@ -593,6 +595,20 @@ void kgen_span_put_held(struct kgen_span *span)
 void kgen_drain(struct kgen_span *span)
 {
 	drain_all_pages(span->zone);
+}
+
+/**
+ * kgen_settle() - let frees queued before the case finish first
+ *
+ * Call before the snapshots of a count the case checks exactly.  Every
+ * case runs in fresh KUnit kthreads; the stack (vmalloc()ed with
+ * VMAP_STACK) of one that exited is freed by an RCU callback, which may
+ * otherwise run in the middle of the next case and move NR_FREE_PAGES
+ * and NR_VMALLOC by its pages.
+ */
+void kgen_settle(void)
+{
+	rcu_barrier();
 }
 
 /**

@@ -239,6 +239,7 @@ bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
 			unsigned long nr, struct page **pages, const void *addr);
 
 void kgen_drain(struct kgen_span *span);
+void kgen_settle(void);
 unsigned long kgen_zone_nr_free(struct zone *zone);
 unsigned long kgen_zone_free_pages(struct kgen_span *span);
 int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn);

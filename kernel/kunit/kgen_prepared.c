@@ -42,11 +42,19 @@ void kgen_pageset_mark(struct kgen_pageset *set)
 		kgen_fill_page(set->pages[i]);
 }
 
+/*
+ * Whether a free page holds only zeroes; if not, zero it now.  With
+ * init_on_free=1 the allocator skips zeroing __GFP_ZERO allocations, since
+ * free pages are zero already: an unprepared page left as it is would hand
+ * the next kzalloc() (kgen's own bookkeeping included) non-zero memory.
+ */
 static bool kgen_page_zeroed(struct page *page)
 {
 	void *addr = kmap_local_page(page);
 	bool zeroed = !memchr_inv(addr, 0, PAGE_SIZE);
 
+	if (!zeroed)
+		memset(addr, 0, PAGE_SIZE);
 	kunmap_local(addr);
 	return zeroed;
 }
@@ -56,7 +64,8 @@ static bool kgen_page_zeroed(struct page *page)
  * @page: a page the test filled and handed to a free path
  *
  * Looked up under the zone lock, so the page cannot be allocated (and
- * written) while its contents are read.
+ * written) while its contents are read.  An unprepared page is zeroed, as
+ * free_pages_prepare() would have done.
  *
  * Return: 1 if the page is in the buddy and not zeroed, 0 if it is in the
  * buddy and zeroed, -1 if it is not in the buddy.

@@ -119,6 +119,7 @@ static struct kgen_parr *kgen_parr_new(struct kunit *test, unsigned long nr,
 	arr->set = kgen_pageset_new(test, arr->pages, nr);
 	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
 							     arr));
+	kgen_settle();
 	arr->free_at_start = kgen_nr_free_all();
 	arr->vmalloc_before = kgen_nr_vmalloc();
 	arr->taint_before = get_taint();
@@ -253,6 +254,7 @@ void kgen_vfree_area(struct kgen_parr *arr)
 		arr->array_pages = kgen_backing_pages(area->pages);
 		arr->back_pages = area->nr_pages + arr->array_pages;
 	}
+	kgen_settle();
 	arr->free_before_free = kgen_nr_free_all();
 	arr->given = true;
 	kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
@@ -348,6 +350,7 @@ void kgen_free_array_bulk(struct kgen_parr *arr)
 				arr->owned[j] = NULL;
 	arr->given = true;
 	arr->back_pages = arr->nr;
+	kgen_settle();
 	arr->free_before_free = kgen_nr_free_all();
 	if (!kgen_free_api_call(KGEN_FREE_PAGES_BULK, 0, arr->nr, arr->pages,
 				NULL))
