@@ -79,17 +79,24 @@ def test_arm64_boundaries(kernel_tree, results_dir):
     # The finding: a span across the unaligned node boundary at pfn 0x80200
     # taking 512 pages a side is one order-10 chunk; the free takes node 0's
     # zone for all of it and DEBUG_VM's bad_range() check BUGs.  Smaller
-    # spans cannot form a straddling chunk and pass.
+    # spans cannot form a straddling chunk and pass.  The specs mark the
+    # 512-page cases as a known issue on 7.2/7.3: they end as known failures
+    # (JUnit <skipped type="known-issue">) that still quote the crash, and
+    # the run exits 0.
+    def known_failure(name, state, msg, side):
+        assert state == "skipped", (name, state, msg)
+        assert msg.startswith("known issue: ") and "failed as expected" in msg, msg
+        assert "chunk [0x80000, 0x80400) (order 10) straddles pfn 0x80200" in msg
+        assert side in msg and "bad_range" in msg, msg
+
     cma = suite("kgen_boundary_node_cma")
     assert len(cma) == 9
     for name, (state, msg, _) in cma.items():
         if name.endswith("each=512"):
-            assert state == "error", (name, state, msg)
-            assert "chunk [0x80000, 0x80400) (order 10) straddles pfn 0x80200" in msg
-            assert "kernel BUG at mm/page_alloc.c" in msg and "bad_range" in msg
+            known_failure(name, state, msg, "is DMA node 1")
         else:
             assert state == "passed", (name, state, msg)
-    assert code == 1
+    assert code == 0
 
     # The same within one node: a device-tree dma-ranges limit ends ZONE_DMA
     # at pfn 0x80200, and the same chunk BUGs between DMA and DMA32.
@@ -97,8 +104,7 @@ def test_arm64_boundaries(kernel_tree, results_dir):
     assert len(dma) == 9
     for name, (state, msg, _) in dma.items():
         if name.endswith("each=512"):
-            assert state == "error", (name, state, msg)
-            assert "[0x80200, 0x80400) is DMA32 node 0" in msg and "bad_range" in msg
+            known_failure(name, state, msg, "[0x80200, 0x80400) is DMA32 node 0")
         else:
             assert state == "passed", (name, state, msg)
 
