@@ -7,6 +7,7 @@ share the default per-tree build dir with `kgen run`, so CI reuses the cache.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,18 @@ def kgen(*args: str, timeout: int = 1800, **kw) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout, **kw)
     print(f"$ kgen {' '.join(args)}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
     return proc
+
+
+def planned(tree: Path, *specs: Path | str, arch: str = "um", skips: bool = False) -> set[str]:
+    """`suite.case/param` of every case kgen's plan runs for these specs
+    (with skips=True, also those it plans to skip), so a test checks
+    against the specs as they are, not a count written down when they were
+    smaller."""
+    proc = kgen("plan", "--kernel", str(tree), "--arch", arch,
+                *[a for spec in specs for a in ("--spec", str(spec))])
+    assert proc.returncode == 0, proc.stderr
+    found = (re.match(r"  (kgen_\S+): (RUN|SKIP)\b", line) for line in proc.stdout.splitlines())
+    return {m.group(1) for m in found if m and (skips or m.group(2) == "RUN")}
 
 
 @pytest.fixture(scope="session")

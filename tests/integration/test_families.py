@@ -9,7 +9,7 @@ import re
 import shutil
 
 import pytest
-from conftest import REPO, kgen
+from conftest import REPO, kgen, planned
 from junitparser import Error, Failure, JUnitXml, Skipped
 from treehash import tree_digest
 
@@ -54,9 +54,7 @@ def test_uml_runs_bad_state_and_frozen_and_skips_hwpoison_with_reason(kernel_tre
     ran = {k: v for k, v in results.items() if not is_hwpoison_case(k) and k != ORDER_MISMATCH}
     assert any("bad_state" in k for k in ran) and any("frozen" in k for k in ran)
     # Every vmalloc case kgen's plan runs on UML reported, and passed.
-    planned = kgen("plan", "--kernel", str(kernel_tree), "--spec", FAMILIES[2]).stdout
-    want = {line.split(": ")[0].strip() for line in planned.splitlines()
-            if line.strip().startswith("kgen_vmalloc.") and line.endswith(": RUN")}
+    want = planned(kernel_tree, FAMILIES[2])
     assert len(want) >= 25 and want == {k for k in ran if k.startswith("kgen_vmalloc.")}
     assert all(state == "passed" for state, _ in ran.values()), ran
     state, msg = results[ORDER_MISMATCH]
