@@ -41,7 +41,10 @@ def test_validate_classifies_each_patch(kernel_tree, tmp_path):
     assert "| case | base | 1/3 | 2/3 | 3/3 |" in md
     # The WARN is what broke the frozen cases: the messages say so.
     assert "WARNING: mm/page_alloc.c" in md and "at free_contig_frozen_range" in md
-    assert "expect.freed: 1 of" in md
+    # The leak (the last page of every run longer than 64 pages is kept) is
+    # named by the first check it breaks: the page is missing from its chunk
+    # right after the free (expect.batched) or from the buddy after the drain.
+    assert "expect.batched: 1 of" in md or "expect.freed: 1 of" in md
     assert len(list(out.glob("step*.xml"))) == 4
 
 
