@@ -199,6 +199,8 @@ def cmd_run(args) -> int:
     junit.parent.mkdir(parents=True, exist_ok=True)
     write_junit(result, junit)
     print(render_summary(result, color=sys.stdout.isatty()))
+    if outcome.timings:
+        print(outcome.timings.line())
     print(f"JUnit: {junit}")
     if args.kcidb:
         from kgen.kernel_tree import git_head, kernel_version

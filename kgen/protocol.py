@@ -49,3 +49,5 @@ KGEN_PROTO_BENCH_ROW_FLOOR = "high_order.free_pages_unsplit"
 # The frozen contiguous rows, n/a on a tree without the frozen allocator.
 KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC = "contig16384.alloc_contig_frozen_pages"
 KGEN_PROTO_BENCH_ROW_FROZEN_FREE = "contig16384.free_contig_frozen_range"
+# The same frozen pages freed one by one, as before the series batched it.
+KGEN_PROTO_BENCH_ROW_FROZEN_LOOP = "contig16384.free_frozen_page_loop"

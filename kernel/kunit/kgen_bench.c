@@ -3,7 +3,9 @@
  * kgen benchmark lane: the batched contiguous free against the per-page
  * loop it replaced, in the same boot, as the series' page_alloc_high_order
  * test did, and against the floor (the same pages never split, freed as one
- * block), plus CMA-style contiguous allocate/free.
+ * block), plus CMA-style contiguous allocate/free: 16384 frozen pages freed
+ * by free_contig_frozen_range() and, in the same iteration, by the per-page
+ * free_frozen_pages() loop the series' third patch replaced (its CMA test).
  *
  * Built only into kgen's benchmark kernel (CONFIG_KGEN_BENCH, no DEBUG_VM).
  * Each case prints one line per measurement, which kgen bench collects over
@@ -23,6 +25,11 @@
 
 #include "kgen_caps.h"
 #include "kgen_protocol.h"
+
+#include "../internal.h"
+#if KGEN_HAVE_MM_PAGE_ALLOC_H
+#include "../page_alloc.h"	/* free_frozen_pages() in 7.3 */
+#endif
 
 /* Iterations per measurement; kgen scales them per arch (QEMU TCG is slow). */
 static unsigned int iterations = 1000;
@@ -111,9 +118,8 @@ static void kgen_bench_high_order(struct kunit *test)
 }
 
 #if KGEN_BENCH_HAVE_FROZEN
-/* The frozen half of a contig iteration: refcount-0 pages, as CMA uses. */
-static void kgen_bench_contig_frozen(struct kunit *test, unsigned int iteration,
-				     u64 *alloc_ns, u64 *free_ns)
+static struct page *kgen_bench_alloc_frozen(struct kunit *test, unsigned int iteration,
+					    u64 *alloc_ns)
 {
 	struct page *page;
 	u64 t;
@@ -126,14 +132,37 @@ static void kgen_bench_contig_frozen(struct kunit *test, unsigned int iteration,
 	KUNIT_ASSERT_NOT_NULL_MSG(test, page,
 				  "alloc_contig_frozen_pages(%lu) failed at iteration %u",
 				  KGEN_BENCH_CONTIG_PAGES, iteration);
+	return page;
+}
+
+/*
+ * The frozen half of a contig iteration: refcount-0 pages, as CMA uses,
+ * freed by free_contig_frozen_range(), then allocated again and freed page
+ * by page with free_frozen_pages(), as __free_contig_frozen_range() did
+ * before the series batched it.  Both allocations count in *alloc_ns.
+ */
+static void kgen_bench_contig_frozen(struct kunit *test, unsigned int iteration,
+				     u64 *alloc_ns, u64 *free_ns, u64 *loop_ns)
+{
+	struct page *page;
+	unsigned long i;
+	u64 t;
+
+	page = kgen_bench_alloc_frozen(test, iteration, alloc_ns);
 	t = ktime_get_ns();
 	free_contig_frozen_range(page_to_pfn(page), KGEN_BENCH_CONTIG_PAGES);
 	*free_ns += ktime_get_ns() - t;
+
+	page = kgen_bench_alloc_frozen(test, iteration, alloc_ns);
+	t = ktime_get_ns();
+	for (i = 0; i < KGEN_BENCH_CONTIG_PAGES; i++)
+		free_frozen_pages(page + i, 0);
+	*loop_ns += ktime_get_ns() - t;
 }
 #else
 /* This tree has no frozen contiguous allocator; kgen_bench_contig() skips. */
 static void kgen_bench_contig_frozen(struct kunit *test, unsigned int iteration,
-				     u64 *alloc_ns, u64 *free_ns)
+				     u64 *alloc_ns, u64 *free_ns, u64 *loop_ns)
 {
 }
 #endif
@@ -141,7 +170,7 @@ static void kgen_bench_contig_frozen(struct kunit *test, unsigned int iteration,
 /* CMA-style: 16384 contiguous pages, normal and frozen, alloc + free timed. */
 static void kgen_bench_contig(struct kunit *test)
 {
-	u64 alloc_ns = 0, free_ns = 0, falloc_ns = 0, ffree_ns = 0, t;
+	u64 alloc_ns = 0, free_ns = 0, falloc_ns = 0, ffree_ns = 0, floop_ns = 0, t;
 	struct page *page;
 	unsigned int i;
 
@@ -157,17 +186,20 @@ static void kgen_bench_contig(struct kunit *test)
 		free_contig_range(page_to_pfn(page), KGEN_BENCH_CONTIG_PAGES);
 		free_ns += ktime_get_ns() - t;
 
-		kgen_bench_contig_frozen(test, i, &falloc_ns, &ffree_ns);
+		kgen_bench_contig_frozen(test, i, &falloc_ns, &ffree_ns, &floop_ns);
 	}
 	kgen_bench_report(test, "contig16384.alloc_contig_pages", contig_iterations, alloc_ns);
 	kgen_bench_report(test, "contig16384.free_contig_range", contig_iterations, free_ns);
 	if (!KGEN_BENCH_HAVE_FROZEN)
 		kunit_skip(test,
-			   "rows " KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC " and " KGEN_PROTO_BENCH_ROW_FROZEN_FREE " not measured: this kernel has no alloc_contig_frozen_pages()/free_contig_frozen_range()");
-	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, contig_iterations,
+			   "rows " KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC ", " KGEN_PROTO_BENCH_ROW_FROZEN_FREE " and " KGEN_PROTO_BENCH_ROW_FROZEN_LOOP " not measured: this kernel has no alloc_contig_frozen_pages()/free_contig_frozen_range()");
+	/* Two frozen allocations per iteration. */
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, 2 * contig_iterations,
 			  falloc_ns);
 	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FROZEN_FREE, contig_iterations,
 			  ffree_ns);
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, contig_iterations,
+			  floop_ns);
 }
 
 static struct kunit_case kgen_bench_cases[] = {

@@ -83,5 +83,7 @@
  */
 #define KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC "contig16384.alloc_contig_frozen_pages"
 #define KGEN_PROTO_BENCH_ROW_FROZEN_FREE "contig16384.free_contig_frozen_range"
+/* The same frozen pages freed one by one, as before the series batched it. */
+#define KGEN_PROTO_BENCH_ROW_FROZEN_LOOP "contig16384.free_frozen_page_loop"
 
 #endif /* _MM_KGEN_PROTOCOL_H */

@@ -20,7 +20,15 @@ from kgen.cache import default_build_dir
 from kgen.errors import EnvironmentProblem
 from kgen.generator.render import render_all
 from kgen.kernel import kunit_dir
-from kgen.runner.bench.stats import Row, collect, parse_boot, parse_test_vmalloc
+from kgen.runner.bench.stats import (
+    CMA_CYCLE_RATIO_ROW,
+    CMA_FREE_RATIO_ROW,
+    Row,
+    collect,
+    mark_too_noisy,
+    parse_boot,
+    parse_test_vmalloc,
+)
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.session import Session, SessionConfig, first_error_line
 from kgen.runner.results.ktap import parse_console
@@ -29,8 +37,9 @@ from kgen.runner.run.capabilities import builtin_blocker, probe_tree
 from kgen.spec.model import Need, NeedKind
 
 # Iterations and lib/test_vmalloc loop counts per arch: kgen.arch.Arch.
-# On UML vmalloc maps pages with host mmap/munmap calls, so its absolute
-# test_vmalloc numbers say little about real hardware.
+# On UML vmalloc maps pages with host mmap/munmap calls, so its
+# test_vmalloc rows time the host: Arch.bench_too_noisy has them reported
+# as too noisy to compare there.
 # (label, kernel args) of the boots that run lib/test_vmalloc: the series'
 # fix_size_alloc_test p:1/512 h:0/1 rows, then the other tests in one boot.
 _FIX_SIZE = 1 << 0
@@ -54,7 +63,8 @@ def unavailable_rows(tree: Path, arch_name: str) -> dict[str, str]:
     out: dict[str, str] = {}
     frozen = [r for r in (caps.unmet(Need(NeedKind.API, api)) for api in
                           ("alloc_contig_frozen_pages", "free_contig_frozen_range")) if r]
-    for row in (P.KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, P.KGEN_PROTO_BENCH_ROW_FROZEN_FREE):
+    for row in (P.KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, P.KGEN_PROTO_BENCH_ROW_FROZEN_FREE,
+                P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW):
         if frozen:
             out[row] = "; ".join(frozen)
     blocker = builtin_blocker(tree, "TEST_VMALLOC", "lib/Kconfig.debug")
@@ -136,7 +146,9 @@ def run_bench(req: BenchRequest) -> BenchResult:
              "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
     if not req.vmalloc:
         unavailable.pop(VMALLOC_GROUP, None)
-    return BenchResult(req.tree, req.arch, collect(boots, unavailable), props, logs)
+    rows = collect(boots, unavailable)
+    mark_too_noisy(rows, arch(req.arch).bench_too_noisy)
+    return BenchResult(req.tree, req.arch, rows, props, logs)
 
 
 def _build(session: Session, req: BenchRequest, kunitconfig: str) -> None:

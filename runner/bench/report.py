@@ -5,13 +5,26 @@ import json
 
 from kgen import protocol as P
 from kgen.runner.bench.pipeline import BenchResult
-from kgen.runner.bench.stats import ALPHA, FLOOR_RATIO_ROW, RATIO_ROW, Comparison, Row
+from kgen.runner.bench.stats import (
+    ALPHA,
+    CMA_CYCLE_RATIO_ROW,
+    CMA_FREE_RATIO_ROW,
+    FLOOR_RATIO_ROW,
+    RATIO_ROW,
+    Comparison,
+    Row,
+)
+
+# What a row too noisy to compare shows where its number would be.
+TOO_NOISY = "too noisy to compare"
 from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
 
 
 def _fmt(row: Row | None) -> str:
     if row is None or not row.measured:
         return "n/a"
+    if row.noise:
+        return TOO_NOISY
     if row.is_ratio:
         return f"{row.mean:.2f}×"
     return f"{row.mean / 1000:.2f} µs" if row.mean >= 1000 else f"{row.mean:.0f} ns"
@@ -30,6 +43,9 @@ def report_markdown(result: BenchResult) -> str:
         if not row.measured:
             out.append(f"| {row.name} | n/a | | | {row.missing} |")
             continue
+        if row.noise:
+            out.append(f"| {row.name} | {TOO_NOISY} | | | {row.noise} |")
+            continue
         per_boot = ", ".join(f"{v:.2f}" if row.is_ratio else f"{v / 1000:.1f}"
                              for v in row.values)
         unit = "" if row.is_ratio else " µs"
@@ -42,15 +58,23 @@ def report_markdown(result: BenchResult) -> str:
 def _gained_and_left(rows: list[Row]) -> list[str]:
     """The speedup beside the overhead over the floor: how much the batched
     free gained over the per-page loop, and how far it still is from
-    freeing the same pages as one unsplit block."""
-    by = {r.name: r for r in rows if r.measured}
+    freeing the same pages as one unsplit block; then the CMA-style frozen
+    speedups."""
+    by = {r.name: r for r in rows if r.measured and not r.noise}
     gained, left = by.get(RATIO_ROW), by.get(FLOOR_RATIO_ROW)
-    if not gained or not left:
-        return []
-    return ["", (f"High-order free, {P.KGEN_PROTO_BENCH_ROW_BATCHED}: "
-                 f"**{gained.mean:.2f}×** faster than the per-page loop (loop ÷ batched, "
-                 f"CV {gained.cv * 100:.1f}%), **{left.mean:.2f}×** the floor, one unsplit "
-                 f"`__free_pages()` block (batched ÷ floor, CV {left.cv * 100:.1f}%).")]
+    out = []
+    if gained and left:
+        out += ["", (f"High-order free, {P.KGEN_PROTO_BENCH_ROW_BATCHED}: "
+                     f"**{gained.mean:.2f}×** faster than the per-page loop (loop ÷ batched, "
+                     f"CV {gained.cv * 100:.1f}%), **{left.mean:.2f}×** the floor, one unsplit "
+                     f"`__free_pages()` block (batched ÷ floor, CV {left.cv * 100:.1f}%).")]
+    free, cycle = by.get(CMA_FREE_RATIO_ROW), by.get(CMA_CYCLE_RATIO_ROW)
+    if free and cycle:
+        out += ["", (f"CMA-style, 16384 frozen pages: {P.KGEN_PROTO_BENCH_ROW_FROZEN_FREE} "
+                     f"**{free.mean:.2f}×** faster than the per-page `free_frozen_pages()` "
+                     f"loop (CV {free.cv * 100:.1f}%); allocation included, "
+                     f"**{cycle.mean:.2f}×** (CV {cycle.cv * 100:.1f}%).")]
+    return out
 
 
 def compare_markdown(base: BenchResult, new: BenchResult,
@@ -90,6 +114,7 @@ def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) ->
             "rows": [{"name": r.name, "values": r.values, "mean": r.mean,
                       "stdev": r.stdev, "cv": r.cv,
                       "unit": "ratio" if r.is_ratio else "ns/iteration"}
+                     | ({"too noisy": r.noise} if r.noise else {})
                      if r.measured else {"name": r.name, "values": [], "n/a": r.missing}
                      for r in result.rows]}
     if comparisons is not None:
@@ -110,6 +135,9 @@ def junit_properties(result: BenchResult,
         if not row.measured:
             props[f"bench.{row.name}"] = f"n/a: {row.missing}"
             continue
+        if row.noise:
+            props[f"bench.{row.name}"] = f"{TOO_NOISY}: {row.noise}"
+            continue
         props[f"bench.{row.name}.mean"] = f"{row.mean:.3f}"
         props[f"bench.{row.name}.cv"] = f"{row.cv:.4f}"
     for c in comparisons or []:
@@ -126,7 +154,10 @@ def as_run_result(result: BenchResult,
     """The rows as one JUnit suite: a passed case per row, the figures as
     properties (CI dashboards read JUnit, not Markdown)."""
     suite = SuiteResult(P.KGEN_PROTO_BENCH_SUITE, [
-        CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"]) if row.measured
+        CaseResult(row.name, Status.PASSED, log=[f"values={row.values}"])
+        if row.measured and not row.noise
+        else CaseResult(row.name, Status.SKIPPED, message=f"{TOO_NOISY}: {row.noise}",
+                        log=[f"values={row.values}"]) if row.noise
         else CaseResult(row.name, Status.SKIPPED, message=f"n/a: {row.missing}")
         for row in result.rows], properties=junit_properties(result, comparisons))
     return RunResult(suites=[suite])

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kgen.ids import TestId
+from kgen.runner.harness.kunit_tool import PhaseResult
 from kgen.runner.harness.session import Session
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
@@ -19,6 +20,7 @@ from kgen.runner.results.ratelimit import mark_muted
 from kgen.runner.results.splats import find_splats
 from kgen.runner.run import recovery
 from kgen.runner.run.stops import apply_stop
+from kgen.runner.run.timings import BOOT, Timings, boot_name
 from kgen.spec.model import Spec
 
 # Console lines kept with an error that is not any one case's.
@@ -44,8 +46,11 @@ class BootArgs:
 class Booter:
     """Boots a session's kernel and reads each console into results."""
 
-    def __init__(self, session: Session, specs: list[Spec]):
+    def __init__(self, session: Session, specs: list[Spec], timings: Timings | None = None):
         self.session = session
+        # Each boot is a phase of its own ("boot complaints1"); parsing
+        # every console adds up in "parse".
+        self.timings = timings or Timings()
         self.timeout = session.config.timeout
         self.known = {spec.suite: [TestId(spec.suite, case.name).function
                                    for case in spec.cases] for spec in specs}
@@ -57,10 +62,17 @@ class Booter:
         return self.session.remaining()
 
     def boot(self, args: BootArgs) -> RunResult:
-        booted, _ = self.session.boot(args.log_suffix, args.glob,
-                                      kernel_args=args.kernel_args,
-                                      qemu_args=args.qemu_args)
+        with self.timings.phase(f"{BOOT} {boot_name(args.log_suffix)}"):
+            booted, _ = self.session.boot(args.log_suffix, args.glob,
+                                          kernel_args=args.kernel_args,
+                                          qemu_args=args.qemu_args)
         self.seconds += booted.seconds
+        with self.timings.phase("parse"):
+            return self._read(booted, args)
+
+    def _read(self, booted: PhaseResult, args: BootArgs) -> RunResult:
+        """One boot's console as results: KTAP, declared splats, muted
+        reports, kgen's own stop, kunit.py's timeout."""
         # A boot filtered to one suite must not report the others missing.
         suite_filter = args.glob.split(".")[0]
         known = {s: c for s, c in self.known.items()

@@ -4,7 +4,8 @@
 (without the generated suites that do not compile, builds.py), main boot,
 recovery boots, complaint boots, guest-layout boots, finish the results.
 Each phase is a function below; the boots themselves are in boots.py,
-complaints.py and guests.py, the reboot policy in recovery.py.
+complaints.py and guests.py, the reboot policy in recovery.py.  Each phase
+and each boot is timed (timings.py).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from kgen.runner.run.complaints import boot_complaints, set_aside
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.known import mark_known_issues
 from kgen.runner.run.plan import Plan, generate, make_plan
+from kgen.runner.run.timings import Timings
 from kgen.spec.model import Spec
 
 
@@ -67,6 +69,7 @@ class RunOutcome:
     build_seconds: float = 0.0
     exec_seconds: float = 0.0
     console_log: Path | None = None
+    timings: Timings | None = None
 
 
 def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
@@ -81,21 +84,38 @@ def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
 
 
 def run(req: RunRequest) -> RunOutcome:
-    """Build and boot; always returns a RunResult (errors become error cases)."""
+    """Build and boot; always returns a RunResult (errors become error cases).
+
+    Where the time went (timings.py) rides along: outcome.timings, and the
+    same figures as kgen.time.* properties of the result.
+    """
+    timings = Timings()
+    outcome = _run(req, timings)
+    outcome.timings = timings
+    outcome.result.properties.update(timings.properties())
+    return outcome
+
+
+def _run(req: RunRequest, timings: Timings) -> RunOutcome:
     _check_tools(req.arch)
-    plan, caps = plan_run(req)
+    with timings.phase("plan"):
+        plan, caps = plan_run(req)
     patched = patched_files(req.tree, req.patches)
     kunitconfig = compose(req.arch, plan.kconfig, req.kconfig)
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")
+    waiting = timings.clock()
     with Session(_session_config(req, plan)) as session:
+        _waited_for_overlay(timings, waiting)
         props = session.properties() | _properties(req, plan, kunitconfig)
-        changed = session.prepare(generate(req.specs, caps, plan), kunitconfig, patched)
+        with timings.phase("generate"):
+            changed = session.prepare(generate(req.specs, caps, plan), kunitconfig, patched)
         req.log(f"kgen: {len(req.specs)} suite(s) generated into "
                 f"{session.overlay.root}/mm/kgen ({len(changed)} file(s) changed)")
         req.log(f"kgen: building {req.arch} kernel in {session.build_dir}")
-        built = build_leaving_out_broken_suites(session, req.specs, caps, plan,
-                                                kunitconfig, patched)
+        with timings.phase("build"):
+            built = build_leaving_out_broken_suites(session, req.specs, caps, plan,
+                                                    kunitconfig, patched)
         uncompiled = uncompiled_suite_results(built, plan)
         if not built.ok and not built.nothing_to_boot:
             return _build_failed(built, plan, props, uncompiled,
@@ -107,7 +127,7 @@ def run(req: RunRequest) -> RunOutcome:
             props |= session.properties()   # the accelerator actually used
             req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
                     + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
-            booter = Booter(session, built.specs)
+            booter = Booter(session, built.specs, timings)
             main = _needs_main_boot(plan)
             result = _main_boot(booter, plan, props) if main else RunResult()
             boot_complaints(booter, plan, result, props)
@@ -119,6 +139,17 @@ def run(req: RunRequest) -> RunOutcome:
     result.build_log, result.build_seconds = built.phase.output, built.seconds
     return RunOutcome(result, plan, build_seconds=built.seconds,
                       exec_seconds=booter.seconds if booter else 0.0, console_log=console_log)
+
+
+# Waiting for another kgen process's overlay lock shorter than this is not
+# worth a place in the time line.
+_WAIT_WORTH_SHOWING = 0.1
+
+
+def _waited_for_overlay(timings: Timings, since: float) -> None:
+    waited = timings.clock() - since
+    if waited >= _WAIT_WORTH_SHOWING:
+        timings.add("wait for overlay", waited)
 
 
 def _check_tools(arch_name: str) -> None:

@@ -173,3 +173,115 @@ def test_floor_row_gives_the_overhead_beside_the_speedup():
     worse = collect([boot(20_000, 60_000, 5_000), boot(21_000, 61_000, 5_100)])
     by = {c.name: c for c in compare(rows, worse)}
     assert by[FLOOR_RATIO_ROW].mark == "(R)" and by[RATIO_ROW].mark == "(R)"
+
+
+def _frozen_boot(alloc, batched, loop):
+    from kgen import protocol as P
+    return parse_boot([f"    # kgen_bench_contig: {P.KGEN_PROTO_BENCH_NAME}{name}"
+                       f"{P.KGEN_PROTO_BENCH_ITERATIONS}{n}{P.KGEN_PROTO_BENCH_TOTAL_NS}{ns}"
+                       for name, n, ns in (
+                           (P.KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, 2, 2 * alloc),
+                           (P.KGEN_PROTO_BENCH_ROW_FROZEN_FREE, 1, batched),
+                           (P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, 1, loop))])
+
+
+def test_cma_style_ratios_free_alone_and_with_the_allocation():
+    from kgen.runner.bench.stats import CMA_CYCLE_RATIO_ROW, CMA_FREE_RATIO_ROW
+    rows = _frozen_boot(alloc=400_000, batched=100_000, loop=1_000_000)
+    assert rows["contig16384.alloc_contig_frozen_pages"] == 400_000.0   # per allocation
+    assert rows[CMA_FREE_RATIO_ROW] == 10.0
+    # As the series' CMA test timed it: alloc + release, before / after.
+    assert rows[CMA_CYCLE_RATIO_ROW] == 1_400_000 / 500_000
+    slower = collect([_frozen_boot(400_000, 200_000, 1_000_000),
+                      _frozen_boot(410_000, 210_000, 1_010_000)])
+    faster = collect([_frozen_boot(400_000, 100_000, 1_000_000),
+                      _frozen_boot(390_000, 105_000, 1_020_000)])
+    by = {c.name: c for c in compare(slower, faster)}
+    assert by[CMA_FREE_RATIO_ROW].mark == "(I)"     # a larger speedup is better
+    assert by[CMA_CYCLE_RATIO_ROW].mark == "(I)"
+
+
+def test_a_tree_without_the_frozen_allocator_lists_the_cma_ratios_as_na(monkeypatch):
+    from kgen.runner.bench import pipeline
+    from kgen.runner.bench.stats import CMA_CYCLE_RATIO_ROW, CMA_FREE_RATIO_ROW
+    from kgen.runner.run.capabilities import assume_all
+    caps = assume_all("um")
+    monkeypatch.setattr(caps, "unmet", lambda need: f"no {need.name}" if
+                        "frozen" in need.name else "")
+    monkeypatch.setattr(pipeline, "probe_tree", lambda tree, arch: caps)
+    monkeypatch.setattr(pipeline, "builtin_blocker", lambda *a: "")
+    na = pipeline.unavailable_rows(None, "um")
+    assert {CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW,
+            "contig16384.free_frozen_page_loop"} <= set(na)
+
+
+VMALLOC_ROW = "test_vmalloc.vm_map_ram_test (per run of 1000 loops)"
+
+
+def _with_vmalloc(high, vmalloc):
+    return {"high_order.free_contig_range": high, VMALLOC_ROW: vmalloc}
+
+
+def test_test_vmalloc_rows_are_too_noisy_on_uml_only():
+    from kgen.arch import arch
+    from kgen.runner.bench.stats import mark_too_noisy
+    boots = [_with_vmalloc(9.0, 11e6), _with_vmalloc(9.5, 3e6), _with_vmalloc(9.2, 30e6)]
+    uml = collect(boots)
+    mark_too_noisy(uml, arch("um").bench_too_noisy)
+    by = {r.name: r for r in uml}
+    assert by[VMALLOC_ROW].noise.startswith("too noisy on UML (host mmap): CV ")
+    assert by[VMALLOC_ROW].noise.endswith(" % over 3 boots")
+    assert by[VMALLOC_ROW].values            # the data is kept (bench.json)
+    assert not by["high_order.free_contig_range"].noise
+    # By arch, not by spread: a quiet UML row is as far from the guest
+    # kernel's cost, and a guest's rows are numbers however they spread.
+    quiet = collect([_with_vmalloc(9.0, 10e6), _with_vmalloc(9.1, 10.1e6)])
+    mark_too_noisy(quiet, arch("um").bench_too_noisy)
+    assert quiet[1].noise
+    for guest in ("arm64", "x86_64"):
+        rows = collect(boots)
+        mark_too_noisy(rows, arch(guest).bench_too_noisy)
+        assert not any(r.noise for r in rows)
+
+
+def test_reports_show_noisy_rows_as_such_and_never_compare_them():
+    import json
+    from pathlib import Path
+
+    from kgen.arch import arch
+    from kgen.runner.bench.pipeline import BenchResult
+    from kgen.runner.bench.report import (
+        as_json,
+        as_run_result,
+        compare_markdown,
+        junit_properties,
+        report_markdown,
+    )
+    from kgen.runner.bench.stats import mark_too_noisy, regressions
+    props = {"kernel.version": "7.3.4", "boots": "3", "iterations.high_order": "10",
+             "iterations.contig16384": "2", "config": "bench.config"}
+
+    def result(vmalloc):
+        rows = collect([_with_vmalloc(9.0 + i / 10, v) for i, v in enumerate(vmalloc)])
+        mark_too_noisy(rows, arch("um").bench_too_noisy)
+        return BenchResult(Path("/t"), "um", rows, props)
+
+    base, new = result([1e6, 1.1e6, 0.9e6]), result([9e6, 9.1e6, 8.9e6])
+    text = report_markdown(new)
+    assert f"| {VMALLOC_ROW} | too noisy to compare | | | too noisy on UML (host mmap): CV " \
+        in text
+    assert "9000.00 µs" not in text and "9.00 ms" not in text
+    comparisons = compare(base.rows, new.rows)
+    by = {c.name: c for c in comparisons}
+    # Nine times slower, with a small spread: still not a regression on UML.
+    assert by[VMALLOC_ROW].mark == "n/a" and not regressions(comparisons)
+    assert by[VMALLOC_ROW].reason.startswith("base: too noisy on UML (host mmap)")
+    assert "| too noisy to compare | too noisy to compare | n/a: base: too noisy" in \
+        compare_markdown(base, new, comparisons)
+    assert junit_properties(new)[f"bench.{VMALLOC_ROW}"].startswith(
+        "too noisy to compare: too noisy on UML")
+    assert f"bench.{VMALLOC_ROW}.mean" not in junit_properties(new)
+    row = {r["name"]: r for r in json.loads(as_json(new))["rows"]}[VMALLOC_ROW]
+    assert row["values"] == [9e6, 9.1e6, 8.9e6] and row["too noisy"].startswith("too noisy")
+    case = {c.name: c for c in as_run_result(new).suites[0].cases}[VMALLOC_ROW]
+    assert case.status.value == "skipped" and case.message.startswith("too noisy to compare")
