@@ -43,7 +43,7 @@ PROPS = {"arch": "um", "kernel.version": "7.3.4", "kgen.version": "0.1.0",
 
 def fixture_result(name: str) -> RunResult:
     log = FIXTURES / "ktap" / f"{name}.log"
-    known = json.loads(log.with_name(f"{name}.expected.json").read_text()).get("_known_cases")
+    known = json.loads(log.with_name(f"{log.stem}.expected.json").read_text()).get("_known_cases")
     result = parse_console(log.read_text(errors="replace").splitlines(), known_cases=known)
     result.properties.update(PROPS)
     result.build_log = [f"$ python3 {Path.home()}/.cache/kgen/overlays/linux-source-7.3/"
@@ -65,7 +65,8 @@ def valid(data: dict) -> dict:
     return data
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (FIXTURES / "ktap").glob("*.log")))
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(FIXTURES / "ktap").with_suffix(""))
+                                         for p in (FIXTURES / "ktap").rglob("*.log")))
 def test_every_captured_console_gives_valid_kcidb(name):
     result = fixture_result(name)
     data = valid(report(result))

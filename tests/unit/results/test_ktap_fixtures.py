@@ -33,7 +33,9 @@ from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, RunResult
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ktap"
-LOGS = sorted(FIXTURES.glob("*.log"))
+# Subdirectories group captures of one study (scope/: the boundary
+# finding's scope table, one log per table cell).
+LOGS = sorted(FIXTURES.rglob("*.log"))
 
 if not LOGS:
     pytest.skip(f"no captured KTAP fixtures in {FIXTURES} yet (*.log with "
@@ -46,7 +48,8 @@ def results_by_key(result: RunResult) -> dict[str, CaseResult]:
     return found
 
 
-@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+@pytest.mark.parametrize("log", LOGS, ids=[str(p.relative_to(FIXTURES).with_suffix(""))
+                                           for p in LOGS])
 def test_fixture(log: Path):
     sidecar = log.with_name(log.stem + ".expected.json")
     assert sidecar.exists(), f"{log.name} has no {sidecar.name}"
