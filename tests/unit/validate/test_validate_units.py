@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from kgen.errors import UsageError
-from kgen.runner.validate.classify import Allowed, classify, merge_repeats
-from kgen.runner.validate.series import from_directory, from_mbox, load_series
 from kgen.runner.harness.patches import PatchText, Scratch
+from kgen.runner.validate.classify import Allowed, classify, merge_repeats
 from kgen.runner.validate.pipeline import checkout_to_base
+from kgen.runner.validate.series import from_directory, from_mbox, load_series
 
 SERIES = Path(__file__).resolve().parents[2] / "fixtures" / "series"
 
