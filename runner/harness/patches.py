@@ -104,8 +104,10 @@ class Scratch:
         # --fuzz=0: like `git am`, a hunk whose context does not match
         # exactly fails (a shifted hunk is fine); fuzz could land it in the
         # wrong place and validate a change nobody wrote.
+        # --reject-file=-: no .rej file, whose name patch would print,
+        # although the staging copy it would sit in is deleted.
         cmd = ["patch", f"-p{patch.strip}", "--batch", "--forward", "--fuzz=0",
-               "--no-backup-if-mismatch", "-d", str(staging)]
+               "--no-backup-if-mismatch", "--reject-file=-", "-d", str(staging)]
         done = subprocess.run(cmd, input=patch.text, capture_output=True, text=True,
                               check=False)
         if done.returncode:
