@@ -14,7 +14,8 @@
 #   python3 python3-venv   kgen's .venv (ensurepip brings pip into it)
 #   xz-utils debian-archive-keyring  kgen kernel fetch (signed Debian
 #                     package lists, the .tar.xz source)
-#   rsync             kgen validate's copy of the tree; patch: --patch, validate
+#   rsync             the git-tree integration test copies the tree with it;
+#                     patch: --patch and kgen validate apply patches with it
 DEBIAN_PACKAGES="gcc libc6-dev make flex bison bc libelf-dev libssl-dev
   gcc-aarch64-linux-gnu qemu-system-x86 qemu-system-arm device-tree-compiler
   python3 python3-venv xz-utils debian-archive-keyring rsync patch"

@@ -30,6 +30,7 @@ from kgen.runner.bench.stats import (
     parse_test_vmalloc,
 )
 from kgen.runner.harness import kunit_tool
+from kgen.runner.harness.patches import Patched
 from kgen.runner.harness.session import Session, SessionConfig, first_error_line
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import Status
@@ -98,6 +99,10 @@ class BenchRequest:
     stall_seconds: float | None = None
     accel: str = "tcg"
     log: Callable[[str], None] = print
+    # kgen validate --bench: the tree as patched (overlay copies, never
+    # the tree itself), and what reports call it ("tip: 1/1 mm: ...").
+    patched: Patched = field(default_factory=dict)
+    label: str = ""
 
 
 @dataclass
@@ -107,6 +112,12 @@ class BenchResult:
     rows: list[Row]
     properties: dict[str, str] = field(default_factory=dict)
     console_logs: list[Path] = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        """How reports name what was measured: the label, else the tree."""
+        return self.label or str(self.tree)
 
 
 def run_bench(req: BenchRequest) -> BenchResult:
@@ -129,16 +140,21 @@ def run_bench(req: BenchRequest) -> BenchResult:
     for name, why in sorted(unavailable.items()):
         req.log(f"kgen bench: {name}: n/a: {why}")
     with Session(config) as session:
-        _build(session, req, bench_config(unavailable,
-                                          probe_tree(req.tree, req.arch).tree_kconfig))
-        props = session.properties()
-        boots, logs = [], []
-        for n in range(1, req.boots + 1):
-            rows, log_path = _bench_boot(session, n, req)
-            if vmalloc:
-                rows.update(_test_vmalloc_rows(session, n, req))
-            boots.append(rows)
-            logs.append(log_path)
+        try:
+            _build(session, req, bench_config(unavailable,
+                                              probe_tree(req.tree, req.arch).tree_kconfig))
+            props = session.properties()
+            boots, logs = [], []
+            for n in range(1, req.boots + 1):
+                rows, log_path = _bench_boot(session, n, req)
+                if vmalloc:
+                    rows.update(_test_vmalloc_rows(session, n, req))
+                boots.append(rows)
+                logs.append(log_path)
+        finally:
+            if req.patched:
+                # Leave the overlay and the bench build dir for the plain tree.
+                session.unpatch()
     props |= {"boots": str(req.boots), "iterations.high_order": str(high),
              "iterations.contig16384": str(contig),
              "test_vmalloc.loops": (str(arch(req.arch).vmalloc_loops) if vmalloc
@@ -148,13 +164,13 @@ def run_bench(req: BenchRequest) -> BenchResult:
         unavailable.pop(VMALLOC_GROUP, None)
     rows = collect(boots, unavailable)
     mark_too_noisy(rows, arch(req.arch).bench_too_noisy)
-    return BenchResult(req.tree, req.arch, rows, props, logs)
+    return BenchResult(req.tree, req.arch, rows, props, logs, label=req.label)
 
 
 def _build(session: Session, req: BenchRequest, kunitconfig: str) -> None:
     # The overlay carries the suites too; the bench config leaves them out.
     session.prepare(render_all([], {}, probe_tree(req.tree, req.arch).have()),
-                    kunitconfig)
+                    kunitconfig, req.patched)
     req.log(f"kgen bench: building the {req.arch} benchmark kernel in {session.build_dir}")
     built = session.build()
     if not built.ok:

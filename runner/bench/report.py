@@ -80,8 +80,8 @@ def _gained_and_left(rows: list[Row]) -> list[str]:
 def compare_markdown(base: BenchResult, new: BenchResult,
                      comparisons: list[Comparison]) -> str:
     out = [f"### kgen bench --compare ({base.arch})", "",
-           f"base: {base.tree} ({base.properties['kernel.version']}); "
-           f"new: {new.tree} ({new.properties['kernel.version']}); "
+           f"base: {base.name} ({base.properties['kernel.version']}); "
+           f"new: {new.name} ({new.properties['kernel.version']}); "
            f"{_rule_text(comparisons)}; (R) significant regression, "
            "(I) significant improvement; new vs base: how many times faster "
            "(for the speedup row: how many times larger); n/a: a side cannot "

@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 
 from kgen.kernel import helper_files
+from kgen.runner.harness.patches import Patched
 
 # Paths (relative to the tree) that the overlay materialises as real
 # directories; everything else in them is a symlink to the tree.
@@ -47,7 +48,7 @@ def _parents(paths) -> set[str]:
     return out
 
 
-def _write_if_changed(path: Path, data: bytes) -> bool:
+def _write_if_changed(path: Path, data: bytes, mode_from: Path | None = None) -> bool:
     if path.parent.is_symlink():
         raise RuntimeError(f"refusing to write through a symlinked directory: {path}")
     if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
@@ -56,8 +57,19 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
         path.unlink()
     tmp = path.with_name(f".{path.name}.kgen-tmp")
     tmp.write_bytes(data)
+    if mode_from is not None and mode_from.is_file():
+        # A patched script keeps the tree file's executable bit.
+        tmp.chmod(mode_from.stat().st_mode & 0o777)
     tmp.replace(path)
     return True
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, symlink or (real) directory of the overlay."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def _ensure_symlink(link: Path, target: Path) -> None:
@@ -104,7 +116,8 @@ class Overlay:
             # the user's tree.  Replace it with a real directory.
             dst.unlink()
         dst.mkdir(parents=True, exist_ok=True)
-        names = {p.name for p in src.iterdir()} - {".git"}
+        # A directory only the patches create has nothing in the tree.
+        names = ({p.name for p in src.iterdir()} - {".git"}) if src.is_dir() else set()
         special = {r.split("/")[-1] for r in (*real_dirs, *_COPIED_DIRS, *_WIRING, *patched)
                    if os.path.dirname(r) == rel}
         if rel == "mm":
@@ -116,27 +129,54 @@ class Overlay:
             _ensure_symlink(dst / name, src / name)
 
     def sync(self, generated: dict[str, str],
-             patched: dict[str, bytes] | None = None) -> list[Path]:
+             patched: Patched | None = None) -> list[Path]:
         """Bring the overlay up to date; return the generated files that changed.
 
-        patched: tree-relative path -> contents for files a patch changed
-        (kgen run --patch).  They become real files in the overlay; every
-        other file stays a symlink, so the tree is still never written.
-        Build dirs that built from other versions of these files must drop
-        those objects (session.py does, per build dir).
+        patched: tree-relative path -> contents for files patches changed
+        (kgen run --patch, kgen validate), None for a file they delete.
+        They become real files in the overlay (a deleted one is hidden);
+        every other file stays a symlink, so the tree is still never
+        written.  Build dirs that built from other versions of these files
+        must drop those objects (session.py does, per build dir).
         """
+        self.sync_tree(patched)
+        return self.sync_generated(generated)
+
+    def sync_tree(self, patched: Patched | None = None) -> None:
+        """The tree side of the overlay: symlinks, patched copies, the copied
+        kunit tool and the wiring lines; patched={} puts back the tree's
+        version of every file a series touched."""
         patched = patched or {}
         self.root.mkdir(parents=True, exist_ok=True)
-        real_dirs = _REAL_DIRS + tuple(sorted(_parents(patched) - set(_REAL_DIRS) - {""}))
+        # Directories holding a patched file become real (never write
+        # through a symlink into the tree); the copied ones already are.
+        copied = tuple(f"{d}/" for d in (*_COPIED_DIRS, KGEN_SUBDIR))
+        real_dirs = _REAL_DIRS + tuple(sorted(
+            d for d in _parents(patched) - set(_REAL_DIRS) - {""}
+            if not f"{d}/".startswith(copied) and d not in _COPIED_DIRS))
         for rel in ("",) + real_dirs:
             self._sync_dir(rel, real_dirs, set(patched))
-        for rel, data in patched.items():
-            _write_if_changed(self.root / rel, data)
         for rel in _COPIED_DIRS:
             _sync_copy(self.tree / rel, self.root / rel)
+        for rel, data in patched.items():
+            if rel in _WIRING:
+                continue
+            if data is None:
+                _remove(self.root / rel)
+            else:
+                (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                _write_if_changed(self.root / rel, data, mode_from=self.tree / rel)
         for rel, line in _WIRING.items():
-            _write_if_changed(self.root / rel, (self.tree / rel).read_bytes() + line.encode())
+            # A patch to mm/Makefile or mm/Kconfig keeps its change: the
+            # wiring line goes below the patched text.
+            base = patched.get(rel)
+            if base is None:
+                base = (self.tree / rel).read_bytes()
+            _write_if_changed(self.root / rel, base + line.encode())
 
+    def sync_generated(self, generated: dict[str, str]) -> list[Path]:
+        """Write the helper library and the generated suites into mm/kgen;
+        return the files that changed."""
         kgen_dir = self.root / KGEN_SUBDIR
         kgen_dir.mkdir(exist_ok=True)
         files = helper_files()

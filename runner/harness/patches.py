@@ -1,11 +1,15 @@
 """Apply patches to copies of the files they touch, never to the tree.
 
-`kgen run --patch FILE` builds the user's tree *as if* the patch were
-applied: the overlay (overlay.py) holds the patched files as real copies
-and everything else as symlinks into the untouched tree, and the run
-shares the tree's warm build dir, so only what the patch touches is
-rebuilt.  The patch is checked with ``patch --dry-run`` first: a patch that
-does not apply changes nothing.
+`kgen run --patch FILE` and every patched step of `kgen validate` build
+the user's tree *as if* the patches were applied: the overlay (overlay.py)
+holds the patched files as real copies and everything else as symlinks
+into the untouched tree, and the build shares the tree's warm build dir,
+so only what the patches touch is rebuilt (session.py drops the objects
+that depend on a file whose version changed).
+
+The patches are applied to a scratch copy of just the files they touch
+(``Scratch``), never to the overlay: a patch that does not apply leaves
+the scratch copy, and so the overlay and the build dir, exactly as before.
 """
 from __future__ import annotations
 
@@ -13,51 +17,136 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from kgen.errors import EnvironmentProblem, UsageError
 
-# "+++ b/mm/page_alloc.c" (git, diff -u with a/ b/ prefixes; -p1 strips one).
-_TARGET = re.compile(r"^\+\+\+ (?:[^/\s]+/)(\S+)", re.MULTILINE)
+# Tree-relative path -> its contents with the patches applied; None: the
+# patches delete it (the overlay then hides the tree's file).
+Patched = dict[str, bytes | None]
+
+# A file header: "--- old" directly followed by "+++ new" (a timestamp may
+# follow after a tab).  Pairs only, so a removed line "-- x" or an added
+# line "++ y" inside a hunk is never taken for a header.
+_FILE_HEADER = re.compile(r"^--- ([^\t\n]+)[^\n]*\n\+\+\+ ([^\t\n]+)", re.MULTILINE)
+# patch(1) skips these silently: the step would miss part of the change.
+_BINARY = re.compile(r"^(GIT binary patch|Binary files .* differ)$", re.MULTILINE)
 
 
-def touched_files(text: str) -> list[str]:
-    """Tree-relative paths a unified diff changes (after -p1)."""
-    return sorted({m.group(1) for m in _TARGET.finditer(text) if m.group(1) != "/dev/null"})
+@dataclass(frozen=True)
+class PatchText:
+    """One patch to apply: a name for messages, the diff, patch -p level."""
+
+    name: str
+    text: str
+    strip: int = 1
 
 
-def patched_files(tree: Path, patch_paths: list[Path]) -> dict[str, bytes]:
-    """Tree-relative path -> contents after applying the patches in order."""
+def _stripped(name: str, strip: int) -> str | None:
+    if name == "/dev/null":
+        return None
+    parts = name.strip().split("/")[strip:]
+    return "/".join(parts) if parts else None
+
+
+def touched_files(text: str, strip: int = 1) -> list[str]:
+    """Tree-relative paths a unified diff changes, adds or deletes (after -p<strip>)."""
+    rels = set()
+    for old, new in _FILE_HEADER.findall(text):
+        for name in (old, new):
+            rel = _stripped(name, strip)
+            if rel:
+                rels.add(rel)
+    return sorted(rels)
+
+
+class Scratch:
+    """Copies of the files a series touches, with the series applied so far.
+
+    Lives in a temporary directory (use as a context manager).  Each
+    ``apply`` works on a staging copy of the scratch files (a few files,
+    not the tree) and only replaces the scratch files when patch(1)
+    succeeded, so a failed patch changes nothing.
+    """
+
+    def __init__(self, tree: Path):
+        self.tree = tree.resolve()
+        self._tmp = tempfile.TemporaryDirectory(prefix="kgen-patch-")
+        self.work = Path(self._tmp.name) / "files"
+        self.work.mkdir()
+        self.touched: set[str] = set()
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._tmp.cleanup()
+
+    def apply(self, patch: PatchText) -> str | None:
+        """Apply one patch; None when it applied, else why not (patch's output)."""
+        if shutil.which("patch") is None:
+            raise EnvironmentProblem("applying patches needs patch(1) (apt-get install patch)")
+        rels = touched_files(patch.text, patch.strip)
+        if not rels:
+            return f"{patch.name}: no unified diff in it ('--- a/...' / '+++ b/...' lines)"
+        if _BINARY.search(patch.text):
+            return (f"{patch.name}: holds a binary change, which patch(1) cannot apply "
+                    "(it would silently skip it)")
+        staging = self.work.parent / "staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(self.work, staging, symlinks=True)
+        for rel in rels:
+            if rel not in self.touched and (self.tree / rel).is_file():
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                # copy(): the mode too, so an executable script stays one.
+                shutil.copy(self.tree / rel, staging / rel)
+        # --fuzz=0: like `git am`, a hunk whose context does not match
+        # exactly fails (a shifted hunk is fine); fuzz could land it in the
+        # wrong place and validate a change nobody wrote.
+        # --reject-file=-: no .rej file, whose name patch would print,
+        # although the staging copy it would sit in is deleted.
+        cmd = ["patch", f"-p{patch.strip}", "--batch", "--forward", "--fuzz=0",
+               "--no-backup-if-mismatch", "--reject-file=-", "-d", str(staging)]
+        done = subprocess.run(cmd, input=patch.text, capture_output=True, text=True,
+                              check=False)
+        if done.returncode:
+            shutil.rmtree(staging, ignore_errors=True)
+            return (done.stdout + done.stderr).replace(f"{staging}/", "").strip()
+        shutil.rmtree(self.work)
+        staging.rename(self.work)
+        self.touched.update(rels)
+        return None
+
+    def files(self, rels: list[str] | None = None) -> Patched:
+        """Every file touched so far (or just rels) -> its current contents
+        (None: absent)."""
+        out: Patched = {}
+        for rel in sorted(self.touched if rels is None else rels):
+            if (self.work / rel).is_file():
+                out[rel] = (self.work / rel).read_bytes()
+            elif (self.tree / rel).exists():
+                out[rel] = None
+            # Else nothing to hide: e.g. the "--- mm/x.c.orig" side of a
+            # `diff -u` that patch(1) never opened.
+        return out
+
+
+def patched_files(tree: Path, patch_paths: list[Path]) -> Patched:
+    """`kgen run --patch`: the patched files after applying the patches in order."""
     if not patch_paths:
         return {}
-    if shutil.which("patch") is None:
-        raise EnvironmentProblem("--patch needs patch(1) (apt-get install patch)")
     texts = []
     for path in patch_paths:
         try:
-            texts.append(path.read_text(errors="replace"))
+            texts.append(PatchText(f"--patch {path}", path.read_text(errors="replace")))
         except OSError as err:
             raise UsageError(f"--patch {path}: {err.strerror}") from None
-        if not touched_files(texts[-1]):
+        if not touched_files(texts[-1].text):
             raise UsageError(f"--patch {path}: no unified diff in it ('+++ b/...' lines)")
-    rels = sorted({rel for text in texts for rel in touched_files(text)})
-    with tempfile.TemporaryDirectory(prefix="kgen-patch-") as tmp:
-        work = Path(tmp)
-        for rel in rels:
-            if (tree / rel).is_file():
-                (work / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(tree / rel, work / rel)
-        for path, text in zip(patch_paths, texts):
-            _apply(work, path, text)
-        return {rel: (work / rel).read_bytes() for rel in rels if (work / rel).is_file()}
-
-
-def _apply(work: Path, path: Path, text: str) -> None:
-    for dry in (True, False):
-        done = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0",
-                               "--no-backup-if-mismatch", "-d", str(work),
-                               *(["--dry-run"] if dry else [])],
-                              input=text, capture_output=True, text=True)
-        if done.returncode:
-            output = (done.stdout + done.stderr).strip()
-            raise UsageError(f"--patch {path} does not apply to the tree:\n{output}")
+    with Scratch(tree) as scratch:
+        for patch in texts:
+            failed = scratch.apply(patch)
+            if failed:
+                raise UsageError(f"{patch.name} does not apply to the tree:\n{failed}")
+        return scratch.files()

@@ -25,6 +25,7 @@ from kgen.git_tree import head_commit
 from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import accel_probe, kunit_tool, qemu_shim
 from kgen.runner.harness.overlay import Overlay
+from kgen.runner.harness.patches import Patched
 
 # Most telling first: a compiler/linker diagnostic, then kunit.py's own
 # explanations (e.g. a Kconfig option that could not be set), then anything.
@@ -46,28 +47,49 @@ def first_error_line(lines: list[str]) -> str:
 
 
 def drop_stale_objects(build_dir: Path, overlay_root: Path, rels: list[str]) -> list[Path]:
-    """Delete the objects built from (or including) the given tree files.
+    """Delete the build outputs made from (or including) the given tree files.
 
     A file that goes back from a patched copy to the symlink into the tree
     looks *older* than its object to make, which would keep the patched
-    object.  kbuild lists each object's sources and headers, with the
-    overlay's absolute paths, in its .<name>.o.cmd file; every object whose
-    list names a changed file is removed, so make builds it again.
+    object.  kbuild lists each target's sources and headers, with the
+    overlay's absolute paths, in its .<target>.cmd file (objects, linker
+    scripts, generated headers ...); every target whose list names a
+    changed file is removed, so make builds it again.  Kconfig files are
+    listed in include/config/auto.conf.cmd instead, relative to the tree:
+    when one changed, auto.conf goes, so make runs syncconfig again (kbuild
+    tracks each CONFIG_ symbol per object, so only users of the symbols
+    that changed are rebuilt).
     """
     if not rels or not build_dir.is_dir():
         return []
     needles = [f"{overlay_root}/{rel}".encode() for rel in rels]
     dropped = []
-    for cmd in build_dir.rglob(".*.o.cmd"):
+    for cmd in build_dir.rglob(".*.cmd"):
         try:
             text = cmd.read_bytes()
         except OSError:
             continue
         if any(n in text for n in needles):
             target = cmd.with_name(cmd.name[1:-len(".cmd")])
-            target.unlink(missing_ok=True)
-            dropped.append(target)
-    return dropped
+            if target.is_file():
+                target.unlink()
+                dropped.append(target)
+    auto_conf = build_dir / "include/config/auto.conf"
+    try:
+        kconfig_deps = {line.strip().rstrip("\\").strip()
+                        for line in (build_dir / "include/config/auto.conf.cmd")
+                        .read_text(errors="replace").splitlines()}
+    except OSError:
+        kconfig_deps = set()
+    if auto_conf.is_file() and kconfig_deps & set(rels):
+        auto_conf.unlink()
+        dropped.append(auto_conf)
+    return sorted(dropped)
+
+
+def _digests(patched: Patched) -> dict[str, str]:
+    return {rel: "deleted" if data is None else hashlib.sha256(data).hexdigest()
+            for rel, data in patched.items()}
 
 
 class OverlayLock:
@@ -176,18 +198,40 @@ class Session:
         return self.build_dir.parent / f"{self.build_dir.name}.{suffix}"
 
     def prepare(self, generated: dict[str, str], kunitconfig: str,
-                patched: dict[str, bytes] | None = None) -> list[Path]:
+                patched: Patched | None = None) -> list[Path]:
         """Write the generated files (and patched tree files) into the
         overlay and the kunitconfig beside the build dir; return the
         generated files that changed."""
         changed = self.overlay.sync(generated, patched)
         self.build_dir.mkdir(parents=True, exist_ok=True)
-        sources = self._patched_sources_changed(patched or {})
-        stale = drop_stale_objects(self.build_dir, self.overlay.root, sources)
-        if stale:
-            self.config.log(f"kgen: {len(stale)} object(s) rebuilt for {', '.join(sources)}")
+        self._drop_outputs_of_changed_sources(patched or {})
         self.path("kunitconfig").write_text(kunitconfig)
         return changed
+
+    def unpatch(self) -> list[Path]:
+        """Put the tree's version of every patched file back into the
+        overlay and drop what this build dir built from the patched ones,
+        so the next build of the plain tree is incremental *and* right.
+
+        Not needed for correctness (the next prepare() does the same from
+        the record beside the build dir, even after a SIGKILL), but it
+        leaves the overlay as `kgen run` made it when a patched build ends.
+        """
+        self.overlay.sync_tree({})
+        return self._drop_outputs_of_changed_sources({})
+
+    def _drop_outputs_of_changed_sources(self, patched: Patched) -> list[Path]:
+        sources = self.patched_sources_changed(patched)
+        stale = drop_stale_objects(self.build_dir, self.overlay.root, sources)
+        if stale:
+            shown = ", ".join(sources[:4]) + (f" and {len(sources) - 4} more"
+                                              if len(sources) > 4 else "")
+            self.config.log(f"kgen: {len(stale)} build output(s) of {shown} dropped: "
+                            "make builds them again from the version now in place")
+        # Only now: a Ctrl-C while dropping leaves the old record, so the
+        # next session drops them again.
+        self._write_record(patched)
+        return stale
 
     @property
     def stall_seconds(self) -> float:
@@ -217,7 +261,7 @@ class Session:
             return float(self.config.timeout)
         return self.config.timeout - (time.monotonic() - self._boots_started)
 
-    def _patched_sources_changed(self, patched: dict[str, bytes]) -> list[str]:
+    def patched_sources_changed(self, patched: Patched) -> list[str]:
         """Tree files this build dir last built from another version of.
 
         The record lives beside the build dir, not in the shared overlay:
@@ -225,11 +269,14 @@ class Session:
         any of them may still hold a patched file's object.
         """
         record = self.path("patched.json")
-        record.parent.mkdir(parents=True, exist_ok=True)
         before = json.loads(record.read_text()) if record.is_file() else {}
-        now = {rel: hashlib.sha256(data).hexdigest() for rel, data in patched.items()}
-        record.write_text(json.dumps(now, indent=1, sort_keys=True))
+        now = _digests(patched)
         return sorted(rel for rel in set(before) | set(now) if before.get(rel) != now.get(rel))
+
+    def _write_record(self, patched: Patched) -> None:
+        record = self.path("patched.json")
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(_digests(patched), indent=1, sort_keys=True))
 
     def build(self, log_suffix: str = "build.log") -> kunit_tool.PhaseResult:
         """Build the kernel; once it is built, settle --accel auto (the

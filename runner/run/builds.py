@@ -20,6 +20,7 @@ from kgen.generator.render import suite_filename
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.build_log import CompileFailure, failed_objects
 from kgen.runner.harness.overlay import KGEN_SUBDIR
+from kgen.runner.harness.patches import Patched
 from kgen.runner.harness.session import Session, first_error_line
 from kgen.runner.results.model import CaseResult, ResultKind, Status, SuiteResult
 from kgen.runner.run.capabilities import Capabilities
@@ -90,7 +91,7 @@ def build_error_message(output: list[str], specs: list[Spec], source_root: str) 
 
 def build_leaving_out_broken_suites(session: Session, specs: list[Spec],
                                     caps: Capabilities, plan: Plan, kunitconfig: str,
-                                    patched: dict[str, bytes]) -> BuildOutcome:
+                                    patched: Patched) -> BuildOutcome:
     """Build; while only generated suites fail to compile, regenerate the
     overlay without them and build again (the overlay is already prepared
     for ``specs``)."""

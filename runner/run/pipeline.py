@@ -22,7 +22,7 @@ from kgen.ids import TestId, split_leaf
 from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
-from kgen.runner.harness.patches import patched_files
+from kgen.runner.harness.patches import Patched, patched_files
 from kgen.runner.harness.session import Session, SessionConfig
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run import recovery
@@ -58,6 +58,9 @@ class RunRequest:
     kconfig: dict[str, bool] = field(default_factory=dict)
     # --patch: patches the build applies on top of the tree (never to it).
     patches: list[Path] = field(default_factory=list)
+    # Already applied (kgen validate's steps): the patched files themselves,
+    # used instead of `patches`; {} is the plain tree.
+    patched: Patched | None = None
     # --known-pass: whether a known issue that passes fails the run.
     known_pass_fails: bool = True
 
@@ -100,7 +103,7 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
     _check_tools(req.arch)
     with timings.phase("plan"):
         plan, caps = plan_run(req)
-    patched = patched_files(req.tree, req.patches)
+    patched = req.patched if req.patched is not None else patched_files(req.tree, req.patches)
     kunitconfig = compose(req.arch, plan.kconfig, req.kconfig)
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")

@@ -1,16 +1,18 @@
-"""`kgen validate --bench`: benchmark the series' base against its tip."""
+"""`kgen validate --bench`: benchmark the series' base against its tip.
+
+Both ends build in the bench build dir of the user's tree, through the
+same overlay as the steps (the tip's patched files as copies; the tree is
+never written); run_bench puts the overlay back for the plain tree.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from kgen.cache import cache_root, tree_key
 from kgen.errors import KgenError
 from kgen.runner.bench.pipeline import BenchRequest, run_bench
 from kgen.runner.bench.report import as_json, compare_markdown
 from kgen.runner.bench.stats import compare
 from kgen.runner.validate.pipeline import ValidateOutcome, ValidateRequest
-from kgen.runner.validate.series import load_series
-from kgen.runner.validate.worktree import WorkTree
 
 
 def bench_base_and_tip(req: ValidateRequest, outcome: ValidateOutcome, boots: int) -> str:
@@ -18,19 +20,18 @@ def bench_base_and_tip(req: ValidateRequest, outcome: ValidateOutcome, boots: in
 
     Writes bench.json into req.out_dir when both ends ran.
     """
-    work = WorkTree(req.tree, cache_root() / "validate" / tree_key(req.tree))
-    tip_ok = outcome.steps[-1].state.usable
-    git_base, _ = load_series(req.series, req.tree, work.root)
-    if not tip_ok or git_base:
-        return ("kgen bench: not run (" + ("the series did not apply or build to its tip"
-                if not tip_ok else "base of a git range: bench the BASE checkout instead")
-                + ")\n")
+    base, tip = outcome.steps[0], outcome.steps[-1]
+    if not tip.state.usable:
+        return "kgen bench: not run (the series did not apply or build to its tip)\n"
+    at_base = f" at {outcome.git_base[:12]}" if outcome.git_base else ""
+    labels = {"base": f"{req.tree}{at_base}",
+              "tip": f"{req.tree}{at_base} + patches 1-{len(outcome.patches)}"}
     results = []
-    for label, tree in (("base", req.tree), ("tip", work.path)):
+    for label, step in (("base", base), ("tip", tip)):
         try:
             results.append(run_bench(BenchRequest(
-                tree=tree, arch=req.arch, boots=boots,
-                timeout=req.timeout, accel=req.accel, log=req.log)))
+                tree=req.tree, arch=req.arch, boots=boots, timeout=req.timeout,
+                accel=req.accel, log=req.log, patched=step.files, label=labels[label])))
         except KgenError as err:
             # The series may break the benchmark itself; the validate
             # report still stands, and says so.

@@ -1,23 +1,47 @@
 """`kgen validate`: run the specs at the base of a series and after each patch.
 
-Steps run in a throwaway copy of the tree (runner/worktree.py) with one
-build dir, so each step rebuilds only what its patch changed.
+No copy of the tree is made.  Every step is a `kgen run` of the user's
+tree, through run's overlay and its build dir for that tree and arch
+(runner/harness/overlay.py, session.py).  A patched step's overlay holds
+the files the series touched so far as real, patched copies; everything
+else stays a symlink into the tree, which is never written.  The patches
+are applied first to scratch copies of just the files they touch
+(patches.Scratch), all of them before anything is built: a patch that does
+not apply changes nothing, and is reported at once.
+
+Sharing run's build dir makes a step cost an incremental build.  Make's
+timestamps are the trap: a patched copy is newer than its object, so going
+forward make rebuilds it, but going back to the tree's file (an older
+symlink target) make would keep the patched object.  So at every switch
+the session drops the build outputs whose .cmd files name a file whose
+version changed (session.drop_stale_objects), per build dir, from a record
+beside it.  At the end, also on Ctrl-C or an error, the overlay and the
+build dir are put back for the plain tree (``_restore``), so the next
+`kgen run` rebuilds just those objects and gives the plain tree's results.
+
+For BASE..TIP in a git tree the base step is the checked-out work tree,
+plus `git diff HEAD BASE` when BASE is not HEAD; the commits' diffs are
+the patches.
 """
 from __future__ import annotations
 
 import enum
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgen.arch import DEFAULT_ARCH
-from kgen.cache import cache_root, tree_key
+from kgen.cache import default_build_dir
+from kgen.errors import KgenError, UsageError
+from kgen.git_tree import git
+from kgen.runner.harness.patches import Patched, PatchText, Scratch, touched_files
+from kgen.runner.harness.session import Session, SessionConfig
 from kgen.runner.results.junit import write_junit
 from kgen.runner.results.model import ResultKind, RunResult
 from kgen.runner.run.pipeline import RunRequest, run
 from kgen.runner.validate.classify import Allowed, Classification, classify, merge_repeats, statuses
 from kgen.runner.validate.series import Patch, load_series
-from kgen.runner.validate.worktree import WorkTree
 from kgen.spec.model import Spec
 
 
@@ -48,6 +72,8 @@ class Step:
     junit: list[Path] = field(default_factory=list)
     # The run that did not build or boot (not classified; KCIDB shows it).
     failed_run: RunResult | None = None
+    # The overlay's patched files for this step ({}: the plain tree).
+    files: Patched = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -82,12 +108,12 @@ class ValidateOutcome:
         return self.classification.blocking(allowed)
 
 
-def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> None:
+def _run_step(req: ValidateRequest, step: Step, index: int) -> None:
     for attempt in range(1, req.repeat + 1):
         req.log(f"kgen validate: step {step.name}, run {attempt}/{req.repeat}")
-        outcome = run(RunRequest(tree=work.path, specs=req.specs, arch=req.arch,
+        outcome = run(RunRequest(tree=req.tree, specs=req.specs, arch=req.arch,
                                  timeout=req.timeout, stall_seconds=req.stall_seconds,
-                                 accel=req.accel, log=req.log))
+                                 accel=req.accel, log=req.log, patched=step.files))
         result = outcome.result
         result.properties["validate.step"] = step.name
         if step.commit:
@@ -106,33 +132,100 @@ def _run_step(req: ValidateRequest, work: WorkTree, step: Step, index: int) -> N
         step.results.append(result)
 
 
-def validate(req: ValidateRequest) -> ValidateOutcome:
-    work = WorkTree(req.tree, cache_root() / "validate" / tree_key(req.tree))
-    base, patches = load_series(req.series, req.tree, work.root)
-    req.out_dir.mkdir(parents=True, exist_ok=True)
-    req.log(f"kgen validate: {len(patches)} patch(es); copying {req.tree} to {work.path}")
-    work.reset(base)
+def checkout_to_base(tree: Path, base: str) -> PatchText | None:
+    """`git diff HEAD BASE` as a patch for the checked-out tree; None when
+    BASE is HEAD.  Uncommitted changes in the tree stay in every step."""
+    head = git(tree, "rev-parse", "--verify", "--quiet", "HEAD")
+    if head.returncode or head.stdout.strip() == base:
+        return None
+    # Options that ignore diff.noprefix, diff.external and the like in the
+    # user's git config; a binary difference is refused by Scratch.apply.
+    diff = git(tree, "diff", "--no-color", "--no-renames", "--no-ext-diff", "--no-textconv",
+               "--src-prefix=a/", "--dst-prefix=b/", "HEAD", base)
+    if diff.returncode:
+        raise UsageError(f"git diff HEAD {base[:12]} failed in {tree}: {diff.stderr.strip()}")
+    if not diff.stdout.strip():
+        return None
+    return PatchText(f"git diff HEAD {base[:12]}", diff.stdout)
 
+
+def _step_files(req: ValidateRequest, base: str | None, patches: list[Patch],
+                steps: list[Step]) -> None:
+    """Apply the whole series to scratch copies now, before any build: set
+    each step's files, or mark the patch that does not apply (and the steps
+    after it)."""
+    with Scratch(req.tree) as scratch:
+        to_base = checkout_to_base(req.tree, base) if base else None
+        if to_base:
+            failed = scratch.apply(to_base)
+            if failed:
+                raise UsageError(f"--series {req.series}: the checked-out tree cannot be "
+                                 f"brought to {base[:12]} (uncommitted changes in the "
+                                 f"way?):\n{failed}")
+            steps[0].files = scratch.files()
+        for i, (step, patch) in enumerate(zip(steps[1:], patches), 1):
+            failed = scratch.apply(PatchText(f"patch {step.name}", patch.text, patch.strip))
+            if failed:
+                step.state, step.detail = StepState.APPLY_FAILED, failed
+                req.log(f"kgen validate: patch {step.name} ({patch.subject}) does not apply "
+                        f"to {req.tree}; nothing was changed:\n{failed}")
+                for later in steps[i + 1:]:
+                    later.state = StepState.NOT_RUN
+                    later.detail = "an earlier patch did not apply"
+                return
+            # Files the patch did not touch keep the previous step's bytes
+            # (shared, not copied again).
+            step.files = steps[i - 1].files | scratch.files(
+                touched_files(patch.text, patch.strip))
+
+
+def _restore(req: ValidateRequest) -> None:
+    """Put run's overlay and build dir back for the plain tree."""
+    config = SessionConfig(tree=req.tree, arch=req.arch, log=req.log,
+                           build_dir=default_build_dir(req.tree, req.arch))
+    try:
+        with Session(config) as session:
+            session.unpatch()
+    except KgenError as err:
+        # The next `kgen run` still drops what is stale (the record beside
+        # the build dir says what); only say why it was not done now.
+        req.log(f"kgen validate: could not restore the overlay now ({err}); "
+                "the next kgen run will")
+
+
+def validate(req: ValidateRequest) -> ValidateOutcome:
+    with tempfile.TemporaryDirectory(prefix="kgen-series-") as tmp:
+        base, patches = load_series(req.series, req.tree, Path(tmp))
+    req.out_dir.mkdir(parents=True, exist_ok=True)
     steps = [Step("base", commit=base or "")] + [
         Step(f"{i}/{len(patches)}", p.subject, commit=p.commit)
         for i, p in enumerate(patches, 1)]
-    _run_step(req, work, steps[0], 0)
-    broken = steps[0].state is not StepState.OK
-    for i, (step, patch) in enumerate(zip(steps[1:], patches), 1):
-        if broken:
-            step.state = StepState.NOT_RUN
-            step.detail = "an earlier step did not apply, build or boot"
-            continue
-        applied = work.apply(patch.text, patch.strip)
-        if not applied.ok:
-            step.state, step.detail = StepState.APPLY_FAILED, applied.output
-            broken = True
-            continue
-        if req.tip_only and i < len(patches):
-            step.state = StepState.APPLIED
-            continue
-        _run_step(req, work, step, i)
-        broken = step.state is not StepState.OK
+    _step_files(req, base, patches, steps)
+    req.log(f"kgen validate: {len(patches)} patch(es) on {req.tree}, in kgen run's "
+            "overlay and build dir (the tree is not copied or written)")
+    if steps[1].state is StepState.APPLY_FAILED:
+        # Nothing to compare the base with: build nothing.
+        steps[0].state = StepState.NOT_RUN
+        steps[0].detail = "patch 1 does not apply: nothing to compare the base with"
+    patched_a_build = False
+    try:
+        for i, step in enumerate(steps):
+            if step.state is not StepState.OK:
+                continue
+            if req.tip_only and 0 < i < len(patches):
+                step.state = StepState.APPLIED
+                continue
+            patched_a_build |= bool(step.files)
+            _run_step(req, step, i)
+            if step.state is not StepState.OK:
+                for later in steps[i + 1:]:
+                    if later.state in (StepState.OK, StepState.APPLIED):
+                        later.state = StepState.NOT_RUN
+                        later.detail = "an earlier step did not build or boot"
+                break
+    finally:
+        if patched_a_build:
+            _restore(req)
 
     per_step: list[dict[str, str] | None] = []
     flaky: list[dict[str, list[str]]] = []

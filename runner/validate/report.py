@@ -87,7 +87,9 @@ def verdicts(outcome: ValidateOutcome, allowed: Allowed = STRICT) -> list[str]:
 def overall(outcome: ValidateOutcome, allowed: Allowed = STRICT) -> str:
     """The one-line verdict on the whole series."""
     if outcome.incomplete:
-        broken = next(s for s in outcome.steps if not s.state.usable)
+        # The step that broke the series, not the base it left unrun.
+        unusable = [s for s in outcome.steps if not s.state.usable]
+        broken = next((s for s in unusable if s.state is not StepState.NOT_RUN), unusable[0])
         return (f"INCOMPLETE: step {broken.name} {broken.state.upper()}; "
                 "the steps after it did not run")
     cls = outcome.classification

@@ -1,6 +1,8 @@
 """kgen run --patch: patched copies for the overlay; the tree is never written."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import pytest
 
 from kgen.errors import UsageError
 from kgen.runner.harness.overlay import Overlay
-from kgen.runner.harness.patches import patched_files, touched_files
+from kgen.runner.harness.patches import PatchText, Scratch, patched_files, touched_files
 from kgen.runner.harness.session import Session, SessionConfig, drop_stale_objects
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "patches" / "bug-under-zone-lock.patch"
@@ -54,12 +56,16 @@ def test_each_build_dir_remembers_what_it_built_from(tmp_path, monkeypatch):
                                             log=lambda m: None))
                 for name in ("um", "arm64")}
     patched = {"mm/page_alloc.c": b"patched\n"}
-    assert sessions["um"]._patched_sources_changed(patched) == ["mm/page_alloc.c"]
-    assert sessions["um"]._patched_sources_changed(patched) == []
+    um, arm64 = sessions["um"], sessions["arm64"]
+    assert um.patched_sources_changed(patched) == ["mm/page_alloc.c"]
+    um._drop_outputs_of_changed_sources(patched)
+    assert um.patched_sources_changed(patched) == []
     # Another build dir never built the patched file: nothing stale there.
-    assert sessions["arm64"]._patched_sources_changed({}) == []
+    assert arm64.patched_sources_changed({}) == []
     # Back to the tree's file: the first build dir's object is stale.
-    assert sessions["um"]._patched_sources_changed({}) == ["mm/page_alloc.c"]
+    assert um.patched_sources_changed({}) == ["mm/page_alloc.c"]
+    # A deleted file is a version of its own.
+    assert um.patched_sources_changed({"mm/page_alloc.c": None}) == ["mm/page_alloc.c"]
 
 
 @pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
@@ -96,3 +102,132 @@ def test_trees_of_one_major_version_have_their_own_lock(tmp_path, monkeypatch):
         locks.add(session._lock.file.name)
         session._lock.file.close()
     assert len(locks) == 2
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, str]]:
+    """Every entry under root: symlink target or file contents."""
+    return {str(p.relative_to(root)): ("link", os.readlink(p)) if p.is_symlink()
+            else ("file", p.read_text()) if p.is_file() else ("dir", "")
+            for p in sorted(root.rglob("*"))}
+
+
+def _build_dir(build: Path, root: Path) -> None:
+    """A build dir as kbuild leaves it: objects with their .cmd files."""
+    (build / "mm").mkdir(parents=True, exist_ok=True)
+    for name in ("page_alloc", "slub"):
+        (build / f"mm/{name}.o").write_text("o")
+        (build / f"mm/.{name}.o.cmd").write_text(
+            f"source_mm/{name}.o := {root}/mm/{name}.c\ndeps_mm/{name}.o := \\\n"
+            f"  {root}/include/linux/gfp.h \\\n")
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+def test_added_deleted_and_wiring_files_in_the_overlay(tmp_path):
+    src = tree(tmp_path / "tree")
+    (src / "mm/gone.c").write_text("int gone;\n")
+    (src / "scripts").mkdir()
+    (src / "scripts/run.sh").write_text("echo a\n")
+    (src / "scripts/run.sh").chmod(0o755)
+    text = (
+        "--- a/mm/gone.c\n+++ /dev/null\n@@ -1 +0,0 @@\n-int gone;\n"
+        "--- /dev/null\n+++ b/mm/damon/new.c\n@@ -0,0 +1 @@\n+int added;\n"
+        "--- a/mm/Makefile\n+++ b/mm/Makefile\n@@ -1 +1,2 @@\n obj-y += page_alloc.o\n"
+        "+obj-y += damon/\n"
+        "--- a/scripts/run.sh\n+++ b/scripts/run.sh\n@@ -1 +1 @@\n-echo a\n+echo b\n")
+    with Scratch(src) as scratch:
+        assert scratch.apply(PatchText("p", text)) is None
+        files = scratch.files()
+    assert files["mm/gone.c"] is None and files["mm/damon/new.c"] == b"int added;\n"
+    before = _snapshot(src)
+    ov = Overlay(src, tmp_path / "ov")
+    ov.sync({})
+    plain = _snapshot(ov.root)
+    ov.sync({}, files)
+    assert not (ov.root / "mm/gone.c").exists() and not (ov.root / "mm/gone.c").is_symlink()
+    assert (ov.root / "mm/damon/new.c").read_text() == "int added;\n"
+    # The patch to mm/Makefile stays, with kgen's wiring line under it.
+    makefile = (ov.root / "mm/Makefile").read_text()
+    assert "obj-y += damon/" in makefile and "obj-y += kgen/" in makefile
+    # A patched script stays executable, in a real directory of the overlay.
+    assert not (ov.root / "scripts").is_symlink()
+    assert os.access(ov.root / "scripts/run.sh", os.X_OK)
+    assert (ov.root / "scripts/run.sh").read_text() == "echo b\n"
+    assert _snapshot(src) == before
+    # Back to the plain tree: exactly the overlay `kgen run` had.
+    ov.sync_tree({})
+    assert _snapshot(ov.root) == plain
+    assert _snapshot(src) == before
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+def test_a_failed_patch_leaves_scratch_overlay_and_build_dir_as_they_were(tmp_path, monkeypatch):
+    monkeypatch.setenv("KGEN_CACHE", str(tmp_path / "cache"))
+    src = tree(tmp_path / "tree")
+    session = Session(SessionConfig(src, "um", tmp_path / "build", log=lambda m: None))
+    with session, Scratch(src) as scratch:
+        assert scratch.apply(PatchText("1/2", PATCH)) is None
+        session.prepare({}, "", scratch.files())
+        _build_dir(session.build_dir, session.overlay.root)
+        state = (_snapshot(session.overlay.root), _snapshot(session.build_dir),
+                 session.path("patched.json").read_text())
+        # Hunk 2 does not apply (its context is not there), hunk 1 would:
+        # patch(1) would have written half the patch.
+        broken = ("--- a/include/linux/gfp.h\n+++ b/include/linux/gfp.h\n"
+                  "@@ -1 +1,2 @@\n \n+/* gfp */\n"
+                  "--- a/mm/page_alloc.c\n+++ b/mm/page_alloc.c\n@@ -1,2 +1,2 @@\n"
+                  " /* nothing like this */\n-int y;\n+int z;\n")
+        failed = scratch.apply(PatchText("2/2", broken))
+        assert failed and "FAILED" in failed
+        assert set(scratch.files()) == {"mm/page_alloc.c"}
+        assert (_snapshot(session.overlay.root), _snapshot(session.build_dir),
+                session.path("patched.json").read_text()) == state
+    assert (src / "mm/page_alloc.c").read_text() == "/* allocator */\nint x;\n"
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+def test_unpatch_drops_what_was_built_from_patched_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("KGEN_CACHE", str(tmp_path / "cache"))
+    src = tree(tmp_path / "tree")
+    session = Session(SessionConfig(src, "um", tmp_path / "build", log=lambda m: None))
+    with session:
+        session.prepare({}, "", {})
+        plain = _snapshot(session.overlay.root)
+        _build_dir(session.build_dir, session.overlay.root)
+        # Switching to a patched build drops only what uses the patched file.
+        session.prepare({}, "", patched_files(src, [_write(tmp_path / "p.diff", PATCH)]))
+        assert not (session.build_dir / "mm/page_alloc.o").exists()
+        assert (session.build_dir / "mm/slub.o").exists()
+        # make rebuilds page_alloc.o from the copy.  Going back must drop
+        # it: the tree's file is older than that object.
+        (session.build_dir / "mm/page_alloc.o").write_text("patched o")
+        session.unpatch()
+        assert not (session.build_dir / "mm/page_alloc.o").exists()
+        assert (session.build_dir / "mm/slub.o").exists()
+        assert _snapshot(session.overlay.root) == plain
+        assert json.loads(session.path("patched.json").read_text()) == {}
+        # Nothing changed since: a second restore drops nothing.
+        (session.build_dir / "mm/page_alloc.o").write_text("o")
+        assert session.unpatch() == []
+
+
+def test_outputs_other_than_objects_and_kconfig_are_dropped_too(tmp_path):
+    build, root = tmp_path / "build", tmp_path / "ov"
+    (build / "arch/um/kernel").mkdir(parents=True)
+    (build / "arch/um/kernel/vmlinux.lds").write_text("lds")
+    (build / "arch/um/kernel/.vmlinux.lds.cmd").write_text(
+        f"deps := {root}/include/linux/gfp.h \\\n")
+    (build / "include/config").mkdir(parents=True)
+    (build / "include/config/auto.conf").write_text("CONFIG_MMU=y\n")
+    (build / "include/config/auto.conf.cmd").write_text(
+        "deps_config := \\\n\tKconfig \\\n\tmm/Kconfig \\\n")
+    assert drop_stale_objects(build, root, ["include/linux/gfp.h"]) == [
+        build / "arch/um/kernel/vmlinux.lds"]
+    assert (build / "include/config/auto.conf").exists()
+    # A changed Kconfig file: make must run syncconfig again.
+    assert drop_stale_objects(build, root, ["mm/Kconfig"]) == [
+        build / "include/config/auto.conf"]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -1,4 +1,4 @@
-"""Series parsing, work-tree patching and classification (no kernel build)."""
+"""Series parsing, patching scratch copies and classification (no kernel build)."""
 from __future__ import annotations
 
 import os
@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from kgen.errors import UsageError
+from kgen.runner.harness.patches import PatchText, Scratch
 from kgen.runner.validate.classify import Allowed, classify, merge_repeats
+from kgen.runner.validate.pipeline import checkout_to_base
 from kgen.runner.validate.series import from_directory, from_mbox, load_series
-from kgen.runner.validate.worktree import WorkTree
 
 SERIES = Path(__file__).resolve().parents[2] / "fixtures" / "series"
 
@@ -90,29 +91,26 @@ def test_unknown_series_is_a_usage_error(tmp_path):
         load_series(str(tmp_path / "nope"), tmp_path, tmp_path)
 
 
-def test_worktree_applies_and_resets_with_fresh_mtimes(tmp_path):
+def test_scratch_patches_copies_and_a_failed_patch_changes_nothing(tmp_path):
     src = tmp_path / "src"
     (src / "mm").mkdir(parents=True)
-    (src / "mm" / "page_alloc.c").write_text(
-        (Path.home() / ".cache/kgen/sources/linux-source-7.3/mm/page_alloc.c").read_text()
-        if (Path.home() / ".cache/kgen/sources/linux-source-7.3/mm/page_alloc.c").exists()
-        else "")
-    if not (src / "mm" / "page_alloc.c").read_text():
+    real = Path.home() / ".cache/kgen/sources/linux-source-7.3/mm/page_alloc.c"
+    if not real.exists():
         pytest.skip("needs the cached 7.3 tree for real patch context (kgen kernel fetch)")
+    (src / "mm" / "page_alloc.c").write_bytes(real.read_bytes())
     before = (src / "mm" / "page_alloc.c").read_bytes()
-    os.utime(src / "mm" / "page_alloc.c", (1_000_000, 1_000_000))
-    work = WorkTree(src, tmp_path / "work")
-    work.reset()
     patches = from_directory(SERIES)
-    assert work.apply(patches[0].text).ok
-    patched = (work.path / "mm" / "page_alloc.c").read_bytes()
-    assert patched != before and (src / "mm" / "page_alloc.c").read_bytes() == before
-    # A patch that no longer applies fails without touching anything.
-    failed = work.apply(patches[0].text)
-    assert not failed.ok and (work.path / "mm" / "page_alloc.c").read_bytes() == patched
-    work.reset()
-    assert (work.path / "mm" / "page_alloc.c").read_bytes() == before
-    assert os.stat(work.path / "mm" / "page_alloc.c").st_mtime > 1_000_000
+    with Scratch(src) as scratch:
+        assert scratch.apply(PatchText("1/3", patches[0].text)) is None
+        patched = scratch.files()
+        assert list(patched) == ["mm/page_alloc.c"] and patched["mm/page_alloc.c"] != before
+        assert (src / "mm" / "page_alloc.c").read_bytes() == before
+        # The same patch again no longer applies: it fails, saying why,
+        # and the scratch copy keeps what it had.
+        failed = scratch.apply(PatchText("1/3 again", patches[0].text))
+        assert failed and "Reversed (or previously applied) patch" in failed
+        assert scratch.files() == patched
+    assert (src / "mm" / "page_alloc.c").read_bytes() == before
 
 
 def test_classification():
@@ -199,53 +197,29 @@ def test_reading_a_git_range_writes_nothing_in_the_repository(tmp_path):
     git("commit", "-qam", "mm: change f")
     os.utime(repo / "f.c", (1_000_000, 1_000_000))   # a stale index entry
     before = _dot_git(repo)
-    load_series("HEAD~1..HEAD", repo, tmp_path / "work")
-    work = WorkTree(repo, tmp_path / "work")
-    work.reset(git("rev-parse", "HEAD~1"))
-    assert _dot_git(repo) == before
-    assert (work.path / "f.c").read_text() == "a\n" and not (work.path / ".git").exists()
+    base, _ = load_series("HEAD~1..HEAD", repo, tmp_path / "work")
+    to_base = checkout_to_base(repo, base)
+    with Scratch(repo) as scratch:
+        assert to_base and scratch.apply(to_base) is None
+        assert scratch.files() == {"f.c": b"a\n"}
+    assert _dot_git(repo) == before and (repo / "f.c").read_text() == "b\n"
 
 
-def test_git_base_copy_rewrites_only_what_differs_with_fresh_mtimes(tmp_path):
+def test_the_base_step_is_the_checkout_plus_the_diff_to_base(tmp_path):
     repo, git = _git_repo(tmp_path)
-    (repo / "g.c").write_text("same\n")
+    (repo / "g.c").write_text("new\n")
     git("add", "g.c")
-    git("commit", "-qm", "add g")
-    first = git("rev-parse", "HEAD")
     (repo / "f.c").write_text("b\n")
-    git("commit", "-qam", "change f")
-    work = WorkTree(repo, tmp_path / "work")
-    work.reset(first)
-    for name in ("f.c", "g.c"):
-        os.utime(work.path / name, (2_000_000, 2_000_000))   # "built" long ago
-    work.reset(git("rev-parse", "HEAD"))
-    # f.c changed between the two bases: a fresh mtime, so make rebuilds it,
-    # although git archive dated it at the (old) commit.  g.c did not change:
-    # its mtime stays, so nothing that depends on it is rebuilt.
-    assert (work.path / "f.c").read_text() == "b\n"
-    assert os.stat(work.path / "f.c").st_mtime > 2_000_000
-    assert os.stat(work.path / "g.c").st_mtime == 2_000_000
+    git("commit", "-qam", "change f, add g")
     head = git("rev-parse", "HEAD")
-    assert [p.name for p in work.root.glob("export-*")] == [f"export-{head[:12]}"]
-
-
-def test_plain_copy_after_a_git_export_compares_by_content(tmp_path):
-    # The user's checkout has f.c as it was long ago (old mtime) but with
-    # content the export did not have: it must reach the copy with a fresh
-    # mtime, or make keeps the object built from the export's f.c.
-    repo, git = _git_repo(tmp_path)
-    (repo / "f.c").write_text("b\n")
-    git("commit", "-qam", "change f")
-    os.utime(repo / "f.c", (1_000_000, 1_000_000))
-    work = WorkTree(repo, tmp_path / "work")
-    work.reset(git("rev-parse", "HEAD~1"))
-    os.utime(work.path / "f.c", (2_000_000, 2_000_000))   # built after that
-    work.reset()
-    assert (work.path / "f.c").read_text() == "b\n"
-    assert os.stat(work.path / "f.c").st_mtime > 2_000_000
-    assert not (work.path / ".git").exists()
-
-
+    # BASE is HEAD: the base step is the checked-out tree as it is.
+    assert checkout_to_base(repo, head) is None
+    # An older BASE: its differences become the base step's files, g.c
+    # (absent at BASE) hidden; uncommitted changes elsewhere stay.
+    (repo / "h.c").write_text("untracked\n")
+    with Scratch(repo) as scratch:
+        assert scratch.apply(checkout_to_base(repo, git("rev-parse", "HEAD~1"))) is None
+        assert scratch.files() == {"f.c": b"a\n", "g.c": None}
 
 
 def _small_tree(root: Path) -> Path:
@@ -275,10 +249,9 @@ def test_bare_diff_u_at_the_top_of_the_tree_is_one_p0_patch(tmp_path):
     base, patches = load_series(str(fix), tree, tmp_path / "work")
     assert base is None and len(patches) == 1
     assert patches[0].subject == "fix.diff" and patches[0].strip == 0
-    work = WorkTree(tree, tmp_path / "work")
-    work.reset()
-    assert work.apply(patches[0].text, patches[0].strip).ok
-    assert (work.path / "mm" / "page_alloc.c").read_text() == "int a;\nint b2;\nint c;\n"
+    with Scratch(tree) as scratch:
+        assert scratch.apply(PatchText("1/1", patches[0].text, patches[0].strip)) is None
+        assert scratch.files() == {"mm/page_alloc.c": b"int a;\nint b2;\nint c;\n"}
     assert (tree / "mm" / "page_alloc.c").read_text() == "int a;\nint b;\nint c;\n"
 
 
@@ -303,9 +276,8 @@ def test_bare_diff_between_two_trees_and_git_diff_are_p1(tmp_path):
     (tmp_path / "wip.patch").write_text(git_diff)
     _, patches = load_series(str(tmp_path / "wip.patch"), old, tmp_path / "work")
     assert [(p.subject, p.strip) for p in patches] == [("wip.patch", 1)]
-    work = WorkTree(old, tmp_path / "work")
-    work.reset()
-    assert work.apply(patches[0].text, patches[0].strip).ok
+    with Scratch(old) as scratch:
+        assert scratch.apply(PatchText("1/1", patches[0].text, patches[0].strip)) is None
 
 
 def test_one_format_patch_file_keeps_its_subject(tmp_path):
@@ -319,3 +291,57 @@ def test_a_file_without_a_diff_is_a_clear_error(tmp_path):
     notes.write_text("just some text\n--- not a diff\n")
     with pytest.raises(UsageError, match="neither an mbox .* nor a unified diff"):
         load_series(str(notes), tmp_path, tmp_path / "work")
+
+
+def _validate_with_fake_runs(tmp_path, monkeypatch, series_text: str, interrupt_at=None):
+    """validate() with kgen run replaced: which files each step's run gets,
+    and whether the overlay was put back."""
+    from kgen.runner.results.model import RunResult
+    from kgen.runner.run.pipeline import RunOutcome
+    from kgen.runner.validate import pipeline
+    tree = _small_tree(tmp_path / "tree")
+    series = tmp_path / "fix.patch"
+    series.write_text(series_text)
+    seen, restored = [], []
+
+    def fake_run(req):
+        seen.append(dict(req.patched))
+        if interrupt_at is not None and len(seen) == interrupt_at:
+            raise KeyboardInterrupt
+        return RunOutcome(RunResult(), plan=None)
+    monkeypatch.setattr(pipeline, "run", fake_run)
+    monkeypatch.setattr(pipeline, "_restore", lambda req: restored.append(req.tree))
+    req = pipeline.ValidateRequest(tree=tree, series=str(series), specs=[],
+                                   out_dir=tmp_path / "out", log=lambda m: None)
+    return pipeline, req, seen, restored
+
+
+FIX = ("--- a/mm/page_alloc.c\n+++ b/mm/page_alloc.c\n@@ -1,3 +1,3 @@\n"
+       " int a;\n-int b;\n+int b2;\n int c;\n")
+
+
+def test_validate_runs_the_plain_tree_then_the_patched_files_then_restores(
+        tmp_path, monkeypatch):
+    pipeline, req, seen, restored = _validate_with_fake_runs(tmp_path, monkeypatch, FIX)
+    outcome = pipeline.validate(req)
+    assert [s.state.value for s in outcome.steps] == ["ok", "ok"]
+    assert seen == [{}, {"mm/page_alloc.c": b"int a;\nint b2;\nint c;\n"}]
+    assert restored == [req.tree]
+    assert (req.tree / "mm/page_alloc.c").read_text() == "int a;\nint b;\nint c;\n"
+
+
+def test_validate_restores_the_overlay_on_ctrl_c(tmp_path, monkeypatch):
+    pipeline, req, seen, restored = _validate_with_fake_runs(
+        tmp_path, monkeypatch, FIX, interrupt_at=2)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.validate(req)
+    assert len(seen) == 2 and restored == [req.tree]
+
+
+def test_a_first_patch_that_does_not_apply_builds_nothing(tmp_path, monkeypatch):
+    pipeline, req, seen, restored = _validate_with_fake_runs(
+        tmp_path, monkeypatch, FIX.replace("int a;", "int zz;"))
+    outcome = pipeline.validate(req)
+    assert [s.state.value for s in outcome.steps] == ["not-run", "apply-failed"]
+    assert "FAILED" in outcome.steps[1].detail and outcome.incomplete
+    assert seen == [] and restored == []
