@@ -15,9 +15,12 @@
 #   xz-utils debian-archive-keyring  kgen kernel fetch (signed Debian
 #                     package lists, the .tar.xz source)
 #   rsync             kgen validate's copy of the tree; patch: --patch, validate
+#   lcov              kgen run --coverage (lcov, genhtml; gcov comes with gcc);
+#                     (with perl, libjson-perl, libperlio-gzip-perl; its
+#                     Recommends libgd-perl only draws PNG legends)
 DEBIAN_PACKAGES="gcc libc6-dev make flex bison bc libelf-dev libssl-dev
   gcc-aarch64-linux-gnu qemu-system-x86 qemu-system-arm device-tree-compiler
-  python3 python3-venv xz-utils debian-archive-keyring rsync patch"
+  python3 python3-venv xz-utils debian-archive-keyring rsync patch lcov"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
