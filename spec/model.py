@@ -331,6 +331,7 @@ class Case:
     force: bool = False                # run a misuse known to crash the kernel
     huge: bool = False                 # vmalloc_huge()
     contiguous: bool = False           # vmap of one alloc_contig_pages() range
+    reset_perms: bool = False          # VM_FLUSH_RESET_PERMS: vfree() runs vm_reset_perms()
     boundary: str | None = None        # boundary family: zone/node/section
     upper_zone: str | None = None      # zone boundary: zone above it
     needs: ExplicitNeeds = ExplicitNeeds()

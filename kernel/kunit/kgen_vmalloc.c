@@ -239,6 +239,27 @@ static unsigned long kgen_backing_pages(const void *ptr)
 }
 
 /**
+ * kgen_vm_flush_reset_perms() - have vfree() reset the area's direct map
+ * @test: the test case
+ * @arr: pages of a kgen_vmalloc_area() or kgen_vmap_put_pages()
+ *
+ * Marks the area VM_FLUSH_RESET_PERMS, as module, BPF and execmem code do
+ * for areas whose permissions they change: vfree() then runs
+ * vm_reset_perms() (invalidate the pages' direct map, flush, restore it)
+ * before it frees the pages.  Asserts the mark took.
+ */
+void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr)
+{
+	struct vm_struct *area;
+
+	set_vm_flush_reset_perms(arr->addr);
+	area = find_vm_area(arr->addr);
+	KUNIT_ASSERT_NOT_NULL(test, area);
+	KUNIT_ASSERT_TRUE_MSG(test, area->flags & VM_FLUSH_RESET_PERMS,
+			      "the area is not marked VM_FLUSH_RESET_PERMS");
+}
+
+/**
  * kgen_vfree_area() - vfree() the area
  * @arr: pages of a kgen_vmalloc_area() or kgen_vmap_put_pages()
  *

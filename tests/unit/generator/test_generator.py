@@ -149,3 +149,23 @@ def test_generated_and_helper_c_are_checkpatch_clean(tmp_path):
                               capture_output=True, text=True)
         assert proc.returncode == 0 and "ERROR" not in proc.stdout and \
             "WARNING" not in proc.stdout, proc.stdout
+
+
+def test_reset_perms_marks_the_area_before_the_free(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: r
+            span: {alloc: vmalloc, pages: 4, reset_perms: true}
+            free: vfree
+          - name: plain
+            span: {alloc: vmalloc, pages: 4}
+            free: vfree
+        """)
+    text = render_suite(spec)
+    r = text.split("static void kgen_g_r(")[1].split("static void")[0]
+    assert r.index("kgen_vmalloc_area(") < r.index("kgen_vm_flush_reset_perms(test, arr);") \
+        < r.index("kgen_vfree_area(arr);")
+    plain = text.split("static void kgen_g_plain(")[1].split("static void")[0]
+    assert "kgen_vm_flush_reset_perms" not in plain
