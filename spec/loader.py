@@ -574,7 +574,8 @@ def _span_expect(c: _RawCase, guards: bool, variants: list[Variant]) -> Expect:
         zones_kept=raw.get("zones_kept", False),
         leaked=raw.get("leaked", True),
         nr_vmalloc=raw.get("nr_vmalloc", False),
-        warnings=raw.get("warnings", 1 if c.misuse == "tail_start" else None),
+        warnings=raw.get("warnings", 1 if c.misuse in ("tail_start", "compound_head")
+                         else None),
         splats=_splats(c),
         prepared=raw.get("prepared", True),
         batched=raw.get("batched", True),

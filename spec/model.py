@@ -327,7 +327,7 @@ class Case:
     alloc: str = "split_page"
     compound: bool = False
     spoil_kind: str | None = None      # "poison" | "bad_state"
-    misuse: str | None = None          # "tail_start" | "order_mismatch"
+    misuse: str | None = None          # "tail_start" | "order_mismatch" | "compound_head"
     force: bool = False                # run a misuse known to crash the kernel
     huge: bool = False                 # vmalloc_huge()
     contiguous: bool = False           # vmap of one alloc_contig_pages() range
@@ -400,6 +400,8 @@ class Case:
             needs.add(Need(NeedKind.KCONFIG, "MEMORY_FAILURE", "HWPoison pages"))
         if self.misuse:
             needs.add(Need(NeedKind.API, "kunit_warning_suppress", "counting the WARN"))
+        if self.misuse == "compound_head":
+            needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "free_contig_range()"))
         if self.misuse == "order_mismatch" and not self.force:
             needs.add(Need(NeedKind.KCONFIG_OFF, "DEBUG_VM",
                            "after its WARN the kernel frees with the wrong order, "

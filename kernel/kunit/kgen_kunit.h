@@ -234,6 +234,8 @@ void kgen_span_release(struct kgen_span *span);
 void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 				 int warnings);
 void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span);
+void kgen_span_misuse_compound_head(struct kunit *test, struct kgen_span *span,
+				    int warnings);
 
 bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
 			unsigned long nr, struct page **pages, const void *addr);

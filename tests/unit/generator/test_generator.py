@@ -169,3 +169,20 @@ def test_reset_perms_marks_the_area_before_the_free(tmp_path):
         < r.index("kgen_vfree_area(arr);")
     plain = text.split("static void kgen_g_plain(")[1].split("static void")[0]
     assert "kgen_vm_flush_reset_perms" not in plain
+
+
+def test_compound_head_misuse_counts_one_warn_before_the_real_free(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: m
+            span: {alloc: frozen, compound: true, order: 4}
+            free: free_contig_frozen_range
+            misuse: compound_head
+        """)
+    case = spec.cases[0]
+    assert case.complains and case.expect.warnings == 1
+    m = render_suite(spec).split("static void kgen_g_m(")[1].split("static void")[0]
+    assert m.index("kgen_span_misuse_compound_head(test, span, 1);") < \
+        m.index("kgen_span_free(span, p->api);")
