@@ -332,6 +332,7 @@ class Case:
     huge: bool = False                 # vmalloc_huge()
     contiguous: bool = False           # vmap of one alloc_contig_pages() range
     reset_perms: bool = False          # VM_FLUSH_RESET_PERMS: vfree() runs vm_reset_perms()
+    bh_disabled: bool = False          # vfree() with bottom halves off: vfree_atomic()
     boundary: str | None = None        # boundary family: zone/node/section
     upper_zone: str | None = None      # zone boundary: zone above it
     needs: ExplicitNeeds = ExplicitNeeds()

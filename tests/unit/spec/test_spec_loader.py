@@ -148,9 +148,9 @@ cases:
     (VM.replace("vmalloc, pages: 3", "page_array, pages: 4").replace("vfree", "free_pages_bulk"),
      "a page_array span needs a layout"),
     (VALID.replace("order: 3}", "order: 3, pages: 4}"),
-     "pages, layout, huge and reset_perms belong to"),
+     "pages, layout, huge, reset_perms and bh_disabled belong to"),
     (VM.replace("vmalloc, pages: 3", "page_array, pages: 4, layout: sorted, reset_perms: true")
-     .replace("vfree", "free_pages_bulk"), "reset_perms applies to vmalloc and vmap spans"),
+     .replace("vfree", "free_pages_bulk"), "reset_perms applies to vmalloc and vmap spans (it is about"),
     (VALID.replace("free_contig_range", "vfree"), "vfree() frees vmalloc spans only"),
 ])
 def test_vmalloc_family_rules(tmp_path, text, message):
