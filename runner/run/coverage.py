@@ -3,8 +3,10 @@
 The route is the one kunit.py's documentation gives for UML
 (Documentation/dev-tools/kunit/running_tips.rst, "Generating code coverage
 reports under UML"): CONFIG_GCOV with gcc, whose objects link the host's
-libgcov and write .gcda files into the build dir when the UML process
-exits.  The kernel's own CONFIG_GCOV_KERNEL keeps its counters in debugfs
+libgcov, which writes .gcda files into the build dir.  With gcc 12 that
+takes kgen_gcov.c (kernel/kunit/): gcc's own exit-time writer sits in a
+section UML's linker script drops, so no .gcda appeared until kgen wrote
+them at halt.  The kernel's own CONFIG_GCOV_KERNEL keeps its counters in debugfs
 instead, which a kunit.py boot (no userspace) cannot read out.  Such a
 kernel gets its own build dir (``-cov``): instrumented objects would cool
 the plain one.
@@ -97,6 +99,11 @@ def report_from_info(info_text: str) -> tuple[list[FunctionCoverage], list[str]]
 
 def collect(build_dir: Path, out_dir: Path, test_name: str = "kgen") -> CoverageReport:
     """After the last boot: the tracefile, HTML and the functions' table."""
+    if not any((build_dir / "mm").glob("*.gcda")):
+        raise EnvironmentProblem(
+            f"--coverage: the boots wrote no gcov counters (.gcda) into {build_dir}/mm: "
+            "a boot writes them when it halts (kgen_gcov.c), not when it panics "
+            "or is stopped")
     try:
         captured = lcov_tool.capture(build_dir, "mm", SOURCES, out_dir, test_name)
     except lcov_tool.LcovFailed as err:
