@@ -26,11 +26,20 @@ def overlay_dir(tree: Path) -> Path:
     return cache_root() / "overlays" / tree_key(tree)
 
 
-def default_build_dir(tree: Path, arch: str, kconfig: dict[str, bool] | None = None) -> Path:
-    """Per tree and arch; a --kconfig variant gets its own (a changed .config
-    means a near-full rebuild, which would cool the default dir)."""
+def default_build_dir(tree: Path, arch: str, kconfig: dict[str, bool] | None = None,
+                      coverage: bool = False) -> Path:
+    """Per tree and arch; a --kconfig variant and a --coverage build get
+    their own (a changed .config means a near-full rebuild, which would
+    cool the default dir)."""
     name = f"{tree_key(tree)}-{arch}"
     if kconfig:
         text = ",".join(f"{k}={'y' if v else 'n'}" for k, v in sorted(kconfig.items()))
         name += "-k" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    if coverage:
+        name += "-cov"
     return cache_root() / "build" / name
+
+
+def coverage_dir(tree: Path, arch: str) -> Path:
+    """Where `kgen run --coverage` writes its tracefile and HTML by default."""
+    return cache_root() / "coverage" / f"{tree_key(tree)}-{arch}"

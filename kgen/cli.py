@@ -145,7 +145,9 @@ def _request(args):
                       kernel_args=args.kernel_args or [], accel=args.accel, log=_log,
                       kconfig=_kconfig_overrides(args.kconfig or []),
                       patches=args.patch or [],
-                      known_pass_fails=getattr(args, "known_pass", "fail") == "fail")
+                      known_pass_fails=getattr(args, "known_pass", "fail") == "fail",
+                      coverage=getattr(args, "coverage", False),
+                      coverage_dir=getattr(args, "coverage_dir", None))
 
 
 def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
@@ -173,8 +175,8 @@ def cmd_plan(args) -> int:
               f"{len(req.specs)} suite(s): {', '.join(s.suite for s in req.specs)}")
     print(plan.render())
     print("kunitconfig:\n" + "".join(f"  {line}\n" for line in
-                                    compose(req.arch, plan.kconfig,
-                                            req.kconfig).splitlines()
+                                    compose(req.arch, plan.kconfig, req.kconfig,
+                                            coverage=req.coverage).splitlines()
                                     if line and (not line.startswith("#")
                                                  or line.endswith("is not set"))), end="")
     return EXIT_OK
@@ -210,8 +212,15 @@ def cmd_run(args) -> int:
             [(p.name, p.read_bytes()) for p in req.patches], runs=[result])])
     if outcome.console_log:
         print(f"console log: {outcome.console_log}")
+    if outcome.coverage:
+        print(outcome.coverage.render())
+        print(f"coverage: {outcome.coverage.info}"
+              + (f", HTML {outcome.coverage.html}/index.html" if outcome.coverage.html else ""))
+    if outcome.coverage_error:
+        _log(f"kgen: {outcome.coverage_error}")
     from kgen.runner.results.model import ResultKind
-    if any(e.kind in (ResultKind.BUILD, ResultKind.BOOT) for e in result.errors):
+    if any(e.kind in (ResultKind.BUILD, ResultKind.BOOT) for e in result.errors) \
+            or outcome.coverage_error:
         return EXIT_BUILD
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
@@ -465,6 +474,13 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
     runp.add_argument("--known-pass", choices=("fail", "report"), default="fail",
                       help="what a spec's known issue that passes does: fail the run "
                       "(default, so the tracker learns of the fix) or only get reported")
+    runp.add_argument("--coverage", action="store_true",
+                      help="UML only: build with gcov (CONFIG_GCOV, in a build dir of "
+                      "its own) and report line and branch coverage of the free path's "
+                      "functions: a table, an lcov tracefile and HTML (needs lcov)")
+    runp.add_argument("--coverage-dir", type=Path, metavar="DIR",
+                      help="where --coverage writes coverage.info and html/ "
+                      "(default: under the kgen cache)")
     _add_accel(runp)
 
 

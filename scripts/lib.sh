@@ -16,9 +16,12 @@
 #                     package lists, the .tar.xz source)
 #   rsync             the git-tree integration test copies the tree with it;
 #                     patch: --patch and kgen validate apply patches with it
+#   lcov              kgen run --coverage (lcov, genhtml; gcov comes with gcc);
+#                     (with perl, libjson-perl, libperlio-gzip-perl; its
+#                     Recommends libgd-perl only draws PNG legends)
 DEBIAN_PACKAGES="gcc libc6-dev make flex bison bc libelf-dev libssl-dev
   gcc-aarch64-linux-gnu qemu-system-x86 qemu-system-arm device-tree-compiler
-  python3 python3-venv xz-utils debian-archive-keyring rsync patch"
+  python3 python3-venv xz-utils debian-archive-keyring rsync patch lcov"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

@@ -278,8 +278,10 @@ def _span_shape_ok(c: _RawCase) -> bool:
         return False
     span, sweep = c.span, c.sweep
     if (span.get("pages") is not None or "pages" in sweep or span.get("layout")
-            or "layout" in sweep or "huge" in span):
-        c.problem(("span",), "pages, layout and huge belong to vmalloc/page_array spans")
+            or "layout" in sweep or "huge" in span or "reset_perms" in span
+            or "bh_disabled" in span):
+        c.problem(("span",), "pages, layout, huge, reset_perms and bh_disabled belong to "
+                  "vmalloc/page_array spans")
     if span.get("order") is None and "order" not in sweep:
         c.problem(("span",), "span needs an order (or sweep.order)")
         return False
@@ -448,6 +450,11 @@ def _array_case_ok(c: _RawCase) -> bool:
     if alloc != "vmap" and "contiguous" in span:
         problem(("span", "contiguous"), "contiguous applies to vmap spans")
         ok = False
+    for key in ("reset_perms", "bh_disabled"):
+        if alloc == "page_array" and key in span:
+            problem(("span", key), f"{key} applies to vmalloc and vmap spans "
+                    "(it is about the vfree() of the area)")
+            ok = False
     return ok
 
 
@@ -569,7 +576,8 @@ def _span_expect(c: _RawCase, guards: bool, variants: list[Variant]) -> Expect:
         zones_kept=raw.get("zones_kept", False),
         leaked=raw.get("leaked", True),
         nr_vmalloc=raw.get("nr_vmalloc", False),
-        warnings=raw.get("warnings", 1 if c.misuse == "tail_start" else None),
+        warnings=raw.get("warnings", 1 if c.misuse in ("tail_start", "compound_head")
+                         else None),
         splats=_splats(c),
         prepared=raw.get("prepared", True),
         batched=raw.get("batched", True),
@@ -629,6 +637,8 @@ def _case(c: _RawCase, swept: tuple[str, ...], variants: list[Variant], expect: 
                 compound=c.compound, spoil_kind=c.spoil_kind, misuse=c.misuse,
                 force=raw.get("force", False), needs=_needs(raw.get("needs", {})),
                 huge=span.get("huge", False), contiguous=span.get("contiguous", False),
+                reset_perms=span.get("reset_perms", False),
+                bh_disabled=span.get("bh_disabled", False),
                 boundary=span.get("boundary"),
                 upper_zone=span.get("upper_zone"))
 

@@ -327,10 +327,12 @@ class Case:
     alloc: str = "split_page"
     compound: bool = False
     spoil_kind: str | None = None      # "poison" | "bad_state"
-    misuse: str | None = None          # "tail_start" | "order_mismatch"
+    misuse: str | None = None          # "tail_start" | "order_mismatch" | "compound_head"
     force: bool = False                # run a misuse known to crash the kernel
     huge: bool = False                 # vmalloc_huge()
     contiguous: bool = False           # vmap of one alloc_contig_pages() range
+    reset_perms: bool = False          # VM_FLUSH_RESET_PERMS: vfree() runs vm_reset_perms()
+    bh_disabled: bool = False          # vfree() with bottom halves off: vfree_atomic()
     boundary: str | None = None        # boundary family: zone/node/section
     upper_zone: str | None = None      # zone boundary: zone above it
     needs: ExplicitNeeds = ExplicitNeeds()
@@ -399,6 +401,8 @@ class Case:
             needs.add(Need(NeedKind.KCONFIG, "MEMORY_FAILURE", "HWPoison pages"))
         if self.misuse:
             needs.add(Need(NeedKind.API, "kunit_warning_suppress", "counting the WARN"))
+        if self.misuse == "compound_head":
+            needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "free_contig_range()"))
         if self.misuse == "order_mismatch" and not self.force:
             needs.add(Need(NeedKind.KCONFIG_OFF, "DEBUG_VM",
                            "after its WARN the kernel frees with the wrong order, "

@@ -980,6 +980,36 @@ void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 }
 
 /**
+ * kgen_span_misuse_compound_head() - free_contig_range() on a compound folio
+ * @test: the test case
+ * @span: a bare KGEN_ALLOC_FROZEN_COMPOUND span
+ * @warnings: WARN*() calls the kernel must make (free_contig_range() frees
+ *            non-compound pages only: WARN-and-return on a head page)
+ *
+ * Calls free_contig_range() on the folio's head with the warning backtrace
+ * suppressed and counted, then checks that nothing was freed.  It returns
+ * before it touches a refcount, so the frozen folio stays owned, to be
+ * freed properly afterwards.
+ */
+void kgen_span_misuse_compound_head(struct kunit *test, struct kgen_span *span,
+				    int warnings)
+{
+#if KGEN_HAVE_KUNIT_WARNING_SUPPRESS && defined(CONFIG_CONTIG_ALLOC)
+	unsigned long before = kgen_zone_free_pages(span);
+
+	kunit_warning_suppress(test) {
+		free_contig_range(span->pfn, span->nr_pages);
+		KUNIT_EXPECT_EQ_MSG(test, KUNIT_SUPPRESSED_WARNING_COUNT(), warnings,
+			"expect.warnings: free_contig_range() on a compound head");
+	}
+	kgen_drain(span);
+	kgen_expect_free_delta(test, span, before, 0);
+#else
+	kunit_skip(test, "needs kunit_warning_suppress() and free_contig_range()");
+#endif
+}
+
+/**
  * kgen_span_misuse_order_mismatch() - free a compound head with half its size
  * @test: the test case
  * @span: a bare KGEN_ALLOC_FROZEN_COMPOUND span

@@ -234,6 +234,8 @@ void kgen_span_release(struct kgen_span *span);
 void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 				 int warnings);
 void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span);
+void kgen_span_misuse_compound_head(struct kunit *test, struct kgen_span *span,
+				    int warnings);
 
 bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
 			unsigned long nr, struct page **pages, const void *addr);
@@ -338,7 +340,8 @@ struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
 				    bool huge);
 struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages,
 				     bool contiguous);
-void kgen_vfree_area(struct kgen_parr *arr);
+void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr);
+void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled);
 struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
 				  enum kgen_array_layout layout);
 void kgen_free_array_bulk(struct kgen_parr *arr);

@@ -11,12 +11,14 @@
  * NR_FREE_PAGES: the free gives back exactly the area's pages and its own
  * pages[] array's.
  */
+#include <linux/bottom_half.h>
 #include <linux/gfp.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/panic.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #include "../internal.h"
 #include "kgen_kunit.h"
@@ -239,14 +241,43 @@ static unsigned long kgen_backing_pages(const void *ptr)
 }
 
 /**
+ * kgen_vm_flush_reset_perms() - have vfree() reset the area's direct map
+ * @test: the test case
+ * @arr: pages of a kgen_vmalloc_area() or kgen_vmap_put_pages()
+ *
+ * Marks the area VM_FLUSH_RESET_PERMS, as module, BPF and execmem code do
+ * for areas whose permissions they change: vfree() then runs
+ * vm_reset_perms() (invalidate the pages' direct map, flush, restore it)
+ * before it frees the pages.  Asserts the mark took.
+ */
+void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr)
+{
+	struct vm_struct *area;
+
+	set_vm_flush_reset_perms(arr->addr);
+	area = find_vm_area(arr->addr);
+	KUNIT_ASSERT_NOT_NULL(test, area);
+	KUNIT_ASSERT_TRUE_MSG(test, area->flags & VM_FLUSH_RESET_PERMS,
+			      "the area is not marked VM_FLUSH_RESET_PERMS");
+}
+
+/**
  * kgen_vfree_area() - vfree() the area
  * @arr: pages of a kgen_vmalloc_area() or kgen_vmap_put_pages()
+ * @bh_disabled: call vfree() with bottom halves disabled
  *
  * First records what vfree() must give back: the area's pages and the
  * pages of its pages[] array (vmalloc()ed above PAGE_SIZE, a large kmalloc
  * for a vmap() caller's big array; a slab object gives back no page).
+ *
+ * With bottom halves disabled in_interrupt() is true, so vfree() hands the
+ * area to vfree_atomic(), whose work item on system_percpu_wq frees it
+ * later.  That work item is private to mm/vmalloc.c, so the whole
+ * workqueue is flushed before the checks look: flush_workqueue() refuses
+ * system workqueues only because a caller holding a lock the work needs
+ * would deadlock, and a test case holds none.
  */
-void kgen_vfree_area(struct kgen_parr *arr)
+void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled)
 {
 	struct vm_struct *area = find_vm_area(arr->addr);
 
@@ -257,7 +288,14 @@ void kgen_vfree_area(struct kgen_parr *arr)
 	kgen_settle();
 	arr->free_before_free = kgen_nr_free_all();
 	arr->given = true;
+	if (!bh_disabled) {
+		kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
+		return;
+	}
+	local_bh_disable();
 	kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
+	local_bh_enable();
+	__flush_workqueue(system_percpu_wq);
 }
 
 /*

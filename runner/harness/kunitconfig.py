@@ -5,12 +5,15 @@ from kgen.kernel import kunit_dir
 
 
 def compose(arch: str, extra: list[str] | None = None,
-            overrides: dict[str, bool] | None = None) -> str:
-    """base.config, the arch fragment, what the selected specs need, then
-    the user's --kconfig overrides (kunit.py keeps the last entry of an option)."""
+            overrides: dict[str, bool] | None = None, coverage: bool = False) -> str:
+    """base.config, the arch fragment, the coverage fragment (--coverage),
+    what the selected specs need, then the user's --kconfig overrides
+    (kunit.py keeps the last entry of an option)."""
     configs = kunit_dir().joinpath("configs")
     parts = [configs.joinpath("base.config").read_text(),
              configs.joinpath(f"{arch}.config").read_text()]
+    if coverage:
+        parts.append(configs.joinpath(f"coverage_{arch}.config").read_text())
     if extra:
         parts.append("# kgen: needed by the selected specs\n" + "\n".join(extra) + "\n")
     if overrides:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgen.arch import DEFAULT_ARCH, arch
-from kgen.cache import default_build_dir
+from kgen.cache import coverage_dir, default_build_dir
 from kgen.errors import EnvironmentProblem, UsageError
 from kgen.generator.render import spec_hash
 from kgen.ids import TestId, split_leaf
@@ -25,7 +25,7 @@ from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import Patched, patched_files
 from kgen.runner.harness.session import Session, SessionConfig
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run import recovery
+from kgen.runner.run import coverage, recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
 from kgen.runner.run.builds import (
     BuildOutcome,
@@ -63,6 +63,10 @@ class RunRequest:
     patched: Patched | None = None
     # --known-pass: whether a known issue that passes fails the run.
     known_pass_fails: bool = True
+    # --coverage: a CONFIG_GCOV kernel in a build dir of its own; the
+    # tracefile and HTML go to coverage_dir (default: under the cache).
+    coverage: bool = False
+    coverage_dir: Path | None = None
 
 
 @dataclass
@@ -73,10 +77,14 @@ class RunOutcome:
     exec_seconds: float = 0.0
     console_log: Path | None = None
     timings: Timings | None = None
+    coverage: coverage.CoverageReport | None = None
+    coverage_error: str = ""
 
 
 def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
     """What the run would do, without building anything (kgen plan)."""
+    if req.coverage:
+        coverage.check_arch(req.arch)
     caps = probe_tree(req.tree, req.arch)
     for name, on in req.kconfig.items():
         forced = arch(req.arch).forced_on.get(name)
@@ -101,10 +109,12 @@ def run(req: RunRequest) -> RunOutcome:
 
 def _run(req: RunRequest, timings: Timings) -> RunOutcome:
     _check_tools(req.arch)
+    if req.coverage:
+        coverage.check_tools()
     with timings.phase("plan"):
         plan, caps = plan_run(req)
     patched = req.patched if req.patched is not None else patched_files(req.tree, req.patches)
-    kunitconfig = compose(req.arch, plan.kconfig, req.kconfig)
+    kunitconfig = compose(req.arch, plan.kconfig, req.kconfig, coverage=req.coverage)
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")
     waiting = timings.clock()
@@ -130,6 +140,8 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
             props |= session.properties()   # the accelerator actually used
             req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
                     + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
+            if req.coverage:
+                coverage.start(session.build_dir)
             booter = Booter(session, built.specs, timings)
             main = _needs_main_boot(plan)
             result = _main_boot(booter, plan, props) if main else RunResult()
@@ -140,8 +152,23 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
     result.suites += uncompiled
     _finish(result, req, plan, props)
     result.build_log, result.build_seconds = built.phase.output, built.seconds
-    return RunOutcome(result, plan, build_seconds=built.seconds,
-                      exec_seconds=booter.seconds if booter else 0.0, console_log=console_log)
+    outcome = RunOutcome(result, plan, build_seconds=built.seconds,
+                         exec_seconds=booter.seconds if booter else 0.0,
+                         console_log=console_log)
+    if req.coverage and booter is not None:
+        _collect_coverage(req, session.build_dir, outcome)
+    return outcome
+
+
+def _collect_coverage(req: RunRequest, build_dir: Path, outcome: RunOutcome) -> None:
+    """The boots' counters as a tracefile, HTML and the functions' table; a
+    failure here is reported, and the test results stand."""
+    out = req.coverage_dir or coverage_dir(req.tree, req.arch)
+    req.log(f"kgen: coverage: lcov over {build_dir}/mm into {out}")
+    try:
+        outcome.coverage = coverage.collect(build_dir, out)
+    except EnvironmentProblem as err:
+        outcome.coverage_error = str(err)
 
 
 # Waiting for another kgen process's overlay lock shorter than this is not
@@ -163,7 +190,8 @@ def _check_tools(arch_name: str) -> None:
 
 
 def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
-    build_dir = req.build_dir or default_build_dir(req.tree, req.arch, req.kconfig)
+    build_dir = req.build_dir or default_build_dir(req.tree, req.arch, req.kconfig,
+                                                   coverage=req.coverage)
     return SessionConfig(tree=req.tree, arch=req.arch, build_dir=build_dir, accel=req.accel,
                          timeout=req.timeout, stall_seconds=req.stall_seconds,
                          jobs=req.jobs, kernel_args=plan.kernel_args,
@@ -216,6 +244,8 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
         "kconfig.sha256": hashlib.sha256(kunitconfig.encode()).hexdigest()[:16],
         "kernel_args": " ".join(plan.kernel_args),
     }
+    if req.coverage:
+        props["kgen.coverage"] = "gcc gcov (arch/um CONFIG_GCOV)"
     if req.patches:
         props["kernel.patches"] = " ".join(p.name for p in req.patches)
     if req.kconfig:

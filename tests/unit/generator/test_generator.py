@@ -149,3 +149,54 @@ def test_generated_and_helper_c_are_checkpatch_clean(tmp_path):
                               capture_output=True, text=True)
         assert proc.returncode == 0 and "ERROR" not in proc.stdout and \
             "WARNING" not in proc.stdout, proc.stdout
+
+
+def test_reset_perms_marks_the_area_before_the_free(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: r
+            span: {alloc: vmalloc, pages: 4, reset_perms: true}
+            free: vfree
+          - name: plain
+            span: {alloc: vmalloc, pages: 4}
+            free: vfree
+        """)
+    text = render_suite(spec)
+    r = text.split("static void kgen_g_r(")[1].split("static void")[0]
+    assert r.index("kgen_vmalloc_area(") < r.index("kgen_vm_flush_reset_perms(test, arr);") \
+        < r.index("kgen_vfree_area(arr, false);")
+    plain = text.split("static void kgen_g_plain(")[1].split("static void")[0]
+    assert "kgen_vm_flush_reset_perms" not in plain
+    assert "kgen_vfree_area(arr, false);" in plain
+
+
+def test_bh_disabled_vfree(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: bh
+            span: {alloc: vmap, pages: 4, bh_disabled: true}
+            free: vfree
+        """)
+    bh = render_suite(spec).split("static void kgen_g_bh(")[1].split("static void")[0]
+    assert "kgen_vfree_area(arr, true);" in bh
+
+
+def test_compound_head_misuse_counts_one_warn_before_the_real_free(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: m
+            span: {alloc: frozen, compound: true, order: 4}
+            free: free_contig_frozen_range
+            misuse: compound_head
+        """)
+    case = spec.cases[0]
+    assert case.complains and case.expect.warnings == 1
+    m = render_suite(spec).split("static void kgen_g_m(")[1].split("static void")[0]
+    assert m.index("kgen_span_misuse_compound_head(test, span, 1);") < \
+        m.index("kgen_span_free(span, p->api);")

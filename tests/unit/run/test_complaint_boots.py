@@ -12,6 +12,7 @@ from kgen.spec.loader import load_spec, load_specs
 
 FROZEN_BAD = TestId("kgen_frozen", "bad_page_in_middle")
 FROZEN_MISUSE = TestId("kgen_frozen", "misuse_tail_start")
+FROZEN_HEAD = TestId("kgen_frozen", "misuse_compound_head")
 HWPOISON_BAD = TestId("kgen_hwpoison", "bad_state")
 
 
@@ -21,7 +22,7 @@ def test_shipped_complainers_share_one_boot_after_the_main_one():
     assert boot.number == 1 and boot.kernel_args == ["kgen_kunit.complaint_boot=1"]
     # bad_page_in_middle: 1 bad page; bad_state: 4 parameters of 1 each.
     # The order_mismatch misuse skips under DEBUG_VM: it stays in the main boot.
-    assert boot.cases == [FROZEN_BAD, FROZEN_MISUSE, HWPOISON_BAD]
+    assert boot.cases == [FROZEN_BAD, FROZEN_MISUSE, FROZEN_HEAD, HWPOISON_BAD]
     assert boot.bad_pages == 5
     assert boot.glob == ""            # two suites: no filter
     assert {c.boot for c in plan.cases if c.id.suite == "kgen_hwpoison"

@@ -147,7 +147,10 @@ cases:
      .replace("vfree", "free_pages_bulk"), "power-of-two size from 2 to 1024, not 3"),
     (VM.replace("vmalloc, pages: 3", "page_array, pages: 4").replace("vfree", "free_pages_bulk"),
      "a page_array span needs a layout"),
-    (VALID.replace("order: 3}", "order: 3, pages: 4}"), "pages, layout and huge belong to"),
+    (VALID.replace("order: 3}", "order: 3, pages: 4}"),
+     "pages, layout, huge, reset_perms and bh_disabled belong to"),
+    (VM.replace("vmalloc, pages: 3", "page_array, pages: 4, layout: sorted, reset_perms: true")
+     .replace("vfree", "free_pages_bulk"), "reset_perms applies to vmalloc and vmap spans (it is about"),
     (VALID.replace("free_contig_range", "vfree"), "vfree() frees vmalloc spans only"),
 ])
 def test_vmalloc_family_rules(tmp_path, text, message):

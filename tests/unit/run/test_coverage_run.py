@@ -1,0 +1,41 @@
+"""kgen run --coverage: its own build dir and config, UML only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kgen.cache import default_build_dir
+from kgen.errors import UsageError
+from kgen.runner.harness import lcov_tool
+from kgen.runner.harness.kunitconfig import compose
+from kgen.runner.run import coverage
+
+
+def test_coverage_build_gets_its_own_dir():
+    tree = Path("/nonexistent/linux")
+    plain = default_build_dir(tree, "um")
+    cov = default_build_dir(tree, "um", coverage=True)
+    assert cov != plain and cov.name == plain.name + "-cov"
+    assert default_build_dir(tree, "um", {"DEBUG_VM": False}, coverage=True).name.endswith("-cov")
+
+
+def test_coverage_config_only_with_coverage():
+    assert "CONFIG_GCOV=y" in compose("um", coverage=True)
+    assert "CONFIG_DEBUG_INFO=y" in compose("um", coverage=True)
+    assert "GCOV" not in compose("um")
+
+
+def test_coverage_is_uml_only():
+    coverage.check_arch("um")
+    with pytest.raises(UsageError, match="UML only"):
+        coverage.check_arch("arm64")
+
+
+def test_reset_deletes_only_counters(tmp_path):
+    (tmp_path / "mm").mkdir()
+    for name in ("page_alloc.gcda", "page_alloc.gcno", "page_alloc.o"):
+        (tmp_path / "mm" / name).write_text("x")
+    assert lcov_tool.reset_counters(tmp_path) == 1
+    assert sorted(p.name for p in (tmp_path / "mm").iterdir()) == ["page_alloc.gcno",
+                                                                    "page_alloc.o"]
