@@ -4,6 +4,7 @@ and as JSON."""
 from __future__ import annotations
 
 import json
+import re
 
 from kgen.runner.validate.classify import (
     ALLOW_OPTION,
@@ -24,6 +25,10 @@ STRICT = Allowed()      # no --allow-* option given
 _CELL = {"pass": "✓", "fail": "✗ fail", "error": "✗ error", "skip": "skip",
          "absent": "– no result", "not-run": "not run", "flaky": "~ flaky",
          "known-fail": "✗ known issue", "known-pass": "✓ known issue passes"}
+
+# The part of a message that differs between two reports of the same
+# problem: the pid in a splat's "CPU#0: kunit_try_catch/142".
+_VOLATILE = re.compile(r"(kunit_try_catch/)\d+")
 
 
 def _names(cases: list[str]) -> str:
@@ -145,11 +150,18 @@ def markdown(outcome: ValidateOutcome, messages: dict[str, str] | None = None,
     if messages:
         # Cases that changed for one reason (26 skips that all say which
         # API the tree lacks) share one line.
+        # So do the same WARN's splats that differ only in the pid of the
+        # KUnit thread; else one patch's WARNs fill every line and a later
+        # patch's failures are never shown.
         by_message: dict[str, list[str]] = {}
+        shown: dict[str, str] = {}
         for name, msg in messages.items():
-            by_message.setdefault(msg, []).append(name)
+            key = _VOLATILE.sub(r"\1…", msg)
+            shown.setdefault(key, msg)
+            by_message.setdefault(key, []).append(name)
         out += ["", "Messages at the step where a case changed:", ""]
-        for msg, names in list(by_message.items())[:10]:
+        for key, names in list(by_message.items())[:10]:
+            msg = shown[key]
             who = ", ".join(f"`{n}`" for n in names[:3])
             if len(names) > 3:
                 who += f" and {len(names) - 3} more"

@@ -119,3 +119,16 @@ def test_help_documents_the_allow_options(capsys):
     text = capsys.readouterr().out
     for option in ("--allow-skips", "--allow-missing", "--allow-flaky"):
         assert option in text
+
+
+def test_one_warn_in_many_threads_is_one_line_and_later_failures_still_show():
+    # Real shape (the frozen-WARN fixture patch): the same WARNING in 12
+    # cases, each in another KUnit thread, then a later patch's failure.
+    warn = "WARNING: mm/page_alloc.c:7669 at free_contig_frozen_range+0x148/0x190, " \
+           "CPU#0: kunit_try_catch/{}"
+    messages = {f"kgen_s.w{i}": warn.format(140 + i) for i in range(12)}
+    messages["kgen_s.leak"] = "expect.freed: 1 of 128 pages not in the buddy"
+    md = markdown(SKIPPING, messages)
+    assert md.count("WARNING: mm/page_alloc.c:7669") == 1
+    assert "`kgen_s.w0`, `kgen_s.w1`, `kgen_s.w2` and 9 more: " + warn.format(140) in md
+    assert "- `kgen_s.leak`: expect.freed: 1 of 128 pages not in the buddy" in md
