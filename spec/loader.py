@@ -314,7 +314,10 @@ def _spoil_and_misuse_rules(c: _RawCase) -> None:
         c.problem(c.given(c.spoil_kind), "spoiling a page of a compound span is not supported")
     if c.raw.get("force") and c.misuse != "order_mismatch":
         c.problem(("force",), "force only applies to misuse: order_mismatch")
-    if c.misuse and not c.compound:
+    if c.misuse == "not_vmalloc":
+        c.problem(("misuse",), "misuse: not_vmalloc is a vfree() misuse: "
+                  "span: {alloc: vmalloc} or {alloc: vmap}")
+    elif c.misuse and not c.compound:
         c.problem(("misuse",), "misuse cases need a compound frozen span "
                   "(span: {alloc: frozen, compound: true})")
 
@@ -416,9 +419,9 @@ def _boundary_case_ok(c: _RawCase) -> bool:
 
 # What a vmalloc-family case may use: these specs track pages as an array.
 _ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs",
-                    "known_issue"}
+                    "known_issue", "misuse"}
 _ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "prepared", "batched",
-                      "balanced", "no_warning"}
+                      "balanced", "no_warning", "warnings"}
 
 
 def _array_case_ok(c: _RawCase) -> bool:
@@ -455,7 +458,24 @@ def _array_case_ok(c: _RawCase) -> bool:
             problem(("span", key), f"{key} applies to vmalloc and vmap spans "
                     "(it is about the vfree() of the area)")
             ok = False
-    return ok
+    return _array_misuse_ok(c) and ok
+
+
+def _array_misuse_ok(c: _RawCase) -> bool:
+    """An area's only misuse: vfree() of an address vmalloc never gave out."""
+    if c.misuse is None:
+        return True
+    if c.misuse != "not_vmalloc" or c.alloc == "page_array":
+        c.problem(("misuse",), "vmalloc and vmap spans take misuse: not_vmalloc only; "
+                  "page arrays take none")
+        return False
+    if c.span.get("bh_disabled"):
+        # vfree_atomic() would WARN later, in a work item, outside the
+        # case's warning suppression.
+        c.problem(("span", "bh_disabled"), "misuse: not_vmalloc counts the WARN in the "
+                  "case itself: it cannot defer vfree() with bh_disabled")
+        return False
+    return True
 
 
 # ---- Shared steps: sweep expansion, expectations, needs --------------------
@@ -597,11 +617,14 @@ def _span_expect(c: _RawCase, guards: bool, variants: list[Variant]) -> Expect:
 def _array_expect(c: _RawCase) -> Expect:
     """vmalloc family: _array_case_ok admitted only the keys used here."""
     raw = c.raw.get("expect", {})
+    if "warnings" in raw and not c.misuse:
+        c.problem(("expect", "warnings"), "expect.warnings counts the WARNs of a misuse: case")
     return Expect(freed=raw.get("freed", True), merged=_merged(raw.get("merged", "max")),
                   no_warning=raw.get("no_warning", True),
                   nr_vmalloc=raw.get("nr_vmalloc", c.alloc in ("vmalloc", "vmap")),
                   prepared=raw.get("prepared", True), batched=raw.get("batched", True),
-                  balanced=raw.get("balanced", True), guards=False)
+                  balanced=raw.get("balanced", True), guards=False,
+                  warnings=raw.get("warnings", 1 if c.misuse else None))
 
 
 def _boundary_expect(c: _RawCase) -> Expect:

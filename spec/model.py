@@ -328,6 +328,7 @@ class Case:
     compound: bool = False
     spoil_kind: str | None = None      # "poison" | "bad_state"
     misuse: str | None = None          # "tail_start" | "order_mismatch" | "compound_head"
+    #                                    | "not_vmalloc" (vfree() of a direct-map address)
     force: bool = False                # run a misuse known to crash the kernel
     huge: bool = False                 # vmalloc_huge()
     contiguous: bool = False           # vmap of one alloc_contig_pages() range

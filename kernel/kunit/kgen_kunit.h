@@ -342,6 +342,8 @@ struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages
 				     bool contiguous);
 void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr);
 void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled);
+void kgen_vfree_misuse_not_vmalloc(struct kunit *test, struct kgen_parr *arr,
+				   int warnings);
 struct kgen_parr *kgen_page_array(struct kunit *test, unsigned long nr,
 				  enum kgen_array_layout layout);
 void kgen_free_array_bulk(struct kgen_parr *arr);

@@ -298,6 +298,46 @@ void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled)
 	__flush_workqueue(system_percpu_wq);
 }
 
+/**
+ * kgen_vfree_misuse_not_vmalloc() - vfree() of an address vmalloc never gave
+ * @test: the test case
+ * @arr: a vmalloc() or vmap() area, not yet freed
+ * @warnings: WARN*() calls the kernel must make (vfree() defines an address
+ *            that no vm area covers as WARN-and-return)
+ *
+ * Hands vfree() the direct-map address of the area's first page, as a
+ * free_page()/vfree() mix-up does.  The address is page aligned, so
+ * remove_vm_area() looks it up, finds no area and vfree() must WARN and
+ * return without touching anything: the page keeps its references, the
+ * area stays registered and mapped to it.  The case then frees the area
+ * properly, and its own checks (every page back, NR_VMALLOC balanced)
+ * would also see a misuse that had freed or uncharged something.
+ */
+void kgen_vfree_misuse_not_vmalloc(struct kunit *test, struct kgen_parr *arr,
+				   int warnings)
+{
+#if KGEN_HAVE_KUNIT_WARNING_SUPPRESS
+	struct page *page = arr->pages[0];
+	int refs = page_ref_count(page);
+
+	kunit_warning_suppress(test) {
+		vfree(page_address(page));
+		KUNIT_EXPECT_EQ_MSG(test, KUNIT_SUPPRESSED_WARNING_COUNT(), warnings,
+			"expect.warnings: vfree() of a direct-map address");
+	}
+	KUNIT_EXPECT_EQ_MSG(test, page_ref_count(page), refs,
+		"expect.warnings: vfree() of a direct-map address changed the page's refcount");
+	KUNIT_EXPECT_FALSE_MSG(test, PageBuddy(page),
+		"expect.warnings: vfree() of a direct-map address gave the page to the buddy");
+	KUNIT_EXPECT_NOT_NULL_MSG(test, find_vm_area(arr->addr),
+		"expect.warnings: vfree() of a direct-map address removed the area");
+	KUNIT_EXPECT_PTR_EQ_MSG(test, vmalloc_to_page(arr->addr), page,
+		"expect.warnings: the area no longer maps its first page");
+#else
+	kunit_skip(test, "needs kunit_warning_suppress()");
+#endif
+}
+
 /*
  * Interleaving and gaps need pages the array leaves out: those stay owned
  * and go back at cleanup.

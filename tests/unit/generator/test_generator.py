@@ -185,6 +185,23 @@ def test_bh_disabled_vfree(tmp_path):
     assert "kgen_vfree_area(arr, true);" in bh
 
 
+def test_not_vmalloc_misuse_counts_one_warn_before_the_real_vfree(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: m
+            span: {alloc: vmalloc, pages: 4}
+            free: vfree
+            misuse: not_vmalloc
+        """)
+    case = spec.cases[0]
+    assert case.complains and case.expect.warnings == 1
+    m = render_suite(spec).split("static void kgen_g_m(")[1].split("static void")[0]
+    assert m.index("kgen_vfree_misuse_not_vmalloc(test, arr, 1);") < \
+        m.index("kgen_vfree_area(arr, false);")
+
+
 def test_compound_head_misuse_counts_one_warn_before_the_real_free(tmp_path):
     spec = spec_from(tmp_path, """\
         kgen: 1

@@ -14,6 +14,7 @@ FROZEN_BAD = TestId("kgen_frozen", "bad_page_in_middle")
 FROZEN_MISUSE = TestId("kgen_frozen", "misuse_tail_start")
 FROZEN_HEAD = TestId("kgen_frozen", "misuse_compound_head")
 HWPOISON_BAD = TestId("kgen_hwpoison", "bad_state")
+VMALLOC_MISUSE = TestId("kgen_vmalloc", "vfree_not_vmalloc")
 
 
 def test_shipped_complainers_share_one_boot_after_the_main_one():
@@ -22,7 +23,8 @@ def test_shipped_complainers_share_one_boot_after_the_main_one():
     assert boot.number == 1 and boot.kernel_args == ["kgen_kunit.complaint_boot=1"]
     # bad_page_in_middle: 1 bad page; bad_state: 4 parameters of 1 each.
     # The order_mismatch misuse skips under DEBUG_VM: it stays in the main boot.
-    assert boot.cases == [FROZEN_BAD, FROZEN_MISUSE, FROZEN_HEAD, HWPOISON_BAD]
+    assert boot.cases == [FROZEN_BAD, FROZEN_MISUSE, FROZEN_HEAD, HWPOISON_BAD,
+                          VMALLOC_MISUSE]
     assert boot.bad_pages == 5
     assert boot.glob == ""            # two suites: no filter
     assert {c.boot for c in plan.cases if c.id.suite == "kgen_hwpoison"
@@ -89,7 +91,7 @@ def test_complaint_boot_keeps_its_own_cases_and_merges_them():
                                     CaseResult("kgen_frozen_bad_page_in_middle",
                                                Status.PASSED)]),
     ], errors=[CaseResult("kgen_hwpoison", Status.ERROR, kind=ResultKind.NOT_RUN),
-               CaseResult("kgen_vmalloc", Status.ERROR, kind=ResultKind.NOT_RUN)])
+               CaseResult("kgen_refcount_hold", Status.ERROR, kind=ResultKind.NOT_RUN)])
     keep_only(booted, boot)
     assert [s.name for s in booted.suites] == ["kgen_frozen"]
     assert [c.name for c in booted.suites[0].cases] == ["kgen_frozen_bad_page_in_middle"]

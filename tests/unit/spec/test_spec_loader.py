@@ -152,6 +152,13 @@ cases:
     (VM.replace("vmalloc, pages: 3", "page_array, pages: 4, layout: sorted, reset_perms: true")
      .replace("vfree", "free_pages_bulk"), "reset_perms applies to vmalloc and vmap spans (it is about"),
     (VALID.replace("free_contig_range", "vfree"), "vfree() frees vmalloc spans only"),
+    (VM + "    misuse: tail_start\n", "take misuse: not_vmalloc only"),
+    (VM.replace("vmalloc, pages: 3", "page_array, pages: 4, layout: sorted")
+     .replace("vfree", "free_pages_bulk") + "    misuse: not_vmalloc\n", "page arrays take none"),
+    (VM.replace("pages: 3", "pages: 3, bh_disabled: true") + "    misuse: not_vmalloc\n",
+     "cannot defer vfree() with bh_disabled"),
+    (VM + "    expect: {warnings: 1}\n", "expect.warnings counts the WARNs of a misuse"),
+    (FROZEN + "    misuse: not_vmalloc\n", "misuse: not_vmalloc is a vfree() misuse"),
 ])
 def test_vmalloc_family_rules(tmp_path, text, message):
     found = problems(tmp_path, text)
