@@ -205,7 +205,8 @@ def cmd_run(args) -> int:
         print(outcome.timings.line())
     print(f"JUnit: {junit}")
     if args.kcidb:
-        from kgen.kernel_tree import git_head, kernel_version
+        from kgen.git_tree import git_head
+        from kgen.kernel_tree import kernel_version
         from kgen.runner.results.kcidb import Checkout
         _write_kcidb(args, req.specs, started, [Checkout(
             tree, kernel_version(tree), git_head(tree),

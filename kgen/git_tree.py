@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 _REPOSITORY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
@@ -34,15 +35,57 @@ def is_git_top(tree: Path) -> bool:
     return proc.returncode == 0 and Path(proc.stdout.strip()).resolve() == tree.resolve()
 
 
+@dataclass(frozen=True)
+class GitHead:
+    """The commit a tree (or a revision of it) is at, for reports."""
+
+    commit: str               # full hash
+    describe: str = ""        # `git describe --tags --always`
+    branch: str = ""          # the checked-out branch, "" if detached or not HEAD
+    url: str = ""             # the "origin" remote, when it is an https:// URL
+    dirty: bool = False       # tracked files differ from the commit
+
+
+def _out(tree: Path, *args: str) -> str:
+    """stdout of a git command that succeeded, else ""."""
+    proc = git(tree, *args)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _commit(tree: Path, rev: str) -> str:
+    """rev's commit in tree, when tree is the top of a git work tree."""
+    if not is_git_top(tree):
+        return ""
+    return _out(tree, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+
+
+def _dirty(tree: Path) -> bool:
+    """Tracked files differ from HEAD (build outputs and other untracked
+    files do not count)."""
+    return bool(_out(tree, "status", "--porcelain", "--untracked-files=no"))
+
+
 def head_commit(tree: Path) -> str | None:
     """The commit id checked out in tree, with "-dirty" when tracked files
     differ from it; None when tree is not the top of a git work tree or has
     no commit yet."""
-    if not is_git_top(tree):
+    commit = _commit(tree, "HEAD")
+    if not commit:
         return None
-    head = git(tree, "rev-parse", "--verify", "--quiet", "HEAD")
-    if head.returncode or not head.stdout.strip():
+    return commit + ("-dirty" if _dirty(tree) else "")
+
+
+def git_head(tree: Path, rev: str = "HEAD") -> GitHead | None:
+    """rev of the git work tree whose top is tree (with its describe, branch
+    and origin URL, for KCIDB), or None if tree is not one or has no rev."""
+    commit = _commit(tree, rev)
+    if not commit:
         return None
-    changed = git(tree, "status", "--porcelain", "--untracked-files=no")
-    dirty = changed.returncode == 0 and bool(changed.stdout.strip())
-    return head.stdout.strip() + ("-dirty" if dirty else "")
+    at_head = commit == _commit(tree, "HEAD")
+    url = _out(tree, "remote", "get-url", "origin")
+    return GitHead(
+        commit=commit,
+        describe=_out(tree, "describe", "--tags", "--always", commit),
+        branch=_out(tree, "symbolic-ref", "--short", "-q", "HEAD") if at_head else "",
+        url=url if url.startswith("https://") else "",
+        dirty=at_head and _dirty(tree))

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from kgen.errors import UsageError
@@ -42,44 +39,3 @@ def kernel_version(tree: Path) -> str:
     version = ".".join(fields.get(k, "?").strip() for k in
                        ("VERSION", "PATCHLEVEL", "SUBLEVEL"))
     return version + fields.get("EXTRAVERSION", "").strip()
-
-
-@dataclass(frozen=True)
-class GitHead:
-    """The commit a tree (or a revision of it) is at, for reports."""
-
-    commit: str               # full hash
-    describe: str = ""        # `git describe --tags --always`
-    branch: str = ""          # the checked-out branch, "" if detached or not HEAD
-    url: str = ""             # the "origin" remote, when it is an https:// URL
-    dirty: bool = False       # tracked files differ from the commit
-
-
-def git_head(tree: Path, rev: str = "HEAD") -> GitHead | None:
-    """rev of the git work tree whose top is tree, or None if tree is not one.
-
-    Only reads: status runs with --no-optional-locks, so even the index's
-    cached file stats are left as they were.
-    """
-    if shutil.which("git") is None:
-        return None
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(["git", "--no-optional-locks", "-C", str(tree), *args],
-                              capture_output=True, text=True)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    top = git("rev-parse", "--show-toplevel")
-    if not top or Path(top).resolve() != tree.resolve():
-        return None
-    commit = git("rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
-    if not commit:
-        return None
-    url = git("remote", "get-url", "origin")
-    at_head = commit == git("rev-parse", "-q", "--verify", "HEAD^{commit}")
-    return GitHead(
-        commit=commit,
-        describe=git("describe", "--tags", "--always", commit),
-        branch=git("symbolic-ref", "--short", "-q", "HEAD") if at_head else "",
-        url=url if url.startswith("https://") else "",
-        dirty=at_head and bool(git("status", "--porcelain", "--untracked-files=no")))

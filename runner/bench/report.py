@@ -14,10 +14,10 @@ from kgen.runner.bench.stats import (
     Comparison,
     Row,
 )
+from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
 
 # What a row too noisy to compare shows where its number would be.
 TOO_NOISY = "too noisy to compare"
-from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
 
 
 def _fmt(row: Row | None) -> str:

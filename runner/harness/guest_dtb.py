@@ -61,9 +61,9 @@ def _run(cmd: list[str], what: str) -> str:
     except subprocess.TimeoutExpired:
         raise EnvironmentProblem(f"{what}: {cmd[0]} did not finish within 120 s") from None
     except FileNotFoundError:
-        raise EnvironmentProblem(f"{what}: {cmd[0]} not found (apt-get install "
-                                 f"{'device-tree-compiler' if cmd[0] == 'dtc' else 'qemu-system-arm'})"
-                                 ) from None
+        package = "device-tree-compiler" if cmd[0] == "dtc" else "qemu-system-arm"
+        raise EnvironmentProblem(f"{what}: {cmd[0]} not found "
+                                 f"(apt-get install {package})") from None
     if done.returncode:
         raise EnvironmentProblem(f"{what} failed: {' '.join(cmd)}\n{done.stderr.strip()}")
     return done.stdout

@@ -124,7 +124,10 @@ class Overlay:
             special.add("kgen")
         for entry in dst.iterdir():
             if entry.name not in names and entry.name not in special:
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         for name in sorted(names - special):
             _ensure_symlink(dst / name, src / name)
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from kgen.kernel_tree import GitHead
+from kgen.git_tree import GitHead
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.spec.model import Spec
 

@@ -154,7 +154,8 @@ class Capabilities:
             return f"needs {need}: {arch(self.arch).forced_on[need.name]}"
         elif need.kind == NeedKind.KCONFIG_OFF and self.kconfig_overrides.get(need.name) is False:
             return None
-        elif need.kind == NeedKind.KCONFIG_OFF and need.name in ALWAYS_ON or need.kind == NeedKind.ARCH and self.arch not in need.arches:
+        elif (need.kind == NeedKind.KCONFIG_OFF and need.name in ALWAYS_ON
+              or need.kind == NeedKind.ARCH and self.arch not in need.arches):
             return f"needs {need}: {need.why}"
         elif need.kind == NeedKind.GUEST and need.name in arch(self.arch).guest_limits:
             return f"needs {need}: {arch(self.arch).guest_limits[need.name]}"
@@ -233,7 +234,8 @@ def builtin_blocker(tree: Path, option: str, kconfig: str) -> str | None:
     """
     path = tree / kconfig
     text = path.read_text(errors="replace") if path.is_file() else ""
-    entry = re.search(rf"^config {re.escape(option)}\s*\n(.*?)(?=^\S|\Z)", text, re.MULTILINE | re.DOTALL)
+    entry = re.search(rf"^config {re.escape(option)}\s*\n(.*?)(?=^\S|\Z)", text,
+                      re.MULTILINE | re.DOTALL)
     if entry is None:
         return f"CONFIG_{option} does not exist in this tree ({kconfig})"
     if re.search(r"^\s*depends on m\s*$", entry.group(1), re.MULTILINE):

@@ -8,7 +8,8 @@ which never existed, are left out.
 """
 from __future__ import annotations
 
-from kgen.kernel_tree import git_head, kernel_version
+from kgen.git_tree import git_head
+from kgen.kernel_tree import kernel_version
 from kgen.runner.results.kcidb import Checkout
 from kgen.runner.validate.pipeline import StepState, ValidateOutcome, ValidateRequest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from kgen.git_tree import head_commit
+from kgen.git_tree import git_head, head_commit
 
 
 def _repo(tmp_path):
@@ -30,11 +30,13 @@ def test_head_commit_of_a_git_tree(tmp_path, monkeypatch):
     # The caller's GIT_DIR must not redirect the question to another repository.
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere"))
     assert head_commit(repo) == sha
+    assert git_head(repo).commit == sha and not git_head(repo).dirty
     (repo / "untracked.o").write_text("")               # build output: not dirty
     assert head_commit(repo) == sha
     index = (repo / ".git" / "index").stat().st_mtime_ns
     (repo / "mm" / "page_alloc.c").write_text("changed\n")
     assert head_commit(repo) == sha + "-dirty"
+    assert git_head(repo).dirty
     assert (repo / ".git" / "index").stat().st_mtime_ns == index   # index not refreshed
 
 

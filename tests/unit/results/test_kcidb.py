@@ -18,7 +18,7 @@ import pytest
 from kcidb_io import schema
 
 from kgen.cli import shipped_specs
-from kgen.kernel_tree import git_head
+from kgen.git_tree import git_head
 from kgen.runner.results.kcidb import (
     LOG_EXCERPT_MAX,
     Checkout,
