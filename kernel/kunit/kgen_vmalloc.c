@@ -16,6 +16,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/panic.h>
+#include <linux/set_memory.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
@@ -249,11 +250,24 @@ static unsigned long kgen_backing_pages(const void *ptr)
  * for areas whose permissions they change: vfree() then runs
  * vm_reset_perms() (invalidate the pages' direct map, flush, restore it)
  * before it frees the pages.  Asserts the mark took.
+ *
+ * Where the direct map uses large pages (x86_64), invalidating one 4 KiB
+ * page of it splits the large page, and the new page table stays.  Done
+ * first inside vm_reset_perms(), that split would take a page out of the
+ * count expect.balanced makes across the free.  So each page's direct map
+ * is set invalid and valid here first, as vm_reset_perms() will: any split
+ * happens now, and the free only changes entries that already exist.
  */
 void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr)
 {
 	struct vm_struct *area;
+	unsigned long i;
 
+	for (i = 0; i < arr->nr; i++) {
+		KUNIT_ASSERT_EQ_MSG(test, set_direct_map_invalid_noflush(arr->pages[i]), 0,
+				    "cannot split the direct map of page %lu", i);
+		KUNIT_ASSERT_EQ(test, set_direct_map_default_noflush(arr->pages[i]), 0);
+	}
 	set_vm_flush_reset_perms(arr->addr);
 	area = find_vm_area(arr->addr);
 	KUNIT_ASSERT_NOT_NULL(test, area);
