@@ -40,9 +40,14 @@ def test_coverage_of_the_free_path(kernel_tree, tmp_path):
     # refcount_hold frees split spans with __free_contig_range() and holds
     # pages, so the loop ran; vmalloc's cases vfree() both vmalloc() and
     # vmap(VM_MAP_PUT_PAGES) areas: every line of vm_area_free_pages() ran.
+    # vfree_bh_disabled, vfree_reset_perms and vfree_not_vmalloc reach
+    # vfree()'s vfree_atomic(), vm_reset_perms() and "nonexistent vm area"
+    # lines: every line of vfree() ran too.
     hit, total = _lines(table, "__free_contig_range_common")
     assert 0 < hit <= total
     hit, total = _lines(table, "vm_area_free_pages")
+    assert hit == total > 0
+    hit, total = _lines(table, "vfree")
     assert hit == total > 0
     assert tree_digest(kernel_tree / "mm") == before
     # The plain build dir is not the coverage one and has no gcov.
