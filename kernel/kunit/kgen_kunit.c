@@ -16,6 +16,7 @@
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #include "../internal.h"
 #include "kgen_kunit.h"
@@ -604,11 +605,14 @@ void kgen_drain(struct kgen_span *span)
  * case runs in fresh KUnit kthreads; the stack (vmalloc()ed with
  * VMAP_STACK) of one that exited is freed by an RCU callback, which may
  * otherwise run in the middle of the next case and move NR_FREE_PAGES
- * and NR_VMALLOC by its pages.
+ * and NR_VMALLOC by its pages.  Where that callback runs in softirq,
+ * vfree() hands the stack to vfree_atomic(), whose work item on
+ * system_percpu_wq does the free: that is flushed too.
  */
 void kgen_settle(void)
 {
 	rcu_barrier();
+	__flush_workqueue(system_percpu_wq);
 }
 
 /**

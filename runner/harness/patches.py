@@ -29,7 +29,7 @@ Patched = dict[str, bytes | None]
 # A file header: "--- old" directly followed by "+++ new" (a timestamp may
 # follow after a tab).  Pairs only, so a removed line "-- x" or an added
 # line "++ y" inside a hunk is never taken for a header.
-_FILE_HEADER = re.compile(r"^--- ([^\t\n]+)[^\n]*\n\+\+\+ ([^\t\n]+)", re.MULTILINE)
+FILE_HEADER = re.compile(r"^--- ([^\t\n]+)[^\n]*\n\+\+\+ ([^\t\n]+)", re.MULTILINE)
 # patch(1) skips these silently: the step would miss part of the change.
 _BINARY = re.compile(r"^(GIT binary patch|Binary files .* differ)$", re.MULTILINE)
 
@@ -53,7 +53,7 @@ def _stripped(name: str, strip: int) -> str | None:
 def touched_files(text: str, strip: int = 1) -> list[str]:
     """Tree-relative paths a unified diff changes, adds or deletes (after -p<strip>)."""
     rels = set()
-    for old, new in _FILE_HEADER.findall(text):
+    for old, new in FILE_HEADER.findall(text):
         for name in (old, new):
             rel = _stripped(name, strip)
             if rel:
@@ -76,6 +76,9 @@ class Scratch:
         self.work = Path(self._tmp.name) / "files"
         self.work.mkdir()
         self.touched: set[str] = set()
+        # Files that were in the scratch copy at some point: one a later
+        # patch deletes must read as absent, not be left out.
+        self._existed: set[str] = set()
 
     def __enter__(self) -> Scratch:
         return self
@@ -116,6 +119,7 @@ class Scratch:
         shutil.rmtree(self.work)
         staging.rename(self.work)
         self.touched.update(rels)
+        self._existed.update(rel for rel in rels if (self.work / rel).is_file())
         return None
 
     def files(self, rels: list[str] | None = None) -> Patched:
@@ -125,7 +129,7 @@ class Scratch:
         for rel in sorted(self.touched if rels is None else rels):
             if (self.work / rel).is_file():
                 out[rel] = (self.work / rel).read_bytes()
-            elif (self.tree / rel).exists():
+            elif (self.tree / rel).exists() or rel in self._existed:
                 out[rel] = None
             # Else nothing to hide: e.g. the "--- mm/x.c.orig" side of a
             # `diff -u` that patch(1) never opened.

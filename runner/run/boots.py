@@ -19,6 +19,7 @@ from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.runner.results.ratelimit import mark_muted
 from kgen.runner.results.splats import find_splats
 from kgen.runner.run import recovery
+from kgen.runner.run.plan import test_id
 from kgen.runner.run.stops import apply_stop
 from kgen.runner.run.timings import BOOT, Timings, boot_name
 from kgen.spec.model import Spec
@@ -109,8 +110,7 @@ def expected_splats(specs: list[Spec]) -> ExpectedSplats:
             if not case.expect.splats:
                 continue
             for variant in case.variants:
-                param = variant.describe(case.swept) if case.parameterised else ""
-                out[(spec.suite, TestId(spec.suite, case.name, param).leaf)] = \
+                out[(spec.suite, test_id(spec, case, variant).leaf)] = \
                     case.splat_counts(variant)
     return out
 

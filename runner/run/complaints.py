@@ -26,15 +26,16 @@ def _split(result: RunResult, mine: Callable[[str, str], bool], boot: str) -> No
     """Keep the entries mine(suite, case function) accepts; drop the rest.
 
     The rest are the skips kgen_boot_require() printed for cases that run
-    in another boot.  One that is not a plain skip (a splat landed in it)
-    is kept as a run-level error, so nothing the kernel said is lost.
+    in another boot, or cases a crash kept from starting, which that boot
+    runs anyway.  One that is neither (a splat landed in it) is kept as a
+    run-level error, so nothing the kernel said is lost.
     """
     for suite in result.suites:
         kept = []
         for case in suite.cases:
             if mine(suite.name, case.function):
                 kept.append(case)
-            elif case.status is not Status.SKIPPED:
+            elif case.status is not Status.SKIPPED and case.kind != ResultKind.NOT_RUN:
                 case.name = f"{suite.name}.{case.name} (in {boot})"
                 case.suite = suite.name
                 result.errors.append(case)
@@ -77,11 +78,11 @@ def merge(result: RunResult, booted: RunResult, boot: ComplaintBoot) -> None:
         result.errors.append(error)
 
 
-def boot_complaints(booter: Booter, plan: Plan, result: RunResult,
+def boot_complaints(booter: Booter, boots: list[ComplaintBoot], result: RunResult,
                     props: dict[str, str]) -> None:
     """Boot each complaint boot in turn, with recovery, and merge it."""
     log = booter.session.config.log
-    for boot in plan.complaint_boots:
+    for boot in boots:
         if booter.time_left() <= 0:
             result.errors.append(error_result(
                 f"complaint boot {boot.number}", ResultKind.NOT_RUN,

@@ -24,6 +24,7 @@ from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import Patched, patched_files
 from kgen.runner.harness.session import Session, SessionConfig
+from kgen.runner.results.lcov import InfoError
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run import coverage, recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
@@ -134,6 +135,7 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
             return _build_failed(built, plan, props, uncompiled,
                                  build_error_message(built.phase.output, req.specs,
                                                      str(session.overlay.root)))
+        covered: tuple[coverage.CoverageReport | None, str] = (None, "")
         if built.nothing_to_boot:
             result, booter, console_log = RunResult(properties=props), None, None
         else:
@@ -145,30 +147,37 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
             booter = Booter(session, built.specs, timings)
             main = _needs_main_boot(plan)
             result = _main_boot(booter, plan, props) if main else RunResult()
-            boot_complaints(booter, plan, result, props)
+            # A boot whose every suite did not compile would find nothing.
+            complaints = [b for b in plan.complaint_boots
+                          if not set(b.suites) <= set(built.dropped)]
+            boot_complaints(booter, complaints, result, props)
             guests = [g for g in plan.guest_boots if g.suite not in built.dropped]
             boot_guests(booter, guests, result, props, session.accel)
             console_log = session.path("console.log" if main else "console.guest1.log")
+            if req.coverage:
+                # Still under the overlay lock: another --coverage run on
+                # this tree would reset the counters.
+                covered = _collect_coverage(req, session.build_dir)
     result.suites += uncompiled
     _finish(result, req, plan, props)
     result.build_log, result.build_seconds = built.phase.output, built.seconds
     outcome = RunOutcome(result, plan, build_seconds=built.seconds,
                          exec_seconds=booter.seconds if booter else 0.0,
                          console_log=console_log)
-    if req.coverage and booter is not None:
-        _collect_coverage(req, session.build_dir, outcome)
+    outcome.coverage, outcome.coverage_error = covered
     return outcome
 
 
-def _collect_coverage(req: RunRequest, build_dir: Path, outcome: RunOutcome) -> None:
-    """The boots' counters as a tracefile, HTML and the functions' table; a
-    failure here is reported, and the test results stand."""
+def _collect_coverage(req: RunRequest,
+                      build_dir: Path) -> tuple[coverage.CoverageReport | None, str]:
+    """The boots' counters as a tracefile, HTML and the functions' table, or
+    why not; a failure here is reported, and the test results stand."""
     out = req.coverage_dir or coverage_dir(req.tree, req.arch)
     req.log(f"kgen: coverage: lcov over {build_dir}/mm into {out}")
     try:
-        outcome.coverage = coverage.collect(build_dir, out)
-    except EnvironmentProblem as err:
-        outcome.coverage_error = str(err)
+        return coverage.collect(build_dir, out), ""
+    except (EnvironmentProblem, InfoError, OSError) as err:
+        return None, str(err)
 
 
 # Waiting for another kgen process's overlay lock shorter than this is not

@@ -269,9 +269,7 @@ def _complaint_boots(specs: list[Spec], cases: list[PlannedCase]) -> list[Compla
         for case in spec.cases:
             if not case.complains:
                 continue
-            planned = [(by_id[TestId(spec.suite, case.name,
-                                     v.describe(case.swept) if case.parameterised else "")], v)
-                       for v in case.variants]
+            planned = [(by_id[test_id(spec, case, v)], v) for v in case.variants]
             runs = [v for p, v in planned if not p.skip]
             if not runs:
                 continue

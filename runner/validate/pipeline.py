@@ -186,7 +186,7 @@ def _restore(req: ValidateRequest) -> None:
     try:
         with Session(config) as session:
             session.unpatch()
-    except KgenError as err:
+    except (KgenError, OSError) as err:
         # The next `kgen run` still drops what is stale (the record beside
         # the build dir says what); only say why it was not done now.
         req.log(f"kgen validate: could not restore the overlay now ({err}); "

@@ -12,13 +12,12 @@ from pathlib import Path
 
 from kgen.errors import UsageError
 from kgen.git_tree import git as _git
+from kgen.runner.harness.patches import FILE_HEADER
 
 _SUBJECT_TAG = re.compile(r"^\s*(\[[^\]]*\]\s*)+")
 _PATCH_NUMBER = re.compile(r"\[[^\]]*?(\d+)/(\d+)[^\]]*\]")
 # A unified diff has at least one file header followed by a hunk.
 _UNIFIED_DIFF = re.compile(r"^\+\+\+ .*\n@@ ", re.MULTILINE)
-# "--- old" / "+++ new" file headers; a timestamp may follow after a tab.
-_FILE_HEADER = re.compile(r"^--- ([^\t\n]+)[^\n]*\n\+\+\+ ([^\t\n]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ def strip_level(text: str, tree: Path) -> int:
     of the tree (old or new side; a new file always fits) wins, -p1 first.
     When neither fits, -p1: patch then says which file it cannot find.
     """
-    pairs = _FILE_HEADER.findall(text)
+    pairs = FILE_HEADER.findall(text)
 
     def fits(strip: int) -> bool:
         def exists(name: str) -> bool:

@@ -160,6 +160,20 @@ def test_added_deleted_and_wiring_files_in_the_overlay(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+def test_a_file_one_patch_adds_and_the_next_deletes_reads_as_absent(tmp_path):
+    src = tree(tmp_path / "tree")
+    add = "--- /dev/null\n+++ b/mm/new.c\n@@ -0,0 +1 @@\n+int n;\n"
+    delete = "--- a/mm/new.c\n+++ /dev/null\n@@ -1 +0,0 @@\n-int n;\n"
+    with Scratch(src) as scratch:
+        assert scratch.apply(PatchText("1/2", add)) is None
+        first = scratch.files(touched_files(add, 1))
+        assert scratch.apply(PatchText("2/2", delete)) is None
+        second = scratch.files(touched_files(delete, 1))
+    # kgen validate's step 2 is step 1's files updated with step 2's.
+    assert first == {"mm/new.c": b"int n;\n"} and (first | second) == {"mm/new.c": None}
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
 def test_a_failed_patch_leaves_scratch_overlay_and_build_dir_as_they_were(tmp_path, monkeypatch):
     monkeypatch.setenv("KGEN_CACHE", str(tmp_path / "cache"))
     src = tree(tmp_path / "tree")
@@ -170,6 +184,7 @@ def test_a_failed_patch_leaves_scratch_overlay_and_build_dir_as_they_were(tmp_pa
         _build_dir(session.build_dir, session.overlay.root)
         state = (_snapshot(session.overlay.root), _snapshot(session.build_dir),
                  session.path("patched.json").read_text())
+        files_before = scratch.files()
         # Hunk 2 does not apply (its context is not there), hunk 1 would:
         # patch(1) would have written half the patch.
         broken = ("--- a/include/linux/gfp.h\n+++ b/include/linux/gfp.h\n"
@@ -178,7 +193,9 @@ def test_a_failed_patch_leaves_scratch_overlay_and_build_dir_as_they_were(tmp_pa
                   " /* nothing like this */\n-int y;\n+int z;\n")
         failed = scratch.apply(PatchText("2/2", broken))
         assert failed and "FAILED" in failed
-        assert set(scratch.files()) == {"mm/page_alloc.c"}
+        assert scratch.files() == files_before
+        # What the scratch copy now holds builds exactly the overlay before.
+        session.prepare({}, "", scratch.files())
         assert (_snapshot(session.overlay.root), _snapshot(session.build_dir),
                 session.path("patched.json").read_text()) == state
     assert (src / "mm/page_alloc.c").read_text() == "/* allocator */\nint x;\n"

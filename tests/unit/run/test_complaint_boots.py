@@ -82,6 +82,18 @@ def test_main_boot_sets_the_complainers_aside_but_keeps_a_splat_in_them():
     assert error.kind == "splat:WARNING" and "the main boot" in error.name
 
 
+def test_main_boot_drops_complainers_a_crash_kept_from_starting():
+    # The complaint boot runs them anyway: no error, and no recovery
+    # reboot for them in the main boot.
+    main = RunResult(suites=[SuiteResult("kgen_frozen", [
+        CaseResult("kgen_frozen_range/order=0", Status.ERROR, kind=ResultKind.CRASH),
+        CaseResult("kgen_frozen_bad_page_in_middle", Status.ERROR, kind=ResultKind.NOT_RUN),
+    ])])
+    set_aside(main, _plan())
+    assert [c.name for c in main.suites[0].cases] == ["kgen_frozen_range/order=0"]
+    assert main.errors == []
+
+
 def test_complaint_boot_keeps_its_own_cases_and_merges_them():
     plan = _plan()
     (boot,) = plan.complaint_boots
