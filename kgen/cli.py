@@ -419,7 +419,8 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("--rule", choices=("welch", "ci95"), default="welch",
                        help="with --compare: what marks a row (R)/(I): Welch's t-test at "
                        "α = 0.05, or 95 %% confidence intervals that do not overlap (the "
-                       "series' tables). A regressed row makes the exit code 1")
+                       "series' tables); a change under 5 %% is never marked. A regressed "
+                       "row makes the exit code 1")
     bench.set_defaults(func=cmd_bench)
 
 

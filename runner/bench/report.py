@@ -10,6 +10,7 @@ from kgen.runner.bench.stats import (
     CMA_CYCLE_RATIO_ROW,
     CMA_FREE_RATIO_ROW,
     FLOOR_RATIO_ROW,
+    MIN_CHANGE,
     RATIO_ROW,
     Comparison,
     Row,
@@ -103,10 +104,11 @@ _RULE_NAMES = {"welch": "Welch p < 0.05", "ci95": "95 % CIs apart"}
 
 def _rule_text(comparisons: list[Comparison]) -> str:
     rules = {c.rule for c in comparisons if c.change is not None}
+    floor = f"changes under {MIN_CHANGE:.0%} are not marked"
     if rules == {"ci95"}:
         return ("significance rule: 95 % confidence intervals of the means do not "
-                "overlap (as the series' tables); p: Welch's t-test, shown only")
-    return f"significance rule: Welch's t-test, α = {ALPHA}"
+                f"overlap (as the series' tables), {floor}; p: Welch's t-test, shown only")
+    return f"significance rule: Welch's t-test, α = {ALPHA}, {floor}"
 
 
 def as_json(result: BenchResult, comparisons: list[Comparison] | None = None) -> str:

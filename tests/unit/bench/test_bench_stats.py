@@ -37,6 +37,22 @@ def test_compare_marks_significant_changes_only():
     assert by["same"].mark == "" and by["same"].p_value > 0.05
 
 
+def test_a_change_under_five_percent_is_never_marked():
+    # 6.12 -> 7.3 on UML, 3 boots each: the per-page loop, the same code on
+    # both, came out 2.3 % slower with p = 0.02 and was marked (R), which
+    # made `kgen bench --compare` exit 1.
+    base = [Row("high_order.free_page_loop", [16.0, 16.0, 16.1]),
+            Row("high_order.free_contig_range", [16.2, 16.1, 16.2])]
+    new = [Row("high_order.free_page_loop", [16.3, 16.5, 16.4]),
+           Row("high_order.free_contig_range", [2.3, 2.4, 2.4])]
+    by = {c.name: c for c in compare(base, new)}
+    loop = by["high_order.free_page_loop"]
+    assert loop.p_value < 0.05 and 0 < loop.change < 0.05 and loop.mark == ""
+    assert by["high_order.free_contig_range"].mark == "(I)"
+    assert compare(base, new, min_change=0)[0].mark == "(R)"
+    assert compare(base, new, rule="ci95")[0].mark == ""
+
+
 def test_test_vmalloc_summary_lines():
     from kgen.runner.bench.stats import parse_test_vmalloc
     lines = [
@@ -118,11 +134,11 @@ def test_ci95_rule_is_stricter_than_welch_and_is_named():
     from kgen.runner.bench.stats import Row, compare, regressions
 
     # Means 1.5 % apart with a spread that keeps the 95 % CIs overlapping but
-    # gives Welch p < 0.05 with 5 boots.
+    # gives Welch p < 0.05 with 5 boots (with no floor on the change).
     base = [Row("high_order.free_contig_range", [100.0, 101.0, 99.0, 100.5, 99.5])]
     new = [Row("high_order.free_contig_range", [101.5, 102.5, 100.5, 102.0, 101.0])]
-    welch = compare(base, new)
-    ci = compare(base, new, rule="ci95")
+    welch = compare(base, new, min_change=0)
+    ci = compare(base, new, rule="ci95", min_change=0)
     assert welch[0].mark == "(R)" and welch[0].p_value < 0.05
     assert regressions(welch) == welch
     assert base[0].ci95()[1] > new[0].ci95()[0]      # the intervals overlap
