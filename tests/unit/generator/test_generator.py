@@ -185,35 +185,24 @@ def test_bh_disabled_vfree(tmp_path):
     assert "kgen_vfree_area(arr, true);" in bh
 
 
-def test_not_vmalloc_misuse_counts_one_warn_before_the_real_vfree(tmp_path):
-    spec = spec_from(tmp_path, """\
+@pytest.mark.parametrize("span, free, misuse, call, real_free", [
+    ("{alloc: vmalloc, pages: 4}", "vfree", "not_vmalloc",
+     "kgen_vfree_misuse_not_vmalloc(test, arr, 1);", "kgen_vfree_area(arr, false);"),
+    ("{alloc: frozen, compound: true, order: 4}", "free_contig_frozen_range", "compound_head",
+     "kgen_span_misuse_compound_head(test, span, 1);", "kgen_span_free(span, p->api);"),
+])
+def test_misuse_counts_one_warn_before_the_real_free(tmp_path, span, free, misuse, call,
+                                                     real_free):
+    spec = spec_from(tmp_path, f"""\
         kgen: 1
         suite: kgen_g
         cases:
           - name: m
-            span: {alloc: vmalloc, pages: 4}
-            free: vfree
-            misuse: not_vmalloc
+            span: {span}
+            free: {free}
+            misuse: {misuse}
         """)
     case = spec.cases[0]
     assert case.complains and case.expect.warnings == 1
     m = render_suite(spec).split("static void kgen_g_m(")[1].split("static void")[0]
-    assert m.index("kgen_vfree_misuse_not_vmalloc(test, arr, 1);") < \
-        m.index("kgen_vfree_area(arr, false);")
-
-
-def test_compound_head_misuse_counts_one_warn_before_the_real_free(tmp_path):
-    spec = spec_from(tmp_path, """\
-        kgen: 1
-        suite: kgen_g
-        cases:
-          - name: m
-            span: {alloc: frozen, compound: true, order: 4}
-            free: free_contig_frozen_range
-            misuse: compound_head
-        """)
-    case = spec.cases[0]
-    assert case.complains and case.expect.warnings == 1
-    m = render_suite(spec).split("static void kgen_g_m(")[1].split("static void")[0]
-    assert m.index("kgen_span_misuse_compound_head(test, span, 1);") < \
-        m.index("kgen_span_free(span, p->api);")
+    assert m.index(call) < m.index(real_free)
