@@ -10,7 +10,8 @@ def kunit_dir():
 
 # Static files copied next to the generated suites in mm/kgen/.
 HELPER_FILES = ("kgen_kunit.c", "kgen_kunit.h", "kgen_vmalloc.c", "kgen_boundary.c",
-                "kgen_prepared.c", "kgen_batching.c", "kgen_bench.c", "kgen_gcov.c",
+                "kgen_prepared.c", "kgen_batching.c", "kgen_confirm.c", "kgen_bench.c",
+                "kgen_gcov.c",
                 "kgen_protocol.h",
                 "Kconfig")
 

@@ -19,6 +19,14 @@ KGEN_PROTO_LOG = "kgen: "
 # Last line of a case: its body's run time in microseconds, for JUnit.
 KGEN_PROTO_TIME_US = "kgen: time_us="
 
+# A counter check that mismatched in one attempt and matched in a later one
+# (kgen_confirm.c); the case's KTAP result stays "ok", kgen counts it apart.
+KGEN_PROTO_UNCONFIRMED = "kgen: unconfirmed: "
+
+# How many attempts a case ran, logged when a counter mismatch repeated it:
+# a case that complains on purpose complained once per attempt.
+KGEN_PROTO_ATTEMPTS = "kgen: attempts="
+
 # Start of every expectation failure message ("expect.<key>: ...").
 KGEN_PROTO_EXPECT = "expect."
 

@@ -670,7 +670,7 @@ static void kgen_bspan_check_deltas(struct kunit *test, struct kgen_bspan *bs,
 	if (bs->zone[0] == bs->zone[1]) {
 		want[0] = 2 * bs->nr_each +
 			  (bs->array_zone == bs->zone[0] ? bs->array_pages : 0);
-		KUNIT_EXPECT_EQ_MSG(test, delta[0], want[0],
+		kgen_expect_count(test, delta[0] == want[0],
 			"expect.%s: zone %s node %d NR_FREE_PAGES changed by %+ld, expected %+ld",
 			key, bs->zone[0]->name, zone_to_nid(bs->zone[0]), delta[0],
 			want[0]);
@@ -682,7 +682,7 @@ static void kgen_bspan_check_deltas(struct kunit *test, struct kgen_bspan *bs,
 		want[0] += bs->array_pages;
 	else if (bs->array_zone == bs->zone[1])
 		want[1] += bs->array_pages;
-	KUNIT_EXPECT_TRUE_MSG(test, delta[0] == want[0] && delta[1] == want[1],
+	kgen_expect_count(test, delta[0] == want[0] && delta[1] == want[1],
 		"expect.%s: NR_FREE_PAGES changed by %+ld in %s node %d (expected %+ld, the pages below pfn %#lx) and by %+ld in %s node %d (expected %+ld)",
 		key, delta[0], bs->zone[0]->name, zone_to_nid(bs->zone[0]),
 		want[0], bs->boundary, delta[1], bs->zone[1]->name,

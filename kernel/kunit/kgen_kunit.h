@@ -455,4 +455,15 @@ static inline void kgen_expect_bspan_no_warning(struct kunit *test,
 const char *kgen_free_api_name(enum kgen_free_api api);
 void kgen_report_time(struct kunit *test, u64 start_ns);
 
+/*
+ * Counter checks confirmed by repetition (kgen_confirm.c).  A generated
+ * case's body is one attempt: it allocates, frees and checks, and owns
+ * nothing when it returns.
+ */
+typedef void (*kgen_attempt_fn)(struct kunit *test, const void *param);
+void kgen_run_confirmed(struct kunit *test, kgen_attempt_fn attempt,
+			const void *param);
+__printf(3, 4)
+void kgen_expect_count(struct kunit *test, bool ok, const char *fmt, ...);
+
 #endif /* _MM_KGEN_KUNIT_H */

@@ -28,6 +28,21 @@
 #define KGEN_PROTO_TIME_US		"kgen: time_us="
 
 /*
+ * A counter check that mismatched in one attempt of a case and matched in a
+ * later one (kgen_confirm.c): "kgen: unconfirmed: expect.<key>: ... [mismatch
+ * in M of N attempts; attempt N matched]".  The case's KTAP result stays
+ * "ok"; kgen counts it apart, as neither a pass nor a failure.
+ */
+#define KGEN_PROTO_UNCONFIRMED		"kgen: unconfirmed: "
+
+/*
+ * How many attempts a case ran ("kgen: attempts=<n>"), logged when a counter
+ * mismatch made it repeat its body: a case that makes the kernel complain
+ * on purpose then complained once per attempt, and kgen expects that many.
+ */
+#define KGEN_PROTO_ATTEMPTS		"kgen: attempts="
+
+/*
  * Start of every expectation failure message ("expect.<key>: ...", <key>
  * the spec's expect key).  kgen keys the failure kind on it.  The helpers
  * spell it out in each message so that a message in a log can be found

@@ -527,12 +527,12 @@ void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr)
 			want += PAGE_ALIGN(array_size) >> PAGE_SHIFT;
 		if (arr->put_pages)
 			want = 0;	/* vmap() charges nothing */
-		KUNIT_EXPECT_EQ_MSG(test, arr->vmalloc_after_alloc - arr->vmalloc_before,
-				    want,
+		kgen_expect_count(test,
+			arr->vmalloc_after_alloc - arr->vmalloc_before == want,
 			"expect.nr_vmalloc: vmalloc of %lu pages raised NR_VMALLOC by %ld, expected %ld",
 			arr->nr, arr->vmalloc_after_alloc - arr->vmalloc_before, want);
 	}
-	KUNIT_EXPECT_EQ_MSG(test, now, arr->vmalloc_before,
+	kgen_expect_count(test, now == arr->vmalloc_before,
 		"expect.nr_vmalloc: NR_VMALLOC is %ld, was %ld before the case (%+ld)",
 		now, arr->vmalloc_before, now - arr->vmalloc_before);
 }
@@ -581,7 +581,7 @@ void kgen_expect_array_balanced(struct kunit *test, struct kgen_parr *arr)
 {
 	long back = (long)(kgen_nr_free_all() - arr->free_before_free);
 
-	KUNIT_EXPECT_EQ_MSG(test, back, (long)arr->back_pages,
+	kgen_expect_count(test, back == (long)arr->back_pages,
 		"expect.balanced: NR_FREE_PAGES rose by %ld across the free, expected %lu: %lu pages of the area and %lu of its own pages[] array",
 		back, arr->back_pages, arr->back_pages - arr->array_pages,
 		arr->array_pages);
@@ -589,7 +589,7 @@ void kgen_expect_array_balanced(struct kunit *test, struct kgen_parr *arr)
 		return;
 	kgen_parr_release(arr);
 	back = (long)(kgen_nr_free_all() - arr->free_at_start);
-	KUNIT_EXPECT_EQ_MSG(test, back, 0L,
+	kgen_expect_count(test, back == 0,
 		"expect.balanced: after the case gave back every page, NR_FREE_PAGES is %+ld from before the case",
 		back);
 }

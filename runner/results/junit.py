@@ -18,6 +18,10 @@ from kgen.runner.results.model import CaseResult, RunResult, Status
 
 # Name of the extra <testsuite> holding RunResult.errors (build, boot ...).
 ERRORS_SUITE = "kgen"
+# Prefix of an unconfirmed case's message, and the testsuite property that
+# counts such cases (junit-10.xsd has no attribute for them).
+UNCONFIRMED_PREFIX = "unconfirmed: "
+UNCONFIRMED_PROPERTY = "kgen.unconfirmed"
 # Lines of a case's log used as the text of an <error>.
 ERROR_TAIL_LINES = 50
 
@@ -88,6 +92,12 @@ def _testcase(case: CaseResult, classname: str, known_pass_fails: bool = True) -
         testcase.result = [failure]
     elif case.status is Status.SKIPPED:
         testcase.result = [Skipped(message)]
+    elif case.status is Status.UNCONFIRMED:
+        # Neither pass nor failure: viewers list a typed skip with its
+        # message and never count it as a failure.
+        skipped = Skipped(_clean(UNCONFIRMED_PREFIX + case.message), "unconfirmed")
+        skipped.text = _clean("\n".join(case.details) or case.message)
+        testcase.result = [skipped]
     elif case.status is Status.ERROR:
         error = Error(message, kind)
         error.text = _clean("\n".join(case.log[-ERROR_TAIL_LINES:])
@@ -104,6 +114,9 @@ def _testcase(case: CaseResult, classname: str, known_pass_fails: bool = True) -
 def _testsuite(name: str, cases: list[CaseResult],
                properties: dict[str, str], known_pass_fails: bool = True) -> TestSuite:
     suite = TestSuite(_clean(name))
+    unconfirmed = sum(1 for case in cases if case.status is Status.UNCONFIRMED)
+    if unconfirmed:
+        properties = {**properties, UNCONFIRMED_PROPERTY: str(unconfirmed)}
     for key, value in sorted(properties.items()):
         suite.add_property(_clean(key), _clean(value))
     suite.add_testcases([_testcase(case, name, known_pass_fails) for case in cases])

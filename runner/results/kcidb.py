@@ -52,7 +52,9 @@ def status_of(case: CaseResult) -> str:
     """KCIDB status of one kgen result.
 
     passed -> PASS; failed (an expectation, a splat, a missing declared
-    splat) -> FAIL: the tested code is faulty; skipped -> SKIP; an error
+    splat) -> FAIL: the tested code is faulty; skipped -> SKIP;
+    unconfirmed (a counter mismatch that a repeat did not show) -> DONE:
+    the test completed without a verdict on the tested code; an error
     -> MISS if the case never ran (not run, blocked by a dead case),
     else ERROR (it crashed, wedged, faulted, timed out ...: its outcome is
     unknown).
@@ -63,6 +65,8 @@ def status_of(case: CaseResult) -> str:
         return "FAIL"
     if case.status is Status.SKIPPED:
         return "SKIP"
+    if case.status is Status.UNCONFIRMED:
+        return "DONE"
     return "MISS" if case.kind in _NEVER_RAN else "ERROR"
 
 

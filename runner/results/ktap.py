@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kgen import protocol as P
+from kgen.runner.results.attribution import attribute_foreign
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.splats import Splat, find_splats, splat_kind
 
@@ -428,6 +429,13 @@ class _Mapper:
             case.status, case.message = Status.SKIPPED, skip.group(1).strip()
         elif node.state == "ok":
             case.status = Status.PASSED
+            unconfirmed = [line.split(P.KGEN_PROTO_UNCONFIRMED, 1)[1].strip()
+                           for line in node.log if P.KGEN_PROTO_UNCONFIRMED in line]
+            if unconfirmed:
+                case.status, case.kind = Status.UNCONFIRMED, ResultKind.UNCONFIRMED
+                case.message = unconfirmed[-1]
+                case.details = [line.strip() for line in node.log
+                                if P.KGEN_PROTO_LOG + "attempt" in line]
         elif node.state == "not ok":
             case.status = Status.FAILED
             case.message, case.kind, case.details = _kunit_failure(node.log)
@@ -458,10 +466,13 @@ class _Mapper:
 
     @staticmethod
     def _annotate(case: CaseResult, splats: list[Splat]) -> None:
-        """A splat fails a passing case; otherwise it is added to the message."""
-        for splat in splats:
+        """A splat of the case's own thread fails a passing case; otherwise it
+        is added to the message.  Splats of other tasks are settled by
+        attribution.attribute_foreign (failed only when they came back)."""
+        attribute_foreign(case, [s for s in splats if s.foreign])
+        for splat in (s for s in splats if not s.foreign):
             case.details.extend(splat.lines)
-            if case.status in (Status.PASSED, Status.SKIPPED):
+            if case.status in (Status.PASSED, Status.SKIPPED, Status.UNCONFIRMED):
                 case.status = Status.FAILED
                 case.kind = ResultKind.splat(splat.kind)
                 case.message = splat.first_line

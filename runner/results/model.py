@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, field
 
 from kgen.ids import split_leaf
+from kgen.protocol import KGEN_PROTO_ATTEMPTS
 
 
 class ResultKind(enum.StrEnum):
@@ -36,6 +37,7 @@ class ResultKind(enum.StrEnum):
     NO_TESTS = "no-tests"            # KTAP without suites
     EXPECT_SPLATS = "expect.splats"  # declared reports missing, or too many
     MUTED = "muted"                  # ran while bad_page() printed nothing
+    UNCONFIRMED = "unconfirmed"      # a counter mismatch a repeat did not show
 
     @staticmethod
     def splat(splat_kind: str) -> str:
@@ -50,6 +52,10 @@ class Status(enum.Enum):
     FAILED = "failed"      # an expectation failed, or a splat was seen
     SKIPPED = "skipped"    # KUnit SKIP, with a reason
     ERROR = "error"        # crashed, never ran, timed out, build/boot error
+    # A counter check mismatched once and matched when the case repeated
+    # (kgen_confirm.c): background noise, or a bug that does not always
+    # show.  Neither a pass nor a failure; it does not fail the run.
+    UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,16 @@ class CaseResult:
     def unexpected_failure(self) -> bool:
         """Failed or errored, and no known issue accounts for it."""
         return self.status in (Status.FAILED, Status.ERROR) and not self.known_failure
+
+    @property
+    def attempts(self) -> int:
+        """How many times the case ran its body (kgen_confirm.c): more than
+        one when a counter mismatch made it repeat."""
+        for line in reversed(self.log):
+            _, found, count = line.partition(KGEN_PROTO_ATTEMPTS)
+            if found and count.strip().isdigit():
+                return int(count.strip())
+        return 1
 
     @property
     def function(self) -> str:

@@ -47,7 +47,7 @@ def mark_muted(result: RunResult) -> None:
             shown += _reports(case.log)
             if shown >= BAD_PAGE_BURST and not where:
                 where = f"in {suite.name}.{case.name}"
-            if where and case.status is Status.PASSED:
+            if where and case.status in (Status.PASSED, Status.UNCONFIRMED):
                 case.status = Status.ERROR
                 case.kind = ResultKind.MUTED
                 case.message = (

@@ -79,6 +79,27 @@ SPLAT_RULES: list[SplatRule] = [
 _NOT_SPLATS = re.compile(_PREFIX + r"BUG: Bad page state: \d+ messages suppressed")
 
 
+# The task line dump_stack() prints in a report:
+#   "CPU: 1 UID: 0 PID: 57 Comm: kworker/1:1 Not tainted 7.3.4 #1"
+# (older kernels print no "UID:").
+_TASK = re.compile(r"\bCPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)")
+# The kthread KUnit runs each case in (lib/kunit/try-catch.c): a report
+# made by this task was made by the case itself.
+CASE_TASK = "kunit_try_catch"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The task that was running when the kernel printed a report."""
+
+    comm: str
+    pid: int
+    cpu: int
+
+    def describe(self) -> str:
+        return f"{self.comm} (pid {self.pid}, CPU {self.cpu})"
+
+
 @dataclass
 class Splat:
     """One kernel complaint and the console lines that make it up."""
@@ -86,6 +107,26 @@ class Splat:
     kind: str
     first_line: str          # the matching line, printk prefix removed
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def origin(self) -> Origin | None:
+        """Who complained, from the report's task line; None when it has none."""
+        for line in self.lines:
+            found = _TASK.search(line)
+            if found:
+                return Origin(found.group(3), int(found.group(2)), int(found.group(1)))
+        return None
+
+    @property
+    def foreign(self) -> bool:
+        """Made by another task than the case's own thread.
+
+        A report without a task line counts as the case's own: nothing
+        says otherwise.  An interrupt taken on the case's CPU shows the
+        case's task too, so it is the case's own here as well.
+        """
+        origin = self.origin
+        return origin is not None and origin.comm != CASE_TASK
 
 
 def _match(line: str) -> SplatRule | None:

@@ -3,6 +3,9 @@
 One line of counts per suite, one line per case that did not pass (so a
 failure is visible without opening the JUnit file), and a final total
 line "N passed, N failed, N skipped, N errors" that scripts may grep.
+Unconfirmed cases (a counter mismatch that a repeat in the same boot did
+not show, kgen_confirm.c) are counted after the errors when there are any
+and listed one line each: they do not fail the run.
 Known issues (spec `known_issue:`) have counts of their own, appended
 when there are any: a known failure is neither failed nor an error, and a
 known issue that passed is not among the passed, it is listed loudly.
@@ -21,13 +24,14 @@ _COLORS = {
     Status.SKIPPED: "\x1b[33m",  # yellow
     Status.FAILED: "\x1b[31m",   # red
     Status.ERROR: "\x1b[1;31m",  # bold red
+    Status.UNCONFIRMED: "\x1b[35m",  # magenta: look, but not a failure
 }
 # A width that cuts nothing, and the kinds whose message is a compiler's
 # line: the one thing to read there, never cut.
 _NO_CUT = 1 << 16
 _UNCUT = (ResultKind.COMPILE, ResultKind.BUILD)
 _LABELS = {Status.FAILED: "FAILED", Status.SKIPPED: "SKIPPED",
-           Status.ERROR: "ERROR"}
+           Status.ERROR: "ERROR", Status.UNCONFIRMED: "UNCONF"}
 
 
 _KNOWN = "KNOWN"      # failed as its known issue says
@@ -43,10 +47,12 @@ def _count(cases: list[CaseResult], status: Status) -> int:
 def _counts(cases: list[CaseResult]) -> str:
     known = sum(1 for case in cases if case.known_failure)
     passing = sum(1 for case in cases if case.known_pass)
+    unconfirmed = _count(cases, Status.UNCONFIRMED)
     return (f"{_count(cases, Status.PASSED)} passed, "
             f"{_count(cases, Status.FAILED)} failed, "
             f"{_count(cases, Status.SKIPPED)} skipped, "
             f"{_count(cases, Status.ERROR)} errors"
+            + (f", {unconfirmed} unconfirmed" if unconfirmed else "")
             + (f", {known} known failures" if known else "")
             + (f", {passing} known issues now pass" if passing else ""))
 
@@ -54,7 +60,7 @@ def _counts(cases: list[CaseResult]) -> str:
 def _worst(cases: list[CaseResult], known_pass_fails: bool = True) -> Status:
     if known_pass_fails and any(case.known_pass for case in cases):
         return Status.ERROR
-    for status in (Status.ERROR, Status.FAILED, Status.SKIPPED):
+    for status in (Status.ERROR, Status.FAILED, Status.UNCONFIRMED, Status.SKIPPED):
         if _count(cases, status):
             return status
     return Status.PASSED
@@ -119,6 +125,8 @@ def _section(heading: str, cases: list[CaseResult], width: int,
     lines += [_case_line(case, _NO_CUT if case.kind in _UNCUT else width, color)
               for case in cases if case.unexpected_failure
               and case.kind != ResultKind.COMPILE]
+    lines += [_case_line(case, width, color) for case in cases
+              if case.status is Status.UNCONFIRMED]
     lines += [_known_line(case, width, color, known_pass_fails) for case in cases
               if case.known_pass or case.known_failure]
     lines += _groups([c for c in cases if c.status is Status.SKIPPED], width, color)

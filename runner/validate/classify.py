@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from kgen.runner.results.model import CaseResult, RunResult, Status
 
 _SHORT = {Status.PASSED: "pass", Status.FAILED: "fail", Status.ERROR: "error",
-          Status.SKIPPED: "skip"}
+          Status.SKIPPED: "skip", Status.UNCONFIRMED: "unconfirmed"}
 # A known issue (spec `known_issue:`) that failed as declared is still a
 # failure here, and one that passed is a pass: a patch that makes a known
 # issue pass fixed it, one that makes it fail again regressed it.
