@@ -6,6 +6,7 @@
  * the spec expectation, how many pages broke it and the first offender by
  * span index and pfn: a 512-page span must not produce 512 failure lines.
  */
+#include <linux/async.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/ktime.h>
@@ -608,10 +609,20 @@ void kgen_drain(struct kgen_span *span)
  * and NR_VMALLOC by its pages.  Where that callback runs in softirq,
  * vfree() hands the stack to vfree_atomic(), whose work item on
  * system_percpu_wq does the free: that is flushed too.
+ *
+ * Boot-time work that is still running when the first case starts
+ * allocates in the same zones: asynchronous initcalls, and device probes
+ * queued on system_long_wq (x86_64's i8042 mouse port is probed from
+ * serio's work item there, and allocated in half of the x86_64 runs'
+ * first case).  Those are waited for as well.  Noise that arrives later
+ * is what kgen_run_confirmed() is for.
  */
 void kgen_settle(void)
 {
+	async_synchronize_full();
 	rcu_barrier();
+	__flush_workqueue(system_long_wq);
+	__flush_workqueue(system_unbound_wq);
 	__flush_workqueue(system_percpu_wq);
 }
 
