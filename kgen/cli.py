@@ -14,11 +14,11 @@ from kgen.arch import ARCH_NAMES, DEFAULT_ARCH
 from kgen.cache import cache_root, tree_key
 from kgen.debian_source import fetch_kernel_source, parse_request
 from kgen.errors import (
-    EXIT_BUILD,
+    EXIT_BAD_INPUT,
+    EXIT_INFRA,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TEST_FAILURES,
-    EXIT_USAGE,
     KgenError,
     UsageError,
 )
@@ -35,16 +35,12 @@ def _log(msg: str) -> None:
 
 
 def _load(paths: list[Path] | None):
-    from kgen.spec.loader import SpecError, expand_spec_paths, load_specs
+    """The specs; a SpecError (exit 2) lists every problem as path:line:col."""
+    from kgen.spec.loader import expand_spec_paths, load_specs
     files = expand_spec_paths(paths) if paths else shipped_specs()
     if not files:
         raise UsageError("no spec files given or found")
-    try:
-        return load_specs(files)
-    except SpecError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        raise UsageError(f"{len(err.problems)} problem(s) in specs; nothing generated") from None
+    return load_specs(files)
 
 
 def _resolve_tree(arg: Path | None) -> Path:
@@ -222,7 +218,7 @@ def cmd_run(args) -> int:
     from kgen.runner.results.model import ResultKind
     if any(e.kind in (ResultKind.BUILD, ResultKind.BOOT) for e in result.errors) \
             or outcome.coverage_error:
-        return EXIT_BUILD
+        return EXIT_INFRA
     return EXIT_OK if result.ok else EXIT_TEST_FAILURES
 
 
@@ -265,7 +261,7 @@ def cmd_validate(args) -> int:
         from kgen.runner.validate.kcidb_steps import step_checkouts
         _write_kcidb(args, specs, started, step_checkouts(req, outcome))
     if outcome.incomplete:
-        return EXIT_USAGE          # 2: a step did not apply, build or boot
+        return EXIT_BAD_INPUT      # 2: a step did not apply, build or boot
     # 1: a regression, or coverage lost without the --allow-* that accepts it
     return EXIT_TEST_FAILURES if outcome.blocking(allowed) else EXIT_OK
 
@@ -515,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KgenError as err:
-        print(f"kgen: {err}", file=sys.stderr)
+        print(err.report(), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("kgen: interrupted", file=sys.stderr)

@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from kgen.arch import arch
+from kgen.errors import UsageError
 from kgen.kernel_range import BadConstraint, parse_range
 
 from .model import (
@@ -63,12 +64,17 @@ class SpecProblem:
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 
-class SpecError(Exception):
-    """One or more problems in spec files."""
+class SpecError(UsageError):
+    """One or more problems in spec files (bad input, exit 2)."""
 
     def __init__(self, problems: list[SpecProblem]):
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+
+    def report(self) -> str:
+        """Every problem as path:line:col: message, then the count."""
+        return "\n".join([*map(str, self.problems),
+                          f"kgen: {len(self.problems)} problem(s) in specs; nothing generated"])
 
 
 @functools.cache

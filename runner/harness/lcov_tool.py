@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from shutil import which
 
+from kgen.errors import EnvironmentProblem
+
 # lcov 1.16 leaves branch data out unless asked.
 _BRANCHES = ["--rc", "lcov_branch_coverage=1"]
 TOOLS = {"lcov": "lcov", "genhtml": "lcov", "gcov": "gcc"}
@@ -40,8 +42,9 @@ class Captured:
     output: str
 
 
-class LcovFailed(RuntimeError):
-    """lcov or genhtml exited non-zero; the message holds its output's tail."""
+class LcovFailed(EnvironmentProblem):
+    """lcov or genhtml exited non-zero; the message holds its output's tail
+    (a tool failed: exit 3)."""
 
 
 def _call(cmd: list[str], cwd: Path) -> str:

@@ -20,6 +20,7 @@ from kgen.errors import EnvironmentProblem, UsageError
 from kgen.runner.harness import lcov_tool
 from kgen.runner.results.lcov import (
     FunctionCoverage,
+    InfoError,
     function_coverage,
     function_extent,
     parse_info,
@@ -76,8 +77,12 @@ class CoverageReport:
 
 
 def report_from_info(info_text: str) -> tuple[list[FunctionCoverage], list[str]]:
-    """The functions under test, from a tracefile and the sources it names."""
-    files = parse_info(info_text)
+    """The functions under test, from a tracefile and the sources it names.
+    A tracefile kgen cannot read is lcov's failure (exit 3), not the user's."""
+    try:
+        files = parse_info(info_text)
+    except InfoError as err:
+        raise EnvironmentProblem(str(err)) from None
     rows, missing = [], []
     for name, rel in FUNCTIONS:
         cov = next((f for p, f in files.items() if p.endswith("/" + rel)), None)

@@ -24,7 +24,6 @@ from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import Patched, patched_files
 from kgen.runner.harness.session import Session, SessionConfig
-from kgen.runner.results.lcov import InfoError
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run import coverage, recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
@@ -176,7 +175,7 @@ def _collect_coverage(req: RunRequest,
     req.log(f"kgen: coverage: lcov over {build_dir}/mm into {out}")
     try:
         return coverage.collect(build_dir, out), ""
-    except (EnvironmentProblem, InfoError, OSError) as err:
+    except (EnvironmentProblem, OSError) as err:
         return None, str(err)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kgen.cache import default_build_dir
-from kgen.errors import UsageError
+from kgen.errors import EXIT_INFRA, EnvironmentProblem, UsageError
 from kgen.runner.harness import lcov_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.run import coverage
@@ -39,3 +39,12 @@ def test_reset_deletes_only_counters(tmp_path):
     assert lcov_tool.reset_counters(tmp_path) == 1
     assert sorted(p.name for p in (tmp_path / "mm").iterdir()) == ["page_alloc.gcno",
                                                                     "page_alloc.o"]
+
+
+def test_lcov_failures_are_infrastructure_errors(tmp_path):
+    """lcov exiting non-zero, or a tracefile kgen cannot read: exit 3, with
+    the message as it was (the test results of the run stand)."""
+    assert issubclass(lcov_tool.LcovFailed, EnvironmentProblem)
+    assert lcov_tool.LcovFailed("x").exit_code == EXIT_INFRA
+    with pytest.raises(EnvironmentProblem, match=r"^line 2: cannot read 'DA:seven,1'$"):
+        coverage.report_from_info("SF:/x.c\nDA:seven,1\nend_of_record\n")
