@@ -14,7 +14,6 @@ from kgen.arch import ARCH_NAMES, DEFAULT_ARCH
 from kgen.cache import cache_root, tree_key
 from kgen.debian_source import fetch_kernel_source, parse_request
 from kgen.errors import (
-    EXIT_BAD_INPUT,
     EXIT_INFRA,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -260,8 +259,9 @@ def cmd_validate(args) -> int:
     if args.kcidb:
         from kgen.runner.validate.kcidb_steps import step_checkouts
         _write_kcidb(args, specs, started, step_checkouts(req, outcome))
-    if outcome.incomplete:
-        return EXIT_BAD_INPUT      # 2: a step did not apply, build or boot
+    if outcome.incomplete_exit_code is not None:
+        # 2: a patch did not apply; 3: a step did not build or boot (as run)
+        return outcome.incomplete_exit_code
     # 1: a regression, or coverage lost without the --allow-* that accepts it
     return EXIT_TEST_FAILURES if outcome.blocking(allowed) else EXIT_OK
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from kgen.arch import DEFAULT_ARCH
 from kgen.cache import default_build_dir
-from kgen.errors import KgenError, UsageError
+from kgen.errors import EXIT_BAD_INPUT, EXIT_INFRA, KgenError, UsageError
 from kgen.git_tree import git
 from kgen.runner.harness.patches import Patched, PatchText, Scratch, touched_files
 from kgen.runner.harness.session import Session, SessionConfig
@@ -101,6 +101,20 @@ class ValidateOutcome:
     @property
     def incomplete(self) -> bool:
         return not all(s.state.usable for s in self.steps)
+
+    @property
+    def incomplete_exit_code(self) -> int | None:
+        """Why the series did not get through, as `kgen run` would exit:
+        a patch that does not apply is bad input (2; found before anything
+        is built, like `kgen run --patch`), a step that did not build or
+        boot is infrastructure (3).  None when every step got through."""
+        if not self.incomplete:
+            return None
+        states = {s.state for s in self.steps}
+        if StepState.APPLY_FAILED not in states and \
+                states & {StepState.BUILD_FAILED, StepState.BOOT_FAILED}:
+            return EXIT_INFRA
+        return EXIT_BAD_INPUT
 
     def blocking(self, allowed: Allowed) -> dict[str, int]:
         """Kind -> cases that fail the validation (regressions, and the lost

@@ -15,7 +15,7 @@ from kgen import cli
 from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
 from kgen.runner.validate import pipeline
 from kgen.runner.validate.classify import Allowed, classify, merge_repeats, statuses
-from kgen.runner.validate.pipeline import Step, ValidateOutcome
+from kgen.runner.validate.pipeline import Step, StepState, ValidateOutcome
 from kgen.runner.validate.report import first_messages, markdown, overall, verdicts
 
 SKIP_REASON = "needs free_pages_bulk(): not declared in this tree (include/linux/gfp.h)"
@@ -111,6 +111,45 @@ def test_exit_codes(monkeypatch, capsys, fake_tree, tmp_path, outcome, options, 
     report = json.loads((out / "report.json").read_text())
     assert report["verdict"].startswith("PASSED" if code == 0 else "FAILED")
     assert "Verdict:" in capsys.readouterr().out
+
+
+def _broken(*states: StepState) -> ValidateOutcome:
+    """A series whose steps (the base first) ended in these states."""
+    outcome = _outcome(*([{"a": P}] for _ in states))
+    for step, state in zip(outcome.steps, states):
+        step.state = state
+        step.detail = "" if state is StepState.OK else f"{state}: the reason"
+        if not state.usable:
+            step.results = []
+    return outcome
+
+
+OK, NOT_RUN = StepState.OK, StepState.NOT_RUN
+
+
+@pytest.mark.parametrize("outcome, code", [
+    # The same build or boot failure as `kgen run`: infrastructure, 3.
+    (_broken(StepState.BUILD_FAILED, NOT_RUN), 3),
+    (_broken(OK, StepState.BUILD_FAILED, NOT_RUN), 3),
+    (_broken(OK, OK, StepState.BOOT_FAILED), 3),
+    # A patch that does not apply: bad input, 2, found before any build.
+    (_broken(NOT_RUN, StepState.APPLY_FAILED), 2),
+    (_broken(OK, OK, StepState.APPLY_FAILED, NOT_RUN), 2),
+    (_broken(StepState.BUILD_FAILED, NOT_RUN, StepState.APPLY_FAILED), 2),
+])
+def test_a_series_that_did_not_get_through(monkeypatch, capsys, fake_tree, tmp_path,
+                                           outcome, code):
+    monkeypatch.setattr(pipeline, "validate", lambda req: outcome)
+    out = tmp_path / "out"
+    assert outcome.incomplete_exit_code == code
+    assert cli.main(["validate", "--kernel", str(fake_tree), "--series", "x",
+                     "--out", str(out)]) == code
+    assert json.loads((out / "report.json").read_text())["verdict"].startswith("INCOMPLETE")
+
+
+def test_a_series_that_got_through_has_no_incomplete_exit_code():
+    assert SKIPPING.incomplete_exit_code is None
+    assert _broken(OK, StepState.APPLIED, OK).incomplete_exit_code is None
 
 
 def test_help_documents_the_allow_options(capsys):
