@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -187,11 +188,7 @@ def cmd_run(args) -> int:
     req = _request(args)
     tree = req.tree
     junit = args.junit or (cache_root() / "results" / f"{tree_key(tree)}-{args.arch}.xml")
-    try:
-        outcome = run(req)
-    except KeyboardInterrupt:
-        _log("kgen: interrupted; the kernel tree was never modified")
-        return EXIT_INTERRUPTED
+    outcome = run(req)
     result = outcome.result
     junit.parent.mkdir(parents=True, exist_ok=True)
     write_junit(result, junit)
@@ -240,11 +237,7 @@ def cmd_validate(args) -> int:
                           arch=args.arch, tip_only=args.tip_only, repeat=args.repeat,
                           timeout=args.timeout, stall_seconds=args.stall_timeout,
                           accel=args.accel, log=_log)
-    try:
-        outcome = validate(req)
-    except KeyboardInterrupt:
-        _log("kgen: interrupted; the kernel tree was never modified")
-        return EXIT_INTERRUPTED
+    outcome = validate(req)
     allowed = Allowed(skips=args.allow_skips, missing=args.allow_missing,
                       flaky=args.allow_flaky)
     report = markdown(outcome, first_messages(outcome), allowed)
@@ -271,8 +264,6 @@ def cmd_bench(args) -> int:
     from kgen.runner.bench.report import as_json, as_run_result, compare_markdown, report_markdown
     from kgen.runner.bench.stats import compare, regressions
     from kgen.runner.results.junit import write_junit
-    if args.boots < 2:
-        raise UsageError("--boots must be at least 2 (statistics need a spread)")
     trees = [check_tree(t) for t in args.compare] if args.compare \
         else [_resolve_tree(args.kernel)]
     results = []
@@ -281,11 +272,7 @@ def cmd_bench(args) -> int:
                            iterations=args.iterations, timeout=args.timeout,
                            stall_seconds=args.stall_timeout,
                            accel=args.accel, log=_log)
-        try:
-            results.append(run_bench(req))
-        except KeyboardInterrupt:
-            _log("kgen: interrupted; the kernel tree was never modified")
-            return EXIT_INTERRUPTED
+        results.append(run_bench(req))
     out = args.out or (cache_root() / "bench-results" / tree_key(trees[-1]))
     out.mkdir(parents=True, exist_ok=True)
     comparisons = (compare(results[0].rows, results[1].rows, rule=args.rule)
@@ -375,7 +362,7 @@ def _add_validate_parser(sub) -> None:
     val.add_argument("--spec", action="append", type=Path, metavar="PATH")
     val.add_argument("--tip-only", action="store_true",
                      help="run the base and the last patch only")
-    val.add_argument("--repeat", type=int, default=1, metavar="N",
+    val.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
                      help="run each step N times; cases whose runs disagree are flaky")
     lost = val.add_argument_group(
         "lost coverage", "a case that passed and then skips, has no result, or is "
@@ -396,7 +383,7 @@ def _add_validate_parser(sub) -> None:
     _add_kcidb_options(val)
     val.add_argument("--bench", action="store_true",
                      help="also run the benchmark lane on base and tip and compare them")
-    val.add_argument("--bench-boots", type=int, default=5, metavar="N")
+    val.add_argument("--bench-boots", type=_boots, default=5, metavar="N")
     val.set_defaults(func=cmd_validate)
 
 
@@ -406,8 +393,8 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("--arch", choices=ARCH_NAMES, default=DEFAULT_ARCH)
     bench.add_argument("--kernel", type=Path, metavar="PATH")
     bench.add_argument("--compare", nargs=2, type=Path, metavar=("BASE_TREE", "NEW_TREE"))
-    bench.add_argument("--boots", type=int, default=5, metavar="N")
-    bench.add_argument("--iterations", type=int, metavar="N",
+    bench.add_argument("--boots", type=_boots, default=5, metavar="N")
+    bench.add_argument("--iterations", type=_positive_int, metavar="N",
                        help="high-order iterations per boot (default scales with arch)")
     bench.add_argument("--out", type=Path, metavar="DIR")
     _add_time_limits(bench, 3600, "all benchmark boots together")
@@ -427,6 +414,36 @@ def _add_test_globs(parser: argparse.ArgumentParser) -> None:
         "SUITE.CASE/PARAM, each part a shell glob (quote it), e.g. 'kgen_refcount*' "
         "or 'kgen_hwpoison.*bad_state*'; CASE matches the KUnit case name or the "
         "spec's. Only the selected suites are generated and booted")
+
+
+# Numeric options are checked as they are parsed: a bad value exits 2 with
+# argparse's "argument --timeout: ..." before any tree is looked at.
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be a positive whole number")
+    return number
+
+
+def _boots(value: str) -> int:
+    number = _positive_int(value)
+    if number < 2:
+        raise argparse.ArgumentTypeError(
+            f"{value}: must be at least 2 (statistics need a spread)")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < number < math.inf:      # also refuses nan
+        raise argparse.ArgumentTypeError(f"{value}: must be a positive number of seconds")
+    return number
 
 
 def _kcidb_origin(value: str) -> str:
@@ -457,7 +474,7 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
                       help="JUnit XML output (default: under the kgen cache)")
     runp.add_argument("--build-dir", type=Path, metavar="DIR",
                       help="kernel build dir (default: per tree and arch, under the cache)")
-    runp.add_argument("--jobs", type=int, metavar="N")
+    runp.add_argument("--jobs", type=_positive_int, metavar="N")
     _add_time_limits(runp, 600, "all boots of the run together")
     runp.add_argument("--kconfig", action="append", metavar="CONFIG_X=y|n",
                       help="set or unset a Kconfig option on top of kgen's fragments "
@@ -494,10 +511,10 @@ def _add_accel(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_time_limits(parser: argparse.ArgumentParser, default: int, what: str) -> None:
-    parser.add_argument("--timeout", type=int, default=default, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_positive_int, default=default, metavar="SECONDS",
                         help=f"seconds for {what}; the build is not counted; what "
                         f"could not run in time is reported not run (default {default})")
-    parser.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+    parser.add_argument("--stall-timeout", type=_positive_seconds, metavar="SECONDS",
                         help="stop a boot after this many seconds without console "
                         "output (default per arch and accelerator: 30 s for UML and "
                         "KVM, 60 s x86_64 TCG, 90 s arm64 TCG). A kernel that reports "
@@ -514,7 +531,10 @@ def main(argv: list[str] | None = None) -> int:
         print(err.report(), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("kgen: interrupted", file=sys.stderr)
+        # The one handler.  The tree itself is never written: run, validate
+        # and bench build through the overlay, which puts itself back
+        # (session.py, validate's _restore) on the way out here.
+        print("kgen: interrupted; the kernel tree was never modified", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`kgen plan | head`): nothing left to say.

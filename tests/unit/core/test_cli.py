@@ -65,3 +65,33 @@ def test_missing_tools_name_the_debian_package(monkeypatch):
     assert "flex (apt-get install flex)" in missing
     assert "aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)" in missing
     assert "qemu-system-aarch64 (apt-get install qemu-system-arm)" in missing
+
+
+def _fake_tree(tmp_path: Path) -> Path:
+    tree = tmp_path / "linux"
+    (tree / "tools/testing/kunit").mkdir(parents=True)
+    (tree / "tools/testing/kunit/kunit.py").write_text("")
+    (tree / "Makefile").write_text("VERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 0\n")
+    return tree
+
+
+def test_ctrl_c_is_130_from_the_one_handler(monkeypatch, capsys, tmp_path):
+    import ast
+
+    from kgen import cli
+    from kgen.runner.run import pipeline
+
+    def interrupted(req):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run", interrupted)
+    junit = tmp_path / "r.xml"
+    assert cli.main(["run", "--kernel", str(_fake_tree(tmp_path)), "--junit", str(junit),
+                     "kgen_contig_split"]) == 130
+    assert capsys.readouterr().err.endswith(
+        "kgen: interrupted; the kernel tree was never modified\n")
+    assert not junit.exists()
+    source = ast.parse(Path(cli.__file__).read_text())
+    handlers = [h for h in ast.walk(source) if isinstance(h, ast.ExceptHandler)
+                and isinstance(h.type, ast.Name) and h.type.id == "KeyboardInterrupt"]
+    assert len(handlers) == 1
