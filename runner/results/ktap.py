@@ -313,6 +313,10 @@ def _label(text: str) -> str:
     return text.split(": ", 1)[0] if text.startswith("expect.") else text.split(":")[0]
 
 
+# "kgen: attempt N: expect...." (kgen_confirm.c): attempt N mismatched.
+_ATTEMPT_LINE = re.compile(re.escape(P.KGEN_PROTO_LOG) + r"attempt \d+: ")
+
+
 def _kunit_failure(log: list[str]) -> tuple[str, str, list[str]]:
     """(message, kind, details) explaining a KUnit "not ok".
 
@@ -427,6 +431,17 @@ class _Mapper:
             case.message += f" (then skipped: {skip.group(1).strip()})"
         elif node.state in ("ok", "not ok") and skip:
             case.status, case.message = Status.SKIPPED, skip.group(1).strip()
+            mismatched = [line.split(P.KGEN_PROTO_LOG, 1)[1].strip() for line in node.log
+                          if _ATTEMPT_LINE.search(line)]
+            if mismatched:
+                # A repeat skipped (its span could not be taken again) after
+                # an attempt mismatched: that mismatch is neither confirmed
+                # nor gone.
+                case.status, case.kind = Status.UNCONFIRMED, ResultKind.UNCONFIRMED
+                first = _ATTEMPT_LINE.sub("", P.KGEN_PROTO_LOG + mismatched[0], count=1)
+                case.message = (f"{first} [mismatch in {len(mismatched)} attempt(s); "
+                                f"the repeat skipped: {skip.group(1).strip()}]")
+                case.details = mismatched
         elif node.state == "ok":
             case.status = Status.PASSED
             unconfirmed = [line.split(P.KGEN_PROTO_UNCONFIRMED, 1)[1].strip()
