@@ -313,6 +313,8 @@ def _label(text: str) -> str:
     return text.split(": ", 1)[0] if text.startswith("expect.") else text.split(":")[0]
 
 
+# The verdict kgen_confirm.c appends to an unconfirmed mismatch.
+_REPEAT_NOTE = re.compile(r" \[mismatch in \d+ of \d+ attempts; attempt \d+ matched\]$")
 # "kgen: attempt N: expect...." (kgen_confirm.c): attempt N mismatched.
 _ATTEMPT_LINE = re.compile(re.escape(P.KGEN_PROTO_LOG) + r"attempt \d+: ")
 
@@ -485,7 +487,14 @@ class _Mapper:
         is added to the message.  Splats of other tasks are settled by
         attribution.attribute_foreign (failed only when they came back)."""
         attribute_foreign(case, [s for s in splats if s.foreign])
-        for splat in (s for s in splats if not s.foreign):
+        own = [s for s in splats if not s.foreign]
+        if own and case.status is Status.UNCONFIRMED and \
+                case.message.startswith(P.KGEN_PROTO_EXPECT + "no_warning:"):
+            # The taint check saw the case's own report, and its repeat
+            # could not see the sticky taint again: the taint check failed.
+            case.status, case.kind = Status.FAILED, ResultKind.EXPECTATION
+            case.message = _REPEAT_NOTE.sub("", case.message)
+        for splat in own:
             case.details.extend(splat.lines)
             if case.status in (Status.PASSED, Status.SKIPPED, Status.UNCONFIRMED):
                 case.status = Status.FAILED

@@ -85,9 +85,16 @@ def test_bench_compare_612_to_73_shows_the_series_speedup(tree_612, kernel_tree,
     out = tmp_path / "bench"
     proc = kgen("bench", "--compare", str(tree_612), str(kernel_tree), "--boots", "3",
                 "--out", str(out), timeout=5400)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    # 6.12 -> 7.3 is two years of other changes too: a row the series does
+    # not touch may really move past the 5 % floor (the per-page loop came
+    # out 2.3 % and 8.9 % slower on 7.3 in two runs), and then --compare
+    # exits 1, as it should.  The series' rows are what this test is about.
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
     data = json.loads((out / "bench.json").read_text())
     rows = {c["name"]: c for c in data["compare"]}
+    regressed = {name for name, row in rows.items() if row.get("mark") == "(R)"}
+    assert (proc.returncode == 1) == bool(regressed), (proc.returncode, regressed)
+    assert "high_order.free_contig_range" not in regressed
     high = rows["high_order.free_contig_range"]
     # On 6.12 free_contig_range() frees page by page; on 7.3 in batches.
     assert high["mark"] == "(I)", high
