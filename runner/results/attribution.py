@@ -22,8 +22,8 @@ from kgen import protocol as P
 from kgen.runner.results.model import CaseResult, ResultKind, Status
 from kgen.runner.results.splats import Splat, find_splats
 
-# "kgen: attempt 2: expect...." closes attempt 2's lines.
-_ATTEMPT_END = re.compile(re.escape(P.KGEN_PROTO_LOG) + r"attempt \d+: ")
+# "kgen: attempt 2: expect...." closes attempt 2's lines: it mismatched.
+ATTEMPT_LINE = re.compile(re.escape(P.KGEN_PROTO_LOG) + r"attempt \d+: ")
 _NO_WARNING = P.KGEN_PROTO_EXPECT + "no_warning:"
 
 
@@ -34,7 +34,7 @@ def attempt_windows(case: CaseResult) -> list[list[str]]:
     segments: list[list[str]] = [[]]
     for line in case.log:
         segments[-1].append(line)
-        if _ATTEMPT_END.search(line):
+        if ATTEMPT_LINE.search(line):
             segments.append([])
     windows = segments[:case.attempts]
     windows[-1] = [line for segment in segments[len(windows) - 1:] for line in segment]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kgen import protocol as P
-from kgen.runner.results.attribution import attribute_foreign
+from kgen.runner.results.attribution import ATTEMPT_LINE, attribute_foreign
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.splats import Splat, find_splats, splat_kind
 
@@ -315,8 +315,6 @@ def _label(text: str) -> str:
 
 # The verdict kgen_confirm.c appends to an unconfirmed mismatch.
 _REPEAT_NOTE = re.compile(r" \[mismatch in \d+ of \d+ attempts; attempt \d+ matched\]$")
-# "kgen: attempt N: expect...." (kgen_confirm.c): attempt N mismatched.
-_ATTEMPT_LINE = re.compile(re.escape(P.KGEN_PROTO_LOG) + r"attempt \d+: ")
 
 
 def _kunit_failure(log: list[str]) -> tuple[str, str, list[str]]:
@@ -433,17 +431,16 @@ class _Mapper:
             case.message += f" (then skipped: {skip.group(1).strip()})"
         elif node.state in ("ok", "not ok") and skip:
             case.status, case.message = Status.SKIPPED, skip.group(1).strip()
-            mismatched = [line.split(P.KGEN_PROTO_LOG, 1)[1].strip() for line in node.log
-                          if _ATTEMPT_LINE.search(line)]
-            if mismatched:
+            attempts = [line.strip() for line in node.log if ATTEMPT_LINE.search(line)]
+            if attempts:
                 # A repeat skipped (its span could not be taken again) after
                 # an attempt mismatched: that mismatch is neither confirmed
                 # nor gone.
                 case.status, case.kind = Status.UNCONFIRMED, ResultKind.UNCONFIRMED
-                first = _ATTEMPT_LINE.sub("", P.KGEN_PROTO_LOG + mismatched[0], count=1)
-                case.message = (f"{first} [mismatch in {len(mismatched)} attempt(s); "
+                first = ATTEMPT_LINE.split(attempts[0], 1)[1]
+                case.message = (f"{first} [mismatch in {len(attempts)} attempt(s); "
                                 f"the repeat skipped: {skip.group(1).strip()}]")
-                case.details = mismatched
+                case.details = attempts
         elif node.state == "ok":
             case.status = Status.PASSED
             unconfirmed = [line.split(P.KGEN_PROTO_UNCONFIRMED, 1)[1].strip()
@@ -452,7 +449,7 @@ class _Mapper:
                 case.status, case.kind = Status.UNCONFIRMED, ResultKind.UNCONFIRMED
                 case.message = unconfirmed[-1]
                 case.details = [line.strip() for line in node.log
-                                if P.KGEN_PROTO_LOG + "attempt" in line]
+                                if ATTEMPT_LINE.search(line)]
         elif node.state == "not ok":
             case.status = Status.FAILED
             case.message, case.kind, case.details = _kunit_failure(node.log)
