@@ -345,3 +345,14 @@ def test_a_first_patch_that_does_not_apply_builds_nothing(tmp_path, monkeypatch)
     assert [s.state.value for s in outcome.steps] == ["not-run", "apply-failed"]
     assert "FAILED" in outcome.steps[1].detail and outcome.incomplete
     assert seen == [] and restored == []
+
+
+def test_a_pass_and_an_unconfirmed_run_are_not_flaky():
+    # One repeat's counter mismatched once and matched when the case
+    # repeated in that boot: noise in one run, not runs that disagree.
+    merged, flaky = merge_repeats([{"s.a": "pass", "s.b": "fail"},
+                                   {"s.a": "unconfirmed", "s.b": "unconfirmed"}])
+    assert merged == {"s.a": "unconfirmed", "s.b": "flaky"}
+    assert flaky == {"s.b": ["fail", "unconfirmed"]}
+    cls = classify(["base", "1/1"], [{"s.a": "pass"}, {"s.a": merged["s.a"]}], [{}, {}])
+    assert cls.regressions(1) == [] and cls.problems(1) == {}
