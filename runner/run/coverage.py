@@ -13,6 +13,8 @@ the plain one.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,24 @@ def check_arch(arch_name: str) -> None:
     if arch_name != "um":
         raise UsageError(f"--coverage works on UML only (arch/um's CONFIG_GCOV), "
                          f"not --arch {arch_name}")
+
+
+# A global mangle_path() in the tree (fs/seq_file.c before 7.3, which
+# renamed it seq_mangle_path()) collides with the one in gcc's libgcov.a:
+# UML's CONFIG_GCOV kernel then fails to link ("multiple definition of
+# `mangle_path'"), seen with Debian 12's gcc 12 on 7.2.13.
+_GCOV_CLASH = re.compile(r"^char \*mangle_path\(", re.MULTILINE)
+
+
+def check_tree(tree: Path) -> None:
+    """Refuse, before any build, a tree whose coverage kernel cannot link."""
+    seq_file = tree / "fs" / "seq_file.c"
+    text = seq_file.read_text(errors="replace") if seq_file.is_file() else ""
+    if _GCOV_CLASH.search(text):
+        raise UsageError(
+            "--coverage: this tree's fs/seq_file.c defines mangle_path(), and so does "
+            "gcc's libgcov.a, so UML's CONFIG_GCOV kernel fails to link (multiple "
+            "definition of `mangle_path'); Linux 7.3 renamed it seq_mangle_path()")
 
 
 def check_tools() -> None:

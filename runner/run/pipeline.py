@@ -85,6 +85,7 @@ def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
     """What the run would do, without building anything (kgen plan)."""
     if req.coverage:
         coverage.check_arch(req.arch)
+        coverage.check_tree(req.tree)
     caps = probe_tree(req.tree, req.arch)
     for name, on in req.kconfig.items():
         forced = arch(req.arch).forced_on.get(name)

@@ -48,3 +48,14 @@ def test_lcov_failures_are_infrastructure_errors(tmp_path):
     assert lcov_tool.LcovFailed("x").exit_code == EXIT_INFRA
     with pytest.raises(EnvironmentProblem, match=r"^line 2: cannot read 'DA:seven,1'$"):
         coverage.report_from_info("SF:/x.c\nDA:seven,1\nend_of_record\n")
+
+
+def test_a_tree_whose_mangle_path_clashes_with_libgcov_is_refused(tmp_path):
+    # 7.2.13's fs/seq_file.c (line 441) and 7.3.4's, as Debian ships them.
+    (tmp_path / "fs").mkdir()
+    seq = tmp_path / "fs" / "seq_file.c"
+    seq.write_text("char *seq_mangle_path(char *s, const char *p, const char *esc)\n{\n")
+    coverage.check_tree(tmp_path)
+    seq.write_text("char *mangle_path(char *s, const char *p, const char *esc)\n{\n")
+    with pytest.raises(UsageError, match="multiple definition of `mangle_path'"):
+        coverage.check_tree(tmp_path)
