@@ -14,7 +14,6 @@ the plain one.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 from pathlib import Path
 
