@@ -68,6 +68,10 @@ class Arch:
     # qemu_configs/<arch>.py name them (for kgen's own KVM probe boot).
     console: str = ""
     kernel_image: str = ""
+    # Most CPUs a kgen kernel of this arch boots: its CONFIG_NR_CPUS
+    # default (the kernel clamps ncpus= to it silently), else a bound
+    # that keeps TCG guests' vCPU threads near the host's cores.
+    max_cpus: int = 8
 
     @property
     def uses_qemu(self) -> bool:
@@ -84,6 +88,21 @@ class Arch:
         if self.uses_qemu:
             return [], ["-m", str(memory_mb)]
         return [f"mem={memory_mb}M"], []
+
+    def cpu_args(self, cpus: int) -> tuple[list[str], list[str]]:
+        """(kernel args, QEMU args) that boot cpus CPUs.
+
+        UML starts one host thread per CPU (ncpus=), and only in seccomp
+        mode: with ptrace userspace its os_early_checks() refuses ncpus > 1.
+        """
+        if cpus <= 1:
+            return [], []
+        if self.uses_qemu:
+            # One socket per CPU: a guest layout puts CPU i on node i %
+            # nodes, and x86 WARNs (topology_sane(), smpboot.c) when CPUs
+            # of one package sit on different nodes.
+            return [], ["-smp", f"{cpus},sockets={cpus},cores=1,threads=1"]
+        return [f"ncpus={cpus}", "seccomp=on"], []
 
     def default_stall_seconds(self, accel: str) -> float:
         """How long a boot of this arch may print nothing before it is stopped."""
@@ -116,6 +135,8 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         # times the host just the same.  A threshold would also let a row
         # flip between number and "noisy" from run to run.
         bench_too_noisy={"test_vmalloc": "too noisy on UML (host mmap)"},
+        # arch/um/Kconfig: NR_CPUS_DEFAULT is 2 with SMP.
+        max_cpus=2,
     ),
     Arch(
         name="x86_64",
@@ -155,6 +176,11 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
 )}
 ARCH_NAMES = tuple(ARCHES)
 DEFAULT_ARCH = "um"
+# CPUs a kgen run boots by default (kgen run --cpus).  The free path is
+# per-CPU lists, zone->lock and remote drains; one CPU exercises none of
+# their concurrency.  Two: this machine kind has two cores, and MTTCG runs
+# one vCPU per host thread.
+DEFAULT_CPUS = 2
 
 
 def arch(name: str) -> Arch:

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from kgen import __version__
-from kgen.arch import ARCH_NAMES, DEFAULT_ARCH
+from kgen.arch import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_CPUS
 from kgen.cache import cache_root, tree_key
 from kgen.debian_source import fetch_kernel_source, parse_request
 from kgen.errors import (
@@ -139,6 +139,7 @@ def _request(args):
     return RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
                       jobs=args.jobs, timeout=args.timeout, stall_seconds=args.stall_timeout,
                       kernel_args=args.kernel_args or [], accel=args.accel, log=_log,
+                      cpus=args.cpus,
                       kconfig=_kconfig_overrides(args.kconfig or []),
                       patches=args.patch or [],
                       known_pass_fails=getattr(args, "known_pass", "fail") == "fail",
@@ -486,6 +487,10 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
                       "and the run shares the tree's build dir (repeatable, in order)")
     runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
                       help="extra kernel command-line argument (repeatable)")
+    runp.add_argument("--cpus", type=_positive_int, default=DEFAULT_CPUS, metavar="N",
+                      help=f"CPUs each boot gets (default {DEFAULT_CPUS}): QEMU -smp N; UML "
+                      "ncpus=N seccomp=on where the tree's UML has SMP (7.2 on), else 1 "
+                      "with the reason in the plan. 1 boots without SMP concurrency")
     runp.add_argument("--known-pass", choices=("fail", "report"), default="fail",
                       help="what a spec's known issue that passes does: fail the run "
                       "(default, so the tracker learns of the fix) or only get reported")

@@ -299,12 +299,20 @@ class Guest:
     def total_mb(self) -> int | None:
         return self.memory_mb or (sum(self.nodes_mb) if self.nodes_mb else None)
 
-    def qemu_args(self) -> list[str]:
-        """Memory and NUMA arguments; a later -m overrides kunit.py's."""
+    def qemu_args(self, cpus: int = 1) -> list[str]:
+        """Memory and NUMA arguments; a later -m overrides kunit.py's.
+
+        CPU i goes to node i % nodes, so that with as many CPUs as nodes
+        each node has one and remote drains cross nodes; QEMU refuses to
+        leave CPUs out of the NUMA map in later versions.
+        """
         args = ["-m", str(self.total_mb)] if self.total_mb else []
+        nodes = len(self.nodes_mb)
         for nid, size in enumerate(self.nodes_mb):
+            mine = [str(cpu) for cpu in range(cpus) if cpu % nodes == nid]
+            where = "".join(f",cpus={cpu}" for cpu in mine)
             args += ["-object", f"memory-backend-ram,id=kgen-mem{nid},size={size}M",
-                     "-numa", f"node,nodeid={nid},memdev=kgen-mem{nid}"]
+                     "-numa", f"node,nodeid={nid}{where},memdev=kgen-mem{nid}"]
         return args
 
     def kernel_args(self, suite: str) -> list[str]:

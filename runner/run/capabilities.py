@@ -89,7 +89,8 @@ RUN_KCONFIG: list[tuple[str, str, str, tuple[str, ...]]] = [
     # 7.x without SMP never uses the pcp lists (UP_BYPASSES_PCP): every free
     # goes straight to the buddy, so on a UP UML the batched free's pcp path
     # never runs, and a batched and a per-page free end in the same state.
-    # UML offers SMP since 7.2; it still boots one CPU (ncpus=1).
+    # UML offers SMP since 7.2; kgen boots it with ncpus=N seccomp=on
+    # (kgen.arch.Arch.cpu_args).
     ("um", "arch/um/Kconfig", r"^config SMP\b", ("CONFIG_SMP=y",)),
 ]
 # mm/page_alloc.c of 7.x: without SMP, pcp_spin_trylock() is NULL.
@@ -125,6 +126,20 @@ class Capabilities:
         if self.kconfig_overrides.get("SMP") is False:
             return False
         return self.arch != "um" or "CONFIG_SMP=y" in self.run_kconfig
+
+    def cpus(self, wanted: int) -> tuple[int, str]:
+        """How many CPUs boots get when wanted are asked for, and why fewer."""
+        if wanted <= 1:
+            return 1, ""
+        if self.kconfig_overrides.get("SMP") is False:
+            return 1, "one CPU: CONFIG_SMP unset by kgen run --kconfig"
+        if not self.smp():
+            return 1, ("one CPU: this tree's UML has no SMP (no `config SMP` in "
+                       "arch/um/Kconfig; UML gained it in 7.2)")
+        most = arch(self.arch).max_cpus
+        if wanted > most:
+            return most, f"{most} CPUs: the most a kgen {self.arch} kernel boots (NR_CPUS)"
+        return wanted, ""
 
     def unmet(self, need: Need) -> str | None:
         """Why need cannot be met here, or None if it can."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgen.arch import DEFAULT_ARCH, arch
+from kgen.arch import DEFAULT_ARCH, DEFAULT_CPUS, arch
 from kgen.cache import coverage_dir, default_build_dir
 from kgen.errors import EnvironmentProblem, UsageError
 from kgen.generator.render import spec_hash
@@ -53,6 +53,8 @@ class RunRequest:
     stall_seconds: float | None = None   # None: the arch's default
     kernel_args: list[str] = field(default_factory=list)
     accel: str = "tcg"
+    # --cpus: CPUs each boot gets where the arch and tree have SMP.
+    cpus: int = DEFAULT_CPUS
     log: Callable[[str], None] = print
     # --kconfig: option name -> set (True) or unset (False), over the fragments.
     kconfig: dict[str, bool] = field(default_factory=dict)
@@ -92,7 +94,7 @@ def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
         if forced and not on:
             raise UsageError(f"--kconfig CONFIG_{name}=n: {forced}")
     caps.kconfig_overrides = dict(req.kconfig)
-    return make_plan(req.specs, caps, req.kernel_args), caps
+    return make_plan(req.specs, caps, req.kernel_args, req.cpus), caps
 
 
 def run(req: RunRequest) -> RunOutcome:
@@ -117,7 +119,8 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
     patched = req.patched if req.patched is not None else patched_files(req.tree, req.patches)
     kunitconfig = compose(req.arch, plan.kconfig, req.kconfig, coverage=req.coverage)
     req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
-            "(`kgen plan` says why)")
+            f"(`kgen plan` says why); {plan.cpus} CPU(s)"
+            + (f" ({plan.cpus_note})" if plan.cpus_note else ""))
     waiting = timings.clock()
     with Session(_session_config(req, plan)) as session:
         _waited_for_overlay(timings, waiting)
@@ -252,6 +255,7 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
     props = {
         "kconfig.sha256": hashlib.sha256(kunitconfig.encode()).hexdigest()[:16],
         "kernel_args": " ".join(plan.kernel_args),
+        "kgen.cpus": str(plan.cpus) + (f" ({plan.cpus_note})" if plan.cpus_note else ""),
     }
     if req.coverage:
         props["kgen.coverage"] = "gcc gcov (arch/um CONFIG_GCOV)"

@@ -158,6 +158,8 @@ class Plan:
     qemu_args: list[str]
     guest_boots: list[GuestBoot] = field(default_factory=list)
     complaint_boots: list[ComplaintBoot] = field(default_factory=list)
+    cpus: int = 1
+    cpus_note: str = ""       # why fewer CPUs than asked for, if so
 
     @property
     def nr_run(self) -> int:
@@ -189,6 +191,7 @@ class Plan:
     def render(self) -> str:
         lines = [f"arch {self.arch}: {self.nr_run} case(s) run, "
                  f"{self.nr_skip} skip"]
+        lines.append(f"cpus: {self.cpus}" + (f" ({self.cpus_note})" if self.cpus_note else ""))
         lines.append("kconfig (beyond base): " + (" ".join(self.kconfig) or "-"))
         lines.append("kernel args: " + (" ".join(self.kernel_args) or "-"))
         lines.append("qemu args: " + (" ".join(self.qemu_args) or "-"))
@@ -219,7 +222,7 @@ class Plan:
 
 
 def make_plan(specs: list[Spec], caps: Capabilities,
-              extra_kernel_args: list[str] | None = None) -> Plan:
+              extra_kernel_args: list[str] | None = None, cpus: int = 1) -> Plan:
     cases: list[PlannedCase] = []
     needs_all = []
     memory = 0
@@ -245,11 +248,16 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     if memory:
         memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)
         kernel_args += memory_kernel_args
+    cpus, cpus_note = caps.cpus(cpus)
+    cpu_kernel_args, cpu_qemu_args = arch(caps.arch).cpu_args(cpus)
+    kernel_args += cpu_kernel_args
+    qemu_args += cpu_qemu_args
     kernel_args += [a for a in extra_kernel_args or [] if a not in kernel_args]
     return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
                 kernel_args=kernel_args, qemu_args=qemu_args,
-                guest_boots=_guest_boots(specs, cases, arch(caps.arch)),
-                complaint_boots=_complaint_boots(specs, cases))
+                guest_boots=_guest_boots(specs, cases, arch(caps.arch), cpus),
+                complaint_boots=_complaint_boots(specs, cases),
+                cpus=cpus, cpus_note=cpus_note)
 
 
 def _complaint_boots(specs: list[Spec], cases: list[PlannedCase]) -> list[ComplaintBoot]:
@@ -298,7 +306,7 @@ def _unchecked(case, variant, caps: Capabilities) -> str | None:
 
 
 def _guest_boots(specs: list[Spec], cases: list[PlannedCase],
-                 target: Arch) -> list[GuestBoot]:
+                 target: Arch, cpus: int = 1) -> list[GuestBoot]:
     """One extra boot per suite with a guest layout that has a case to run.
 
     UML has no QEMU guest to shape; its guest-layout cases are skips that
@@ -307,7 +315,11 @@ def _guest_boots(specs: list[Spec], cases: list[PlannedCase],
     if not target.shapes_guests:
         return []
     runnable = {c.suite for c in cases if not c.skip}
-    return [GuestBoot(spec.suite, spec.guest.qemu_args(), spec.guest.kernel_args(spec.suite),
+    # The layout's -numa nodes name their CPUs, and its device tree is
+    # dumped with these arguments, so the CPU count rides along here too.
+    _, cpu_qemu_args = target.cpu_args(cpus)
+    return [GuestBoot(spec.suite, spec.guest.qemu_args(cpus) + cpu_qemu_args,
+                      spec.guest.kernel_args(spec.suite),
                       spec.guest.cma_regions(target.ram_base),
                       spec.guest.dma_limit_mb << 20 if spec.guest.dma_limit_mb else None)
             for spec in specs if spec.guest and spec.suite in runnable]

@@ -1,0 +1,56 @@
+"""How many CPUs a run boots, per arch and tree, and the arguments that say so."""
+from __future__ import annotations
+
+from kgen.arch import arch
+from kgen.runner.run.capabilities import Capabilities, assume_all
+from kgen.runner.run.plan import make_plan
+
+
+def _smp_uml() -> Capabilities:
+    caps = assume_all("um")
+    caps.run_kconfig = ["CONFIG_SMP=y"]
+    return caps
+
+
+def test_qemu_guests_get_one_socket_per_cpu():
+    for name in ("x86_64", "arm64"):
+        plan = make_plan([], assume_all(name), cpus=2)
+        assert plan.cpus == 2 and plan.cpus_note == ""
+        assert plan.qemu_args == ["-smp", "2,sockets=2,cores=1,threads=1"]
+        assert not [a for a in plan.kernel_args if a.startswith("ncpus=")]
+
+
+def test_uml_with_smp_boots_ncpus_in_seccomp_mode():
+    plan = make_plan([], _smp_uml(), cpus=2)
+    assert plan.cpus == 2
+    assert plan.kernel_args[-2:] == ["ncpus=2", "seccomp=on"]
+    assert plan.qemu_args == []
+
+
+def test_uml_without_smp_boots_one_cpu_and_says_why():
+    plan = make_plan([], assume_all("um"), cpus=2)
+    assert plan.cpus == 1
+    assert "arch/um/Kconfig" in plan.cpus_note
+    assert not any(a.startswith(("ncpus=", "seccomp=")) for a in plan.kernel_args)
+    assert "cpus: 1 (one CPU: this tree's UML has no SMP" in plan.render()
+
+
+def test_more_cpus_than_the_kernel_has_are_clamped_with_a_note():
+    plan = make_plan([], _smp_uml(), cpus=4)
+    assert plan.cpus == arch("um").max_cpus == 2
+    assert "NR_CPUS" in plan.cpus_note
+    assert "ncpus=2" in plan.kernel_args
+
+
+def test_kconfig_smp_unset_means_one_cpu():
+    caps = assume_all("x86_64")
+    caps.kconfig_overrides = {"SMP": False}
+    plan = make_plan([], caps, cpus=2)
+    assert plan.cpus == 1 and "--kconfig" in plan.cpus_note
+    assert plan.qemu_args == []
+
+
+def test_one_cpu_adds_no_arguments():
+    for name in ("um", "x86_64", "arm64"):
+        plan = make_plan([], assume_all(name), cpus=1)
+        assert plan.cpus == 1 and plan.cpus_note == "" and plan.qemu_args == []
