@@ -289,11 +289,14 @@ void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr)
  * later.  That work item is private to mm/vmalloc.c, so the whole
  * workqueue is flushed before the checks look: flush_workqueue() refuses
  * system workqueues only because a caller holding a lock the work needs
- * would deadlock, and a test case holds none.
+ * would deadlock, and a test case holds none.  The deferral itself is
+ * checked: the area still exists right after vfree() returns, and is gone
+ * once the work item ran.
  */
 void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled)
 {
 	struct vm_struct *area = find_vm_area(arr->addr);
+	bool deferred;
 
 	if (area) {
 		arr->array_pages = kgen_backing_pages(area->pages);
@@ -308,8 +311,18 @@ void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled)
 	}
 	local_bh_disable();
 	kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
+	/*
+	 * Still in interrupt context: vfree() may not have unmapped the area
+	 * here (that sleeps), only queued it.  This CPU's kworker cannot run
+	 * while bottom halves are off, so nothing has freed it yet.
+	 */
+	deferred = find_vm_area(arr->addr) != NULL;
 	local_bh_enable();
 	__flush_workqueue(system_percpu_wq);
+	KUNIT_EXPECT_TRUE_MSG(arr->test, deferred,
+		"vfree() with bottom halves off removed the area at once: in_interrupt() must defer it to vfree_atomic()");
+	KUNIT_EXPECT_NULL_MSG(arr->test, find_vm_area(arr->addr),
+		"the area vfree() deferred still exists after its work item ran");
 }
 
 /**
