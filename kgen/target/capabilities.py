@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgen.arch import DEFAULT_ARCH, arch
+from kgen.arch import ARCHES, DEFAULT_ARCH, Arch
 from kgen.kernel import kunit_dir
 from kgen.spec.model import (
     BATCHED_FREE,
@@ -104,7 +104,7 @@ ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_A
 
 @dataclass
 class Capabilities:
-    arch: str
+    arch: Arch
     apis: dict[str, bool] = field(default_factory=dict)
     files: dict[str, bool] = field(default_factory=dict)
     # Behaviour the tree shows that a need cannot live with: a
@@ -124,7 +124,7 @@ class Capabilities:
         """Whether kgen run builds this arch with CONFIG_SMP."""
         if self.kconfig_overrides.get("SMP") is False:
             return False
-        return self.arch != "um" or "CONFIG_SMP=y" in self.run_kconfig
+        return self.arch.name != "um" or "CONFIG_SMP=y" in self.run_kconfig
 
     def unmet(self, need: Need) -> str | None:
         """Why need cannot be met here, or None if it can."""
@@ -147,18 +147,18 @@ class Capabilities:
         elif need.kind == NeedKind.KCONFIG and self.kconfig_overrides.get(need.name) is False:
             return f"needs {need}: unset by kgen run --kconfig"
         elif need.kind == NeedKind.KCONFIG:
-            limit = arch(self.arch).kconfig_limits.get(need.name)
+            limit = self.arch.kconfig_limits.get(need.name)
             if limit:
                 return f"needs {need}: {limit}"
-        elif need.kind == NeedKind.KCONFIG_OFF and need.name in arch(self.arch).forced_on:
-            return f"needs {need}: {arch(self.arch).forced_on[need.name]}"
+        elif need.kind == NeedKind.KCONFIG_OFF and need.name in self.arch.forced_on:
+            return f"needs {need}: {self.arch.forced_on[need.name]}"
         elif need.kind == NeedKind.KCONFIG_OFF and self.kconfig_overrides.get(need.name) is False:
             return None
         elif (need.kind == NeedKind.KCONFIG_OFF and need.name in ALWAYS_ON
-              or need.kind == NeedKind.ARCH and self.arch not in need.arches):
+              or need.kind == NeedKind.ARCH and self.arch.name not in need.arches):
             return f"needs {need}: {need.why}"
-        elif need.kind == NeedKind.GUEST and need.name in arch(self.arch).guest_limits:
-            return f"needs {need}: {arch(self.arch).guest_limits[need.name]}"
+        elif need.kind == NeedKind.GUEST and need.name in self.arch.guest_limits:
+            return f"needs {need}: {self.arch.guest_limits[need.name]}"
         return None
 
     def have(self) -> dict[str, bool]:
@@ -182,7 +182,7 @@ class Capabilities:
         families need, so the common case adds nothing), then the lines
         that fix this tree's kunit.py defaults (KCONFIG_FIXES) and the
         options kgen run sets wherever the tree has them (RUN_KCONFIG)."""
-        fixed = ALWAYS_ON | fragment_options(self.arch)
+        fixed = ALWAYS_ON | fragment_options(self.arch.name)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
                        if n.kind == NeedKind.KCONFIG and n.name not in fixed
                        and not self.unmet(n)}) + self.tree_kconfig + self.run_kconfig
@@ -194,7 +194,7 @@ def fragment_options(arch: str) -> set[str]:
     return set(re.findall(r"^CONFIG_(\w+)=y$", text, re.MULTILINE))
 
 
-def probe_tree(tree: Path, arch: str) -> Capabilities:
+def probe_tree(tree: Path, arch: Arch) -> Capabilities:
     """Read which APIs and constants the tree declares, and how it behaves."""
     cache: dict[str, str] = {}
 
@@ -211,15 +211,15 @@ def probe_tree(tree: Path, arch: str) -> Capabilities:
                    for name, (rel, pattern, _) in NEEDED_BEHAVIOUR_PROBES.items()}
     files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
     tree_kconfig = [line for fix_arch, rel, pattern, lines in KCONFIG_FIXES
-                    if fix_arch == arch and found(rel, pattern) for line in lines]
+                    if fix_arch == arch.name and found(rel, pattern) for line in lines]
     run_kconfig = [line for opt_arch, rel, pattern, lines in RUN_KCONFIG
-                   if opt_arch == arch and found(rel, pattern) for line in lines]
+                   if opt_arch == arch.name and found(rel, pattern) for line in lines]
     return Capabilities(arch=arch, apis=apis, files=files, behaviours=behaviours,
                         tree_kconfig=tree_kconfig, run_kconfig=run_kconfig,
                         up_bypasses_pcp=found(*UP_BYPASSES_PCP), tree=tree)
 
 
-def assume_all(arch: str = DEFAULT_ARCH) -> Capabilities:
+def assume_all(arch: Arch = ARCHES[DEFAULT_ARCH]) -> Capabilities:
     """Capabilities of a tree that has every API (for generation without a tree)."""
     return Capabilities(arch=arch, apis={a: True for a in API_PROBES},
                         files={k: True for k in FILE_PROBES})

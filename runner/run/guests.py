@@ -65,7 +65,7 @@ def boot_guests(booter: Booter, guests: list[GuestBoot], result: RunResult,
 def _device_tree_args(booter: Booter, guest: GuestBoot, accel: str) -> list[str]:
     if not guest.device_tree:
         return []
-    dtb = guest_dtb.build(guest.qemu_args, guest.cma_regions,
+    dtb = guest_dtb.build(booter.session.target.arch, guest.qemu_args, guest.cma_regions,
                           booter.session.path(f"{guest.suite}.dtb"), accel, guest.dma_limit)
     return ["-dtb", str(dtb)]
 

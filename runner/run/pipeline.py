@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kgen.arch import DEFAULT_ARCH, arch
-from kgen.cache import coverage_dir, default_build_dir
 from kgen.errors import EnvironmentProblem, UsageError
 from kgen.generator.render import spec_hash
 from kgen.ids import TestId, split_leaf
-from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import Patched, patched_files
-from kgen.runner.harness.session import Session, SessionConfig
+from kgen.runner.harness.session import BootLimits, Session, SessionConfig
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run import coverage, recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
@@ -33,26 +30,25 @@ from kgen.runner.run.builds import (
     build_leaving_out_broken_suites,
     uncompiled_suite_results,
 )
-from kgen.runner.run.capabilities import Capabilities, probe_tree
 from kgen.runner.run.complaints import boot_complaints, set_aside
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.known import mark_known_issues
 from kgen.runner.run.plan import Plan, generate, make_plan
 from kgen.runner.run.timings import Timings
 from kgen.spec.model import Spec
+from kgen.target.capabilities import Capabilities
+from kgen.target.target import Target
 
 
 @dataclass
 class RunRequest:
-    tree: Path
+    """What one `kgen run` of a Target asks for."""
+
     specs: list[Spec]
-    arch: str = DEFAULT_ARCH
     build_dir: Path | None = None
     jobs: int | None = None
-    timeout: int = 600            # seconds for all boots together
-    stall_seconds: float | None = None   # None: the arch's default
+    limits: BootLimits = field(default_factory=BootLimits)   # for all boots together
     kernel_args: list[str] = field(default_factory=list)
-    accel: str = "tcg"
     log: Callable[[str], None] = print
     # --kconfig: option name -> set (True) or unset (False), over the fragments.
     kconfig: dict[str, bool] = field(default_factory=dict)
@@ -81,52 +77,53 @@ class RunOutcome:
     coverage_error: str = ""
 
 
-def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
+def plan_run(target: Target, req: RunRequest) -> tuple[Plan, Capabilities]:
     """What the run would do, without building anything (kgen plan)."""
     if req.coverage:
-        coverage.check_arch(req.arch)
-        coverage.check_tree(req.tree)
-    caps = probe_tree(req.tree, req.arch)
+        coverage.check_arch(target.arch)
+        coverage.check_tree(target.tree)
     for name, on in req.kconfig.items():
-        forced = arch(req.arch).forced_on.get(name)
+        forced = target.arch.forced_on.get(name)
         if forced and not on:
             raise UsageError(f"--kconfig CONFIG_{name}=n: {forced}")
-    caps.kconfig_overrides = dict(req.kconfig)
+    # The target's capabilities stay as probed; this run's see its --kconfig.
+    caps = replace(target.capabilities, kconfig_overrides=dict(req.kconfig))
     return make_plan(req.specs, caps, req.kernel_args), caps
 
 
-def run(req: RunRequest) -> RunOutcome:
+def run(target: Target, req: RunRequest) -> RunOutcome:
     """Build and boot; always returns a RunResult (errors become error cases).
 
     Where the time went (timings.py) rides along: outcome.timings, and the
     same figures as kgen.time.* properties of the result.
     """
     timings = Timings()
-    outcome = _run(req, timings)
+    outcome = _run(target, req, timings)
     outcome.timings = timings
     outcome.result.properties.update(timings.properties())
     return outcome
 
 
-def _run(req: RunRequest, timings: Timings) -> RunOutcome:
-    _check_tools(req.arch)
+def _run(target: Target, req: RunRequest, timings: Timings) -> RunOutcome:
+    _check_tools(target)
     if req.coverage:
         coverage.check_tools()
     with timings.phase("plan"):
-        plan, caps = plan_run(req)
-    patched = req.patched if req.patched is not None else patched_files(req.tree, req.patches)
-    kunitconfig = compose(req.arch, plan.kconfig, req.kconfig, coverage=req.coverage)
-    req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
+        plan, caps = plan_run(target, req)
+    patched = req.patched if req.patched is not None \
+        else patched_files(target.tree, req.patches)
+    kunitconfig = compose(target.arch.name, plan.kconfig, req.kconfig, coverage=req.coverage)
+    req.log(f"kgen: {target.arch.name}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             "(`kgen plan` says why)")
     waiting = timings.clock()
-    with Session(_session_config(req, plan)) as session:
+    with Session(target, _session_config(target, req, plan)) as session:
         _waited_for_overlay(timings, waiting)
-        props = session.properties() | _properties(req, plan, kunitconfig)
+        props = session.properties() | _properties(target, req, plan, kunitconfig)
         with timings.phase("generate"):
             changed = session.prepare(generate(req.specs, caps, plan), kunitconfig, patched)
         req.log(f"kgen: {len(req.specs)} suite(s) generated into "
                 f"{session.overlay.root}/mm/kgen ({len(changed)} file(s) changed)")
-        req.log(f"kgen: building {req.arch} kernel in {session.build_dir}")
+        req.log(f"kgen: building {target.arch.name} kernel in {session.build_dir}")
         with timings.phase("build"):
             built = build_leaving_out_broken_suites(session, req.specs, caps, plan,
                                                     kunitconfig, patched)
@@ -141,7 +138,7 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
         else:
             props |= session.properties()   # the accelerator actually used
             req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
-                    + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
+                    + (f" (QEMU, accel {session.accel})" if target.arch.uses_qemu else ""))
             if req.coverage:
                 coverage.start(session.build_dir)
             booter = Booter(session, built.specs, timings)
@@ -157,9 +154,9 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
             if req.coverage:
                 # Still under the overlay lock: another --coverage run on
                 # this tree would reset the counters.
-                covered = _collect_coverage(req, session.build_dir)
+                covered = _collect_coverage(target, req, session.build_dir)
     result.suites += uncompiled
-    _finish(result, req, plan, props)
+    _finish(result, target, req, plan, props)
     result.build_log, result.build_seconds = built.phase.output, built.seconds
     outcome = RunOutcome(result, plan, build_seconds=built.seconds,
                          exec_seconds=booter.seconds if booter else 0.0,
@@ -168,11 +165,11 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
     return outcome
 
 
-def _collect_coverage(req: RunRequest,
+def _collect_coverage(target: Target, req: RunRequest,
                       build_dir: Path) -> tuple[coverage.CoverageReport | None, str]:
     """The boots' counters as a tracefile, HTML and the functions' table, or
     why not; a failure here is reported, and the test results stand."""
-    out = req.coverage_dir or coverage_dir(req.tree, req.arch)
+    out = req.coverage_dir or target.paths.coverage
     req.log(f"kgen: coverage: lcov over {build_dir}/mm into {out}")
     try:
         return coverage.collect(build_dir, out), ""
@@ -191,18 +188,16 @@ def _waited_for_overlay(timings: Timings, since: float) -> None:
         timings.add("wait for overlay", waited)
 
 
-def _check_tools(arch_name: str) -> None:
-    missing = kunit_tool.missing_tools(arch_name)
+def _check_tools(target: Target) -> None:
+    missing = kunit_tool.missing_tools(target.arch)
     if missing:
         raise EnvironmentProblem("missing tools for --arch {}: {}".format(
-            arch_name, ", ".join(missing)))
+            target.arch.name, ", ".join(missing)))
 
 
-def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
-    build_dir = req.build_dir or default_build_dir(req.tree, req.arch, req.kconfig,
-                                                   coverage=req.coverage)
-    return SessionConfig(tree=req.tree, arch=req.arch, build_dir=build_dir, accel=req.accel,
-                         timeout=req.timeout, stall_seconds=req.stall_seconds,
+def _session_config(target: Target, req: RunRequest, plan: Plan) -> SessionConfig:
+    build_dir = req.build_dir or target.paths.build_dir(req.kconfig, coverage=req.coverage)
+    return SessionConfig(build_dir=build_dir, limits=req.limits,
                          jobs=req.jobs, kernel_args=plan.kernel_args,
                          qemu_args=plan.qemu_args, log=req.log)
 
@@ -247,7 +242,8 @@ def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> RunResult:
     return result
 
 
-def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]:
+def _properties(target: Target, req: RunRequest, plan: Plan,
+                kunitconfig: str) -> dict[str, str]:
     """What this run adds to the session's properties."""
     props = {
         "kconfig.sha256": hashlib.sha256(kunitconfig.encode()).hexdigest()[:16],
@@ -260,12 +256,13 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
     if req.kconfig:
         props["kconfig.overrides"] = " ".join(
             f"CONFIG_{k}={'y' if v else 'n'}" for k, v in sorted(req.kconfig.items()))
-    if arch(req.arch).uses_qemu:
+    if target.arch.uses_qemu:
         props["qemu_args"] = " ".join(plan.qemu_args)
     return props
 
 
-def _finish(result: RunResult, req: RunRequest, plan: Plan, props: dict[str, str]) -> None:
+def _finish(result: RunResult, target: Target, req: RunRequest, plan: Plan,
+            props: dict[str, str]) -> None:
     """Run-wide properties, spec provenance, names from the plan, and an
     error for every suite that never reported."""
     result.properties.update(props)
@@ -278,7 +275,7 @@ def _finish(result: RunResult, req: RunRequest, plan: Plan, props: dict[str, str
     report_unreported_cases(result, plan)
     _report_missing_suites(req.specs, result)
     mark_known_issues(result, req.specs,
-                      result.properties.get("kernel.version") or kernel_version(req.tree),
+                      result.properties.get("kernel.version") or target.version,
                       req.known_pass_fails)
 
 

@@ -18,9 +18,9 @@ from junitparser import Error, Failure, JUnitXml
 from treehash import tree_digest
 
 from kgen.cli import shipped_specs
-from kgen.runner.run.capabilities import probe_tree
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_specs
+from kgen.target.capabilities import probe_tree
 
 PATCHES = REPO / "tests" / "fixtures" / "patches"
 KUNIT_CASE_USERS = {"kgen_frozen", "kgen_refcount_hold"}

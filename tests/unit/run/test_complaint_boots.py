@@ -1,14 +1,15 @@
 """Cases that complain on purpose run in complaint boots of their own."""
 from __future__ import annotations
 
+from kgen.arch import arch
 from kgen.cli import shipped_specs
 from kgen.generator.render import render_suite
 from kgen.ids import TestId
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.complaints import keep_only, merge, set_aside
 from kgen.runner.run.plan import COMPLAINT_BOOT_BAD_PAGES, make_plan
 from kgen.spec.loader import load_spec, load_specs
+from kgen.target.capabilities import assume_all
 
 FROZEN_BAD = TestId("kgen_frozen", "bad_page_in_middle")
 FROZEN_MISUSE = TestId("kgen_frozen", "misuse_tail_start")
@@ -18,7 +19,7 @@ VMALLOC_MISUSE = TestId("kgen_vmalloc", "vfree_not_vmalloc")
 
 
 def test_shipped_complainers_share_one_boot_after_the_main_one():
-    plan = make_plan(load_specs(shipped_specs()), assume_all("um"))
+    plan = make_plan(load_specs(shipped_specs()), assume_all(arch("um")))
     (boot,) = plan.complaint_boots
     assert boot.number == 1 and boot.kernel_args == ["kgen_kunit.complaint_boot=1"]
     # bad_page_in_middle: 1 bad page; bad_state: 4 parameters of 1 each.
@@ -42,7 +43,7 @@ def test_boots_hold_at_most_the_bad_page_budget(tmp_path):
 """ for i in range(4))                 # 16 bad pages each
     spec = tmp_path / "many.yaml"
     spec.write_text(f"kgen: 1\nsuite: kgen_many\ncases:{cases}")
-    plan = make_plan([load_spec(spec)], assume_all("um"))
+    plan = make_plan([load_spec(spec)], assume_all(arch("um")))
     assert [b.bad_pages for b in plan.complaint_boots] == [48, 16]
     assert all(b.bad_pages <= COMPLAINT_BOOT_BAD_PAGES for b in plan.complaint_boots)
     assert [b.glob for b in plan.complaint_boots] == ["kgen_many", "kgen_many"]
@@ -50,7 +51,7 @@ def test_boots_hold_at_most_the_bad_page_budget(tmp_path):
 
 def test_generated_cases_say_which_boot_they_belong_to():
     specs = load_specs(shipped_specs())
-    plan = make_plan(specs, assume_all("um"))
+    plan = make_plan(specs, assume_all(arch("um")))
     frozen = next(s for s in specs if s.suite == "kgen_frozen")
     c = render_suite(frozen, plan.skips(), plan.unchecked(), plan.boots())
     body = c.split("static void kgen_frozen_bad_page_in_middle(", 1)[1].split("\n}\n")[0]
@@ -66,7 +67,7 @@ def _skip(name: str) -> CaseResult:
 
 
 def _plan():
-    return make_plan(load_specs(shipped_specs()), assume_all("um"))
+    return make_plan(load_specs(shipped_specs()), assume_all(arch("um")))
 
 
 def test_main_boot_sets_the_complainers_aside_but_keeps_a_splat_in_them():

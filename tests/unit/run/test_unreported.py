@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kgen.arch import arch
 from kgen.ids import TestId
 from kgen.runner.results.junit import build_junit
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.summary import render_summary
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.pipeline import NO_RESULT, name_unnamed_params, report_unreported_cases
 from kgen.runner.run.plan import Plan, PlannedCase, make_plan
 from kgen.spec.loader import load_spec
+from kgen.target.capabilities import assume_all
 
 KTAP = Path(__file__).resolve().parents[2] / "fixtures" / "ktap"
 
@@ -101,7 +102,7 @@ def test_real_boot_that_reported_less_than_planned():
     dropped from the suite's case array and the last parameter dropped from
     another case's list; the suite itself finished."""
     sidecar = json.loads((KTAP / "um_refcount_hold_trimmed.expected.json").read_text())
-    plan = make_plan([load_spec(KTAP / sidecar["_plan_spec"])], assume_all("um"))
+    plan = make_plan([load_spec(KTAP / sidecar["_plan_spec"])], assume_all(arch("um")))
     lines = (KTAP / "um_refcount_hold_trimmed.log").read_text().splitlines()
     result = parse_console(lines, known_cases=sidecar["_known_cases"])
     name_unnamed_params(result, plan)
