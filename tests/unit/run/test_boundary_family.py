@@ -155,15 +155,18 @@ def test_shipped_skip_reasons_fit_kunits_status_comment():
 
 def test_guest_boot_replaces_the_placeholder_skips():
     from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run.guests import merge_guest_boot
-    from kgen.runner.run.plan import GuestBoot
+    from kgen.runner.run.guests import layout
+    from kgen.runner.run.plan import GuestBoot, Plan
+    from kgen.runner.run.reconcile import Boot, Boots, GuestBooted, reconcile
     main = RunResult(suites=[
         SuiteResult("kgen_a", cases=[CaseResult("c", Status.PASSED)]),
         SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.SKIPPED,
                                                   message="runs only in a boot with")])])
     guest = RunResult(suites=[SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.FAILED)])],
                       errors=[CaseResult("boot", Status.ERROR, kind="crash")])
-    merge_guest_boot(main, guest, GuestBoot("kgen_bnd", ["-m", "2048"], ["x=1"]))
+    layout_boot = GuestBoot("kgen_bnd", ["-m", "2048"], ["x=1"])
+    main = reconcile(Plan("x86_64", [], [], [], []), [], Boots(
+        main=Boot(main), guests=(GuestBooted(layout_boot, layout(layout_boot), Boot(guest)),)))
     assert [s.name for s in main.suites] == ["kgen_a", "kgen_bnd"]
     assert main.suites[1].cases[0].status is Status.FAILED
     assert main.suites[1].properties["guest"] == "-m 2048 x=1"
@@ -191,14 +194,16 @@ def test_reserved_memory_fragment_is_reusable_shared_dma_pool():
 
 def test_crashed_parameter_is_named_from_the_plan(tmp_path):
     from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run.pipeline import name_unnamed_params
+    from kgen.runner.run.reconcile import Boot, Boots, reconcile
     plan = make_plan([load_spec(write(tmp_path, SPEC))], assume_all(arch("x86_64")))
     result = RunResult(suites=[SuiteResult("kgen_bnd", cases=[
         CaseResult("kgen_bnd_node/#2", Status.ERROR, kind="crash"),
         CaseResult("kgen_bnd_node/#9", Status.ERROR, kind="not-run")])])
-    name_unnamed_params(result, plan)
-    assert [c.name for c in result.suites[0].cases] == [
-        "kgen_bnd_node/free=__free_contig_range,each=512", "kgen_bnd_node/#9"]
+    result = reconcile(plan, [], Boots(main=Boot(result)))
+    # The rest of the plan is there too (not run after the crash).
+    assert [c.name for c in result.suites[0].cases if c.kind == "crash"] == [
+        "kgen_bnd_node/free=__free_contig_range,each=512"]
+    assert [c.name for c in result.suites[0].cases if "#" in c.name] == ["kgen_bnd_node/#9"]
 
 
 def test_kconfig_override_reaches_kunitconfig_caps_and_build_dir(tmp_path):

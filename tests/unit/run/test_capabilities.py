@@ -221,7 +221,8 @@ def test_a_tree_with_neither_vmalloc_counter_skips_and_names_both(tmp_path):
     # page arrays do not check NR_VMALLOC by default: only the API is missing
     assert "NR_VMALLOC" not in by_name["kgen_vmalloc_bulk_layouts/pages=64,layout=gaps"].skip
     assert "#define KGEN_HAVE_NR_VMALLOC 1" in generate(
-        load_specs(shipped_specs()), probe_tree(tree(tmp_path / "73", GFP_73), arch("um")))["kgen_caps.h"]
+        load_specs(shipped_specs()),
+        probe_tree(tree(tmp_path / "73", GFP_73), arch("um")))["kgen_caps.h"]
 
 
 def test_612_free_contig_range_warns_on_held_pages(tmp_path):

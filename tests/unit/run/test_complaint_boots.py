@@ -6,8 +6,15 @@ from kgen.cli import shipped_specs
 from kgen.generator.render import render_suite
 from kgen.ids import TestId
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run.complaints import keep_only, merge, set_aside
 from kgen.runner.run.plan import COMPLAINT_BOOT_BAD_PAGES, make_plan
+from kgen.runner.run.reconcile import (
+    Boot,
+    Boots,
+    ComplaintBooted,
+    complaint_share,
+    main_share,
+    reconcile,
+)
 from kgen.spec.loader import load_spec, load_specs
 from kgen.target.capabilities import assume_all
 
@@ -77,7 +84,7 @@ def test_main_boot_sets_the_complainers_aside_but_keeps_a_splat_in_them():
         CaseResult("kgen_frozen_misuse_tail_start", Status.FAILED, kind="splat:WARNING",
                    message="WARNING: at mm/x.c"),
     ])])
-    set_aside(main, _plan())
+    main = main_share(main, _plan())
     assert [c.name for c in main.suites[0].cases] == ["kgen_frozen_range/order=0"]
     (error,) = main.errors
     assert error.kind == "splat:WARNING" and "the main boot" in error.name
@@ -90,7 +97,7 @@ def test_main_boot_drops_complainers_a_crash_kept_from_starting():
         CaseResult("kgen_frozen_range/order=0", Status.ERROR, kind=ResultKind.CRASH),
         CaseResult("kgen_frozen_bad_page_in_middle", Status.ERROR, kind=ResultKind.NOT_RUN),
     ])])
-    set_aside(main, _plan())
+    main = main_share(main, _plan())
     assert [c.name for c in main.suites[0].cases] == ["kgen_frozen_range/order=0"]
     assert main.errors == []
 
@@ -105,7 +112,7 @@ def test_complaint_boot_keeps_its_own_cases_and_merges_them():
                                                Status.PASSED)]),
     ], errors=[CaseResult("kgen_hwpoison", Status.ERROR, kind=ResultKind.NOT_RUN),
                CaseResult("kgen_refcount_hold", Status.ERROR, kind=ResultKind.NOT_RUN)])
-    keep_only(booted, boot)
+    booted = complaint_share(booted, boot)
     assert [s.name for s in booted.suites] == ["kgen_frozen"]
     assert [c.name for c in booted.suites[0].cases] == ["kgen_frozen_bad_page_in_middle"]
     # Only a suite with cases of this boot is missing from it.
@@ -113,7 +120,8 @@ def test_complaint_boot_keeps_its_own_cases_and_merges_them():
 
     result = RunResult(suites=[SuiteResult("kgen_frozen", [
         CaseResult("kgen_frozen_range/order=0", Status.PASSED)])])
-    merge(result, booted, boot)
+    result = reconcile(plan, [], Boots(main=Boot(result),
+                                       complaints=(ComplaintBooted(boot, Boot(booted)),)))
     cases = {c.name: c for c in result.suites[0].cases}
     assert cases["kgen_frozen_bad_page_in_middle"].status is Status.PASSED
     assert cases["kgen_frozen_bad_page_in_middle"].log[0] == \
