@@ -1,8 +1,13 @@
-"""Where kgen keeps kernel sources, overlays and build dirs."""
+"""Where kgen keeps kernel sources, overlays, build dirs and results.
+
+Every path under the cache root is named here and nowhere else
+(``CachePaths``); the whole layout is in docs/install.md.
+"""
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -22,24 +27,80 @@ def tree_key(tree: Path) -> str:
     return f"{tree.resolve().name}-{hashlib.sha256(real.encode()).hexdigest()[:10]}"
 
 
+@dataclass(frozen=True)
+class CachePaths:
+    """The places one tree and arch use under the cache root."""
+
+    root: Path
+    key: str        # tree_key(tree)
+    arch: str       # the arch's name, as it appears in paths
+
+    @property
+    def overlay(self) -> Path:
+        """The tree's overlay, shared by every arch (one lock for all)."""
+        return self.root / "overlays" / self.key
+
+    def build_dir(self, kconfig: dict[str, bool] | None = None,
+                  coverage: bool = False) -> Path:
+        """Per tree and arch; a --kconfig variant and a --coverage build get
+        their own (a changed .config means a near-full rebuild, which would
+        cool the default dir)."""
+        name = f"{self.key}-{self.arch}"
+        if kconfig:
+            text = ",".join(f"{k}={'y' if v else 'n'}" for k, v in sorted(kconfig.items()))
+            name += "-k" + hashlib.sha256(text.encode()).hexdigest()[:8]
+        if coverage:
+            name += "-cov"
+        return self.root / "build" / name
+
+    @property
+    def bench_build_dir(self) -> Path:
+        """kgen bench's kernel (bench.config, no DEBUG_VM): a dir of its own."""
+        return Path(f"{self.build_dir()}-bench")
+
+    @property
+    def coverage(self) -> Path:
+        """Where `kgen run --coverage` writes its tracefile and HTML by default."""
+        return self.root / "coverage" / f"{self.key}-{self.arch}"
+
+    @property
+    def junit(self) -> Path:
+        """`kgen run`'s JUnit file by default."""
+        return self.root / "results" / f"{self.key}-{self.arch}.xml"
+
+    @property
+    def validate_results(self) -> Path:
+        return self.root / "validate-results" / self.key
+
+    @property
+    def bench_results(self) -> Path:
+        return self.root / "bench-results" / self.key
+
+    @property
+    def qemu_shim(self) -> Path:
+        """The QEMU launcher that keeps only kgen's accelerator (host-wide)."""
+        return self.root / "qemu-shim"
+
+    @property
+    def accel_probe(self) -> Path:
+        """--accel auto's cached probe results (host-wide)."""
+        return self.root / "accel-probe.json"
+
+
+def cache_paths(tree: Path, arch: str) -> CachePaths:
+    """The cache layout for tree and the arch called arch, under cache_root()."""
+    return CachePaths(cache_root(), tree_key(tree), arch)
+
+
 def overlay_dir(tree: Path) -> Path:
-    return cache_root() / "overlays" / tree_key(tree)
+    # The overlay is per tree: any arch's paths name it.
+    return cache_paths(tree, "").overlay
 
 
 def default_build_dir(tree: Path, arch: str, kconfig: dict[str, bool] | None = None,
                       coverage: bool = False) -> Path:
-    """Per tree and arch; a --kconfig variant and a --coverage build get
-    their own (a changed .config means a near-full rebuild, which would
-    cool the default dir)."""
-    name = f"{tree_key(tree)}-{arch}"
-    if kconfig:
-        text = ",".join(f"{k}={'y' if v else 'n'}" for k, v in sorted(kconfig.items()))
-        name += "-k" + hashlib.sha256(text.encode()).hexdigest()[:8]
-    if coverage:
-        name += "-cov"
-    return cache_root() / "build" / name
+    return cache_paths(tree, arch).build_dir(kconfig, coverage)
 
 
 def coverage_dir(tree: Path, arch: str) -> Path:
-    """Where `kgen run --coverage` writes its tracefile and HTML by default."""
-    return cache_root() / "coverage" / f"{tree_key(tree)}-{arch}"
+    return cache_paths(tree, arch).coverage

@@ -11,8 +11,8 @@ from importlib import resources
 from pathlib import Path
 
 from kgen import __version__
-from kgen.arch import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_CPUS
-from kgen.cache import cache_root, tree_key
+from kgen.arch import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_CPUS, arch
+from kgen.cache import cache_root
 from kgen.debian_source import fetch_kernel_source, parse_request
 from kgen.errors import (
     EXIT_INFRA,
@@ -114,11 +114,12 @@ def cmd_lint(args) -> int:
 def cmd_generate(args) -> int:
     from kgen.generator.render import write_files
     from kgen.kernel import helper_files
-    from kgen.runner.run.capabilities import assume_all, probe_tree
     from kgen.runner.run.plan import generate
+    from kgen.target.capabilities import assume_all, probe_tree
     specs = _load(args.spec)
-    caps = probe_tree(check_tree(args.kernel), args.arch) if args.kernel \
-        else assume_all(args.arch)
+    # Generation needs only what the tree provides, not a whole Target.
+    caps = probe_tree(check_tree(args.kernel), arch(args.arch)) if args.kernel \
+        else assume_all(arch(args.arch))
     files = generate(specs, caps)
     files.update({name: data.decode() for name, data in helper_files().items()})
     changed = write_files(files, args.output)
@@ -132,19 +133,30 @@ def _selected(args):
     return select(_load(args.spec), args.tests)
 
 
+def _target(tree: Path, args):
+    """The command's Target: resolved here, once, and handed down."""
+    from kgen.target.target import resolve_target
+    return resolve_target(tree, args.arch, args.accel)
+
+
+def _limits(args):
+    from kgen.runner.harness.session import BootLimits
+    return BootLimits(timeout=args.timeout, stall_seconds=args.stall_timeout)
+
+
 def _request(args):
+    """(Target, RunRequest) of kgen run and kgen plan."""
     from kgen.runner.run.pipeline import RunRequest
     specs = _selected(args)
-    tree = _resolve_tree(args.kernel)
-    return RunRequest(tree=tree, specs=specs, arch=args.arch, build_dir=args.build_dir,
-                      jobs=args.jobs, timeout=args.timeout, stall_seconds=args.stall_timeout,
-                      kernel_args=args.kernel_args or [], accel=args.accel, log=_log,
-                      cpus=args.cpus,
-                      kconfig=_kconfig_overrides(args.kconfig or []),
-                      patches=args.patch or [],
-                      known_pass_fails=getattr(args, "known_pass", "fail") == "fail",
-                      coverage=getattr(args, "coverage", False),
-                      coverage_dir=getattr(args, "coverage_dir", None))
+    target = _target(_resolve_tree(args.kernel), args)
+    return target, RunRequest(
+        specs=specs, build_dir=args.build_dir, jobs=args.jobs, limits=_limits(args),
+        kernel_args=args.kernel_args or [], log=_log, cpus=args.cpus,
+        kconfig=_kconfig_overrides(args.kconfig or []),
+        patches=args.patch or [],
+        known_pass_fails=getattr(args, "known_pass", "fail") == "fail",
+        coverage=getattr(args, "coverage", False),
+        coverage_dir=getattr(args, "coverage_dir", None))
 
 
 def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
@@ -164,15 +176,15 @@ def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
 def cmd_plan(args) -> int:
     from kgen.runner.harness.kunitconfig import compose
     from kgen.runner.run.pipeline import plan_run
-    req = _request(args)
-    plan, _caps = plan_run(req)
-    print(f"tree {req.tree}")
+    target, req = _request(args)
+    plan, _caps = plan_run(target, req)
+    print(f"tree {target.tree}")
     if args.tests:
         print(f"selected by {' '.join(args.tests)}: {len(plan.cases)} test(s) in "
               f"{len(req.specs)} suite(s): {', '.join(s.suite for s in req.specs)}")
     print(plan.render())
     print("kunitconfig:\n" + "".join(f"  {line}\n" for line in
-                                    compose(req.arch, plan.kconfig, req.kconfig,
+                                    compose(target.arch.name, plan.kconfig, req.kconfig,
                                             coverage=req.coverage).splitlines()
                                     if line and (not line.startswith("#")
                                                  or line.endswith("is not set"))), end="")
@@ -186,10 +198,9 @@ def cmd_run(args) -> int:
     if args.dry_run:
         return cmd_plan(args)
     started = datetime.now(UTC)
-    req = _request(args)
-    tree = req.tree
-    junit = args.junit or (cache_root() / "results" / f"{tree_key(tree)}-{args.arch}.xml")
-    outcome = run(req)
+    target, req = _request(args)
+    junit = args.junit or target.paths.junit
+    outcome = run(target, req)
     result = outcome.result
     junit.parent.mkdir(parents=True, exist_ok=True)
     write_junit(result, junit)
@@ -199,10 +210,9 @@ def cmd_run(args) -> int:
     print(f"JUnit: {junit}")
     if args.kcidb:
         from kgen.git_tree import git_head
-        from kgen.kernel_tree import kernel_version
         from kgen.runner.results.kcidb import Checkout
         _write_kcidb(args, req.specs, started, [Checkout(
-            tree, kernel_version(tree), git_head(tree),
+            target.tree, target.version, git_head(target.tree),
             [(p.name, p.read_bytes()) for p in req.patches], runs=[result])])
     if outcome.console_log:
         print(f"console log: {outcome.console_log}")
@@ -232,19 +242,18 @@ def cmd_validate(args) -> int:
     from kgen.runner.validate.report import as_json, first_messages, markdown
     started = datetime.now(UTC)
     specs = _selected(args)
-    tree = check_tree(args.kernel) if args.kernel else _resolve_tree(None)
-    out = args.out or (cache_root() / "validate-results" / tree_key(tree))
-    req = ValidateRequest(tree=tree, series=args.series, specs=specs, out_dir=out,
-                          arch=args.arch, tip_only=args.tip_only, repeat=args.repeat,
-                          timeout=args.timeout, stall_seconds=args.stall_timeout,
-                          accel=args.accel, log=_log)
-    outcome = validate(req)
+    target = _target(check_tree(args.kernel) if args.kernel else _resolve_tree(None), args)
+    out = args.out or target.paths.validate_results
+    req = ValidateRequest(series=args.series, specs=specs, out_dir=out,
+                          tip_only=args.tip_only, repeat=args.repeat,
+                          limits=_limits(args), log=_log)
+    outcome = validate(target, req)
     allowed = Allowed(skips=args.allow_skips, missing=args.allow_missing,
                       flaky=args.allow_flaky)
     report = markdown(outcome, first_messages(outcome), allowed)
     if args.bench:
         from kgen.runner.validate.bench_lane import bench_base_and_tip
-        report += "\n" + bench_base_and_tip(req, outcome, args.bench_boots)
+        report += "\n" + bench_base_and_tip(target, req, outcome, args.bench_boots)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(report)
     (out / "report.json").write_text(as_json(outcome, allowed))
@@ -252,7 +261,7 @@ def cmd_validate(args) -> int:
     print(f"report: {out / 'report.md'} (JSON beside it); per-step JUnit in {out}")
     if args.kcidb:
         from kgen.runner.validate.kcidb_steps import step_checkouts
-        _write_kcidb(args, specs, started, step_checkouts(req, outcome))
+        _write_kcidb(args, specs, started, step_checkouts(target, outcome))
     if outcome.incomplete_exit_code is not None:
         # 2: a patch did not apply; 3: a step did not build or boot (as run)
         return outcome.incomplete_exit_code
@@ -267,14 +276,11 @@ def cmd_bench(args) -> int:
     from kgen.runner.results.junit import write_junit
     trees = [check_tree(t) for t in args.compare] if args.compare \
         else [_resolve_tree(args.kernel)]
-    results = []
-    for tree in trees:
-        req = BenchRequest(tree=tree, arch=args.arch, boots=args.boots,
-                           iterations=args.iterations, timeout=args.timeout,
-                           stall_seconds=args.stall_timeout,
-                           accel=args.accel, log=_log)
-        results.append(run_bench(req))
-    out = args.out or (cache_root() / "bench-results" / tree_key(trees[-1]))
+    targets = [_target(tree, args) for tree in trees]
+    req = BenchRequest(boots=args.boots, iterations=args.iterations,
+                       limits=_limits(args), log=_log)
+    results = [run_bench(target, req) for target in targets]
+    out = args.out or targets[-1].paths.bench_results
     out.mkdir(parents=True, exist_ok=True)
     comparisons = (compare(results[0].rows, results[1].rows, rule=args.rule)
                    if args.compare else None)

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgen import protocol as P
-from kgen.arch import DEFAULT_ARCH, arch
-from kgen.cache import default_build_dir
 from kgen.errors import EnvironmentProblem
 from kgen.generator.render import render_all
 from kgen.kernel import kunit_dir
@@ -31,11 +29,12 @@ from kgen.runner.bench.stats import (
 )
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.patches import Patched
-from kgen.runner.harness.session import Session, SessionConfig, first_error_line
+from kgen.runner.harness.session import BootLimits, Session, SessionConfig, first_error_line
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import Status
-from kgen.runner.run.capabilities import builtin_blocker, probe_tree
 from kgen.spec.model import Need, NeedKind
+from kgen.target.capabilities import builtin_blocker
+from kgen.target.target import Target
 
 # Iterations and lib/test_vmalloc loop counts per arch: kgen.arch.Arch.
 # On UML vmalloc maps pages with host mmap/munmap calls, so its
@@ -57,10 +56,10 @@ VMALLOC_GROUP = "test_vmalloc"
 _VMALLOC_CONFIG = "CONFIG_TEST_VMALLOC=y"
 
 
-def unavailable_rows(tree: Path, arch_name: str) -> dict[str, str]:
+def unavailable_rows(target: Target) -> dict[str, str]:
     """Rows (or row groups) this tree cannot measure -> why: the reports
     show them as n/a with the reason, never as failures."""
-    caps = probe_tree(tree, arch_name)
+    caps = target.capabilities
     out: dict[str, str] = {}
     frozen = [r for r in (caps.unmet(Need(NeedKind.API, api)) for api in
                           ("alloc_contig_frozen_pages", "free_contig_frozen_range")) if r]
@@ -68,7 +67,7 @@ def unavailable_rows(tree: Path, arch_name: str) -> dict[str, str]:
                 P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW):
         if frozen:
             out[row] = "; ".join(frozen)
-    blocker = builtin_blocker(tree, "TEST_VMALLOC", "lib/Kconfig.debug")
+    blocker = builtin_blocker(target.tree, "TEST_VMALLOC", "lib/Kconfig.debug")
     if blocker:
         out[VMALLOC_GROUP] = f"lib/test_vmalloc cannot be built in: {blocker}"
     return out
@@ -89,15 +88,14 @@ def bench_config(unavailable: dict[str, str], tree_kconfig: list[str] | None = N
 
 @dataclass
 class BenchRequest:
-    tree: Path
-    arch: str = DEFAULT_ARCH
+    """What one `kgen bench` of a Target asks for."""
+
     boots: int = 5
     iterations: int | None = None
     contig_iterations: int | None = None
     vmalloc: bool = True          # also run lib/test_vmalloc rows
-    timeout: int = 3600           # seconds for all boots together
-    stall_seconds: float | None = None
-    accel: str = "tcg"
+    # For all boots together; bench allows an hour by default.
+    limits: BootLimits = field(default_factory=lambda: BootLimits(timeout=3600))
     log: Callable[[str], None] = print
     # kgen validate --bench: the tree as patched (overlay copies, never
     # the tree itself), and what reports call it ("tip: 1/1 mm: ...").
@@ -120,29 +118,27 @@ class BenchResult:
         return self.label or str(self.tree)
 
 
-def run_bench(req: BenchRequest) -> BenchResult:
+def run_bench(target: Target, req: BenchRequest) -> BenchResult:
     """Build the benchmark kernel, boot it req.boots times, collect rows."""
-    missing = kunit_tool.missing_tools(req.arch)
+    missing = kunit_tool.missing_tools(target.arch)
     if missing:
-        raise EnvironmentProblem(f"missing tools for --arch {req.arch}: {', '.join(missing)}")
-    high, contig = arch(req.arch).bench_iterations
+        raise EnvironmentProblem(f"missing tools for --arch {target.arch.name}: "
+                                 f"{', '.join(missing)}")
+    high, contig = target.arch.bench_iterations
     high = req.iterations or high
     contig = req.contig_iterations or contig
     config = SessionConfig(
-        tree=req.tree, arch=req.arch, accel=req.accel, timeout=req.timeout, log=req.log,
-        stall_seconds=req.stall_seconds,
-        build_dir=Path(f"{default_build_dir(req.tree, req.arch)}-bench"),
+        limits=req.limits, log=req.log, build_dir=target.paths.bench_build_dir,
         kernel_args=[f"{P.KGEN_PROTO_BENCH_ITERATIONS_ARG}{high}",
                      f"{P.KGEN_PROTO_BENCH_CONTIG_ARG}{contig}",
                      "test_vmalloc.run_test_mask=0"])
-    unavailable = unavailable_rows(req.tree, req.arch)
+    unavailable = unavailable_rows(target)
     vmalloc = req.vmalloc and VMALLOC_GROUP not in unavailable
     for name, why in sorted(unavailable.items()):
         req.log(f"kgen bench: {name}: n/a: {why}")
-    with Session(config) as session:
+    with Session(target, config) as session:
         try:
-            _build(session, req, bench_config(unavailable,
-                                              probe_tree(req.tree, req.arch).tree_kconfig))
+            _build(session, req, bench_config(unavailable, target.capabilities.tree_kconfig))
             props = session.properties()
             boots, logs = [], []
             for n in range(1, req.boots + 1):
@@ -157,21 +153,22 @@ def run_bench(req: BenchRequest) -> BenchResult:
                 session.unpatch()
     props |= {"boots": str(req.boots), "iterations.high_order": str(high),
              "iterations.contig16384": str(contig),
-             "test_vmalloc.loops": (str(arch(req.arch).vmalloc_loops) if vmalloc
+             "test_vmalloc.loops": (str(target.arch.vmalloc_loops) if vmalloc
                                     else "n/a" if req.vmalloc else "off"),
              "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
     if not req.vmalloc:
         unavailable.pop(VMALLOC_GROUP, None)
     rows = collect(boots, unavailable)
-    mark_too_noisy(rows, arch(req.arch).bench_too_noisy)
-    return BenchResult(req.tree, req.arch, rows, props, logs, label=req.label)
+    mark_too_noisy(rows, target.arch.bench_too_noisy)
+    return BenchResult(target.tree, target.arch.name, rows, props, logs, label=req.label)
 
 
 def _build(session: Session, req: BenchRequest, kunitconfig: str) -> None:
     # The overlay carries the suites too; the bench config leaves them out.
-    session.prepare(render_all([], {}, probe_tree(req.tree, req.arch).have()),
+    session.prepare(render_all([], {}, session.target.capabilities.have()),
                     kunitconfig, req.patched)
-    req.log(f"kgen bench: building the {req.arch} benchmark kernel in {session.build_dir}")
+    req.log(f"kgen bench: building the {session.target.arch.name} benchmark kernel in "
+            f"{session.build_dir}")
     built = session.build()
     if not built.ok:
         raise EnvironmentProblem("benchmark kernel build failed: "
@@ -201,7 +198,7 @@ def _why(console: list[str]) -> str:
 def _test_vmalloc_rows(session: Session, boot: int, req: BenchRequest) -> dict[str, float]:
     """One round of lib/test_vmalloc boots (no KUnit suite runs in them)."""
     rows: dict[str, float] = {}
-    loops = arch(req.arch).vmalloc_loops
+    loops = session.target.arch.vmalloc_loops
     for i, (label, args) in enumerate(VMALLOC_BOOTS):
         booted, log_path = session.boot(
             f"console.boot{boot}.vmalloc{i}.log", "kgen_no_kunit_suite",

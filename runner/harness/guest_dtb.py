@@ -15,11 +15,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kgen.arch import arch
+from kgen.arch import Arch
 from kgen.errors import EnvironmentProblem
-
-# Device trees are edited for arm64 guests only (x86 boots from ACPI).
-_ARM64 = arch("arm64")
 
 
 def _cells(value: int) -> str:
@@ -69,16 +66,18 @@ def _run(cmd: list[str], what: str) -> str:
     return done.stdout
 
 
-def build(qemu_args: list[str], regions: list[tuple[int, int]], out: Path,
+def build(guest: Arch, qemu_args: list[str], regions: list[tuple[int, int]], out: Path,
           accel: str = "tcg", dma_limit: int | None = None) -> Path:
-    """Write out (a .dtb) for a guest booted with qemu_args; return it.
+    """Write out (a .dtb) for a guest of arch guest booted with qemu_args;
+    return it.  Only arm64 guests get one (Arch.guest_limits: x86 boots
+    from ACPI).
 
     The accelerator is the boot's own: with KVM QEMU describes a different
     GIC and PMU, and the tree must match the machine that boots it.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     dumped = out.with_suffix(".qemu.dtb")
-    _run([_ARM64.qemu_binary, *_ARM64.qemu_machine, "-accel", accel, *qemu_args, "-nographic",
+    _run([guest.qemu_binary, *guest.qemu_machine, "-accel", accel, *qemu_args, "-nographic",
           "-machine", f"dumpdtb={dumped}"], "dumping QEMU's device tree")
     dts = _run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(dumped)], "decompiling it")
     if regions and "reserved-memory" in dts:

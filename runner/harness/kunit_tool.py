@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from shutil import which
 
-from kgen.arch import DEFAULT_ARCH, arch
+from kgen.arch import ARCHES, DEFAULT_ARCH, Arch
 from kgen.runner.harness.console_watch import ConsoleWatch, Stop
 
 
@@ -27,7 +27,7 @@ class Invocation:
     kunit_py: Path
     build_dir: Path
     kunitconfig: Path
-    arch: str = DEFAULT_ARCH
+    arch: Arch = ARCHES[DEFAULT_ARCH]
     jobs: int = os.cpu_count() or 1
     timeout: int = 600
     kernel_args: list[str] = field(default_factory=list)
@@ -51,8 +51,8 @@ class Invocation:
         return env
 
     def common(self) -> list[str]:
-        args = ["--build_dir", str(self.build_dir), "--arch", self.arch]
-        cross = arch(self.arch).cross_compile
+        args = ["--build_dir", str(self.build_dir), "--arch", self.arch.name]
+        cross = self.arch.cross_compile
         if cross:
             args += ["--cross_compile", cross]
         return args
@@ -69,10 +69,10 @@ class PhaseResult:
     stopped: Stop | None = None
 
 
-def missing_tools(arch_name: str) -> list[str]:
+def missing_tools(arch: Arch) -> list[str]:
     """'tool (Debian package)' for each tool this arch needs that is absent."""
     return [f"{tool} (apt-get install {pkg})"
-            for tool, pkg in arch(arch_name).all_tools().items() if which(tool) is None]
+            for tool, pkg in arch.all_tools().items() if which(tool) is None]
 
 
 def _count_objects(build_dir: Path, since: float) -> int:

@@ -18,14 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kgen import __version__
-from kgen.arch import arch
-from kgen.cache import cache_root, overlay_dir
 from kgen.errors import EnvironmentProblem
 from kgen.git_tree import head_commit
-from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import accel_probe, kunit_tool, qemu_shim
 from kgen.runner.harness.overlay import Overlay
 from kgen.runner.harness.patches import Patched
+from kgen.target.target import Target
 
 # Most telling first: a compiler/linker diagnostic, then kunit.py's own
 # explanations (e.g. a Kconfig option that could not be set), then anything.
@@ -112,20 +110,24 @@ class OverlayLock:
         self.file.close()
 
 
-@dataclass
-class SessionConfig:
-    """What a session builds and how it boots by default."""
+@dataclass(frozen=True)
+class BootLimits:
+    """How long a command's boots may take (--timeout, --stall-timeout)."""
 
-    tree: Path
-    arch: str
-    build_dir: Path
-    accel: str = "tcg"
-    # Seconds for all boots of the session together (the build is not
+    # Seconds for all boots of a session together (the build is not
     # counted): each boot gets what is left as kunit.py's --timeout.
     timeout: int = 600
     # Seconds without console output before a boot counts as hung; None:
     # the arch's default for the accelerator (kgen.arch).
     stall_seconds: float | None = None
+
+
+@dataclass
+class SessionConfig:
+    """What a session builds and how it boots by default, on top of its Target."""
+
+    build_dir: Path
+    limits: BootLimits = field(default_factory=BootLimits)
     jobs: int | None = None
     kernel_args: list[str] = field(default_factory=list)
     qemu_args: list[str] = field(default_factory=list)
@@ -138,50 +140,49 @@ class Session:
     Use as a context manager: it holds the overlay lock while it lives.
     """
 
-    def __init__(self, config: SessionConfig):
+    def __init__(self, target: Target, config: SessionConfig):
+        self.target = target
         self.config = config
         self.build_dir = config.build_dir.resolve()
-        self.overlay = Overlay(config.tree, overlay_dir(config.tree))
+        self.overlay = Overlay(target.tree, target.paths.overlay)
         # Not with_suffix(): "linux-source-7.3-<hash>" would lose ".3-<hash>",
         # and the 7.2 and 7.3 trees would share one lock.
         self._lock = OverlayLock(self.overlay.root.parent / f"{self.overlay.root.name}.lock")
         self._invocation = kunit_tool.Invocation(
             kunit_py=self.overlay.kunit_py, build_dir=self.build_dir,
-            kunitconfig=self.path("kunitconfig"), arch=config.arch,
-            jobs=config.jobs or kunit_tool.Invocation.jobs, timeout=config.timeout,
+            kunitconfig=self.path("kunitconfig"), arch=target.arch,
+            jobs=config.jobs or kunit_tool.Invocation.jobs, timeout=config.limits.timeout,
             kernel_args=list(config.kernel_args), qemu_args=list(config.qemu_args),
-            accel=config.accel, shim_dir=qemu_shim.install(cache_root() / "qemu-shim"),
-            stall_seconds=self._stall_seconds(config.accel))
+            accel=target.accel, shim_dir=qemu_shim.install(target.paths.qemu_shim),
+            stall_seconds=self._stall_seconds(target.accel))
         self._boots_started: float | None = None
+        # The accelerator boots use: the target's, until choose_accel()
+        # settles "auto".
+        self.accel = target.accel
         self.accel_reason = ""
 
     def _stall_seconds(self, accel: str) -> float:
         # Until --accel auto is resolved, assume the slower TCG.
-        return self.config.stall_seconds or arch(self.config.arch).default_stall_seconds(
+        return self.config.limits.stall_seconds or self.target.arch.default_stall_seconds(
             "tcg" if accel == accel_probe.AUTO else accel)
-
-    @property
-    def accel(self) -> str:
-        """The accelerator boots use (after choose_accel() for auto)."""
-        return self.config.accel
 
     def choose_accel(self) -> accel_probe.AccelChoice | None:
         """Resolve --accel auto against the built kernel image, once per
         host, kernel version and .config (cached); say which accelerator
         boots use and why.
         None for UML."""
-        guest = arch(self.config.arch)
+        guest = self.target.arch
         if not guest.uses_qemu:
             return None
         config = self.build_dir / ".config"
-        identity = (kernel_version(self.config.tree) + ":" + hashlib.sha256(
+        identity = (self.target.version + ":" + hashlib.sha256(
             config.read_bytes() if config.is_file() else b"").hexdigest())
-        choice = accel_probe.resolve(self.config.accel, guest,
+        choice = accel_probe.resolve(self.accel, guest,
                                      self.build_dir / guest.kernel_image, identity,
-                                     cache_root() / "accel-probe.json")
-        if self.config.accel == accel_probe.AUTO:
+                                     self.target.paths.accel_probe)
+        if self.accel == accel_probe.AUTO:
             self.config.log(f"kgen: --accel auto: {choice.accel.upper()}, {choice.reason}")
-        self.config.accel = self._invocation.accel = choice.accel
+        self.accel = self._invocation.accel = choice.accel
         self._invocation.stall_seconds = self._stall_seconds(choice.accel)
         self.accel_reason = choice.reason
         return choice
@@ -242,24 +243,25 @@ class Session:
         commit, "-dirty" if tracked files differ, in a git tree), kgen, and
         for a QEMU guest the accelerator (timings under TCG are ratios,
         not absolute numbers)."""
-        props = {"arch": self.config.arch,
-                 "kernel.version": kernel_version(self.config.tree),
-                 "kernel.tree": str(self.config.tree),
+        props = {"arch": self.target.arch.name,
+                 "kernel.version": self.target.version,
+                 "kernel.tree": str(self.target.tree),
                  "kgen.version": __version__}
-        commit = head_commit(self.config.tree)
+        commit = head_commit(self.target.tree)
         if commit:      # a git work tree: which checkout was tested
             props["kernel.commit"] = commit
-        if arch(self.config.arch).uses_qemu:
-            props["qemu.accel"] = self.config.accel
+        if self.target.arch.uses_qemu:
+            props["qemu.accel"] = self.accel
             if self.accel_reason:
                 props["qemu.accel.reason"] = self.accel_reason
         return props
 
     def remaining(self) -> float:
-        """Seconds left of the session's boot budget (config.timeout)."""
+        """Seconds left of the session's boot budget (--timeout)."""
+        timeout = self.config.limits.timeout
         if self._boots_started is None:
-            return float(self.config.timeout)
-        return self.config.timeout - (time.monotonic() - self._boots_started)
+            return float(timeout)
+        return timeout - (time.monotonic() - self._boots_started)
 
     def patched_sources_changed(self, patched: Patched) -> list[str]:
         """Tree files this build dir last built from another version of.

@@ -52,7 +52,7 @@ class Booter:
         # Each boot is a phase of its own ("boot complaints1"); parsing
         # every console adds up in "parse".
         self.timings = timings or Timings()
-        self.timeout = session.config.timeout
+        self.timeout = session.config.limits.timeout
         self.known = {spec.suite: [TestId(spec.suite, case.name).function
                                    for case in spec.cases] for spec in specs}
         self.expected = expected_splats(specs)

@@ -23,9 +23,9 @@ from kgen.runner.harness.overlay import KGEN_SUBDIR
 from kgen.runner.harness.patches import Patched
 from kgen.runner.harness.session import Session, first_error_line
 from kgen.runner.results.model import CaseResult, ResultKind, Status, SuiteResult
-from kgen.runner.run.capabilities import Capabilities
 from kgen.runner.run.plan import Plan, generate
 from kgen.spec.model import Spec
+from kgen.target.capabilities import Capabilities
 
 MAX_BUILDS = 4
 # Build-log lines kept with each case of a suite that did not compile: with

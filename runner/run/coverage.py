@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kgen.arch import Arch
 from kgen.errors import EnvironmentProblem, UsageError
 from kgen.runner.harness import lcov_tool
 from kgen.runner.results.lcov import (
@@ -43,11 +44,11 @@ SOURCES = sorted({path for _name, path in FUNCTIONS})
 BUILD_DIR_SUFFIX = "-cov"
 
 
-def check_arch(arch_name: str) -> None:
+def check_arch(target: Arch) -> None:
     """Coverage needs UML: CONFIG_GCOV is arch/um's."""
-    if arch_name != "um":
+    if target.name != "um":
         raise UsageError(f"--coverage works on UML only (arch/um's CONFIG_GCOV), "
-                         f"not --arch {arch_name}")
+                         f"not --arch {target.name}")
 
 
 # A global mangle_path() in the tree (fs/seq_file.c before 7.3, which

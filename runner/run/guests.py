@@ -3,7 +3,7 @@
 Such a suite skips in the main boot ("runs only in a boot with guest
 layout ...") and gets its own boot here, in the QEMU memory/NUMA layout
 and, on arm64, the edited device tree its spec declares.  Its results then
-replace the main boot's placeholders.
+replace the main boot's placeholders (reconcile.py).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from kgen.runner.results.model import ResultKind, RunResult
 from kgen.runner.run import recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
 from kgen.runner.run.plan import GuestBoot
+from kgen.runner.run.reconcile import Boot, GuestBooted
 
 # Guest-layout suites free across zone and node boundaries under zone->lock.
 # An oops there leaves the lock held and every later case hangs until
@@ -26,24 +27,29 @@ def layout(guest: GuestBoot) -> str:
     return " ".join(guest.qemu_args + guest.kernel_args)
 
 
-def boot_guests(booter: Booter, guests: list[GuestBoot], result: RunResult,
-                props: dict[str, str], accel: str) -> None:
-    """Boot each guest layout in turn and merge its suite into result."""
+def _not_booted(guest: GuestBoot, kind: str, name: str, message: str) -> GuestBooted:
+    """A guest boot that did not happen: the error that says why."""
+    return GuestBooted(guest, layout(guest), Boot(RunResult(errors=[
+        error_result(name, kind, message, [])])))
+
+
+def boot_guests(booter: Booter, guests: list[GuestBoot], props: dict[str, str],
+                accel: str) -> tuple[GuestBooted, ...]:
+    """Boot each guest layout in turn, with recovery."""
     log = booter.session.config.log
+    out = []
     for number, guest in enumerate(guests, 1):
         if booter.time_left() <= 0:
-            merge_guest_boot(result, RunResult(errors=[error_result(
-                "not-booted", ResultKind.NOT_RUN,
-                "not run: the run's --timeout was used up before this guest boot", [])]),
-                guest)
+            out.append(_not_booted(
+                guest, ResultKind.NOT_RUN, "not-booted",
+                "not run: the run's --timeout was used up before this guest boot"))
             continue
         log(f"kgen: booting {guest.suite} in its guest layout: {layout(guest)}")
         try:
             qemu_args = guest.qemu_args + _device_tree_args(booter, guest, accel)
         except EnvironmentProblem as err:
             # The other suites' results stand; this one cannot boot.
-            merge_guest_boot(result, RunResult(errors=[error_result(
-                "device-tree", ResultKind.BOOT, str(err), [])]), guest)
+            out.append(_not_booted(guest, ResultKind.BOOT, "device-tree", str(err)))
             continue
         stem = f"console.guest{number}"
         kernel_args = guest.kernel_args + GUEST_PANIC_ARGS
@@ -55,35 +61,17 @@ def boot_guests(booter: Booter, guests: list[GuestBoot], result: RunResult,
                                         kernel_args, qemu_args))
 
         booted = booter.boot(BootArgs(f"{stem}.log", guest.suite, kernel_args, qemu_args))
-        reboots = recovery.recover(booted, again, booter.time_left)
-        merge_guest_boot(result, booted, guest)
+        recovered = recovery.recover(booted, again, booter.time_left)
+        out.append(GuestBooted(guest, layout(guest), recovered))
         props[f"guest.{guest.suite}"] = layout(guest)
-        if reboots:
-            props[f"guest.{guest.suite}.reboots"] = str(reboots)
+        if recovered.reruns:
+            props[f"guest.{guest.suite}.reboots"] = str(len(recovered.reruns))
+    return tuple(out)
 
 
 def _device_tree_args(booter: Booter, guest: GuestBoot, accel: str) -> list[str]:
     if not guest.device_tree:
         return []
-    dtb = guest_dtb.build(guest.qemu_args, guest.cma_regions,
+    dtb = guest_dtb.build(booter.session.target.arch, guest.qemu_args, guest.cma_regions,
                           booter.session.path(f"{guest.suite}.dtb"), accel, guest.dma_limit)
     return ["-dtb", str(dtb)]
-
-
-def merge_guest_boot(result: RunResult, booted: RunResult, guest: GuestBoot) -> None:
-    """The suite's results come from the boot in its own guest layout.
-
-    The main boot also ran it, but there every case skipped with "runs only
-    in a boot with guest layout ..."; those placeholders are replaced.
-    Problems of the guest boot (crash, timeout, missing TAP) are kept,
-    named after the layout's suite.
-    """
-    result.suites = [s for s in result.suites if s.name != guest.suite]
-    for suite in booted.suites:
-        if suite.name == guest.suite:
-            suite.properties["guest"] = layout(guest)
-            result.suites.append(suite)
-    for error in booted.errors:
-        error.name = f"{guest.suite}: {error.name}"
-        error.suite = guest.suite
-        result.errors.append(error)

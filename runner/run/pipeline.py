@@ -2,29 +2,27 @@
 
 ``run`` reads as its phases: check tools, plan, prepare the session, build
 (without the generated suites that do not compile, builds.py), main boot,
-recovery boots, complaint boots, guest-layout boots, finish the results.
-Each phase is a function below; the boots themselves are in boots.py,
-complaints.py and guests.py, the reboot policy in recovery.py.  Each phase
+recovery boots, complaint boots, guest-layout boots, reconcile the boots
+into one result (reconcile.py), finish it.  Each phase is a function below;
+the boots themselves are in boots.py, complaints.py and guests.py, the
+reboot policy in recovery.py.  Each phase
 and each boot is timed (timings.py).
 """
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kgen.arch import DEFAULT_ARCH, DEFAULT_CPUS, arch
-from kgen.cache import coverage_dir, default_build_dir
+from kgen.arch import DEFAULT_CPUS
 from kgen.errors import EnvironmentProblem, UsageError
 from kgen.generator.render import spec_hash
-from kgen.ids import TestId, split_leaf
-from kgen.kernel_tree import kernel_version
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
 from kgen.runner.harness.patches import Patched, patched_files
-from kgen.runner.harness.session import Session, SessionConfig
-from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
+from kgen.runner.harness.session import BootLimits, Session, SessionConfig
+from kgen.runner.results.model import ResultKind, RunResult, SuiteResult
 from kgen.runner.run import coverage, recovery
 from kgen.runner.run.boots import BootArgs, Booter, error_result
 from kgen.runner.run.builds import (
@@ -33,26 +31,26 @@ from kgen.runner.run.builds import (
     build_leaving_out_broken_suites,
     uncompiled_suite_results,
 )
-from kgen.runner.run.capabilities import Capabilities, probe_tree
-from kgen.runner.run.complaints import boot_complaints, set_aside
+from kgen.runner.run.complaints import boot_complaints
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.known import mark_known_issues
 from kgen.runner.run.plan import Plan, generate, make_plan
+from kgen.runner.run.reconcile import Boot, Boots, main_share, reconcile
 from kgen.runner.run.timings import Timings
 from kgen.spec.model import Spec
+from kgen.target.capabilities import Capabilities
+from kgen.target.target import Target
 
 
 @dataclass
 class RunRequest:
-    tree: Path
+    """What one `kgen run` of a Target asks for."""
+
     specs: list[Spec]
-    arch: str = DEFAULT_ARCH
     build_dir: Path | None = None
     jobs: int | None = None
-    timeout: int = 600            # seconds for all boots together
-    stall_seconds: float | None = None   # None: the arch's default
+    limits: BootLimits = field(default_factory=BootLimits)   # for all boots together
     kernel_args: list[str] = field(default_factory=list)
-    accel: str = "tcg"
     # --cpus: CPUs each boot gets where the arch and tree have SMP.
     cpus: int = DEFAULT_CPUS
     log: Callable[[str], None] = print
@@ -83,53 +81,54 @@ class RunOutcome:
     coverage_error: str = ""
 
 
-def plan_run(req: RunRequest) -> tuple[Plan, Capabilities]:
+def plan_run(target: Target, req: RunRequest) -> tuple[Plan, Capabilities]:
     """What the run would do, without building anything (kgen plan)."""
     if req.coverage:
-        coverage.check_arch(req.arch)
-        coverage.check_tree(req.tree)
-    caps = probe_tree(req.tree, req.arch)
+        coverage.check_arch(target.arch)
+        coverage.check_tree(target.tree)
     for name, on in req.kconfig.items():
-        forced = arch(req.arch).forced_on.get(name)
+        forced = target.arch.forced_on.get(name)
         if forced and not on:
             raise UsageError(f"--kconfig CONFIG_{name}=n: {forced}")
-    caps.kconfig_overrides = dict(req.kconfig)
+    # The target's capabilities stay as probed; this run's see its --kconfig.
+    caps = replace(target.capabilities, kconfig_overrides=dict(req.kconfig))
     return make_plan(req.specs, caps, req.kernel_args, req.cpus), caps
 
 
-def run(req: RunRequest) -> RunOutcome:
+def run(target: Target, req: RunRequest) -> RunOutcome:
     """Build and boot; always returns a RunResult (errors become error cases).
 
     Where the time went (timings.py) rides along: outcome.timings, and the
     same figures as kgen.time.* properties of the result.
     """
     timings = Timings()
-    outcome = _run(req, timings)
+    outcome = _run(target, req, timings)
     outcome.timings = timings
     outcome.result.properties.update(timings.properties())
     return outcome
 
 
-def _run(req: RunRequest, timings: Timings) -> RunOutcome:
-    _check_tools(req.arch)
+def _run(target: Target, req: RunRequest, timings: Timings) -> RunOutcome:
+    _check_tools(target)
     if req.coverage:
         coverage.check_tools()
     with timings.phase("plan"):
-        plan, caps = plan_run(req)
-    patched = req.patched if req.patched is not None else patched_files(req.tree, req.patches)
-    kunitconfig = compose(req.arch, plan.kconfig, req.kconfig, coverage=req.coverage)
-    req.log(f"kgen: {req.arch}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
+        plan, caps = plan_run(target, req)
+    patched = req.patched if req.patched is not None \
+        else patched_files(target.tree, req.patches)
+    kunitconfig = compose(target.arch.name, plan.kconfig, req.kconfig, coverage=req.coverage)
+    req.log(f"kgen: {target.arch.name}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             f"(`kgen plan` says why); {plan.cpus} CPU(s)"
             + (f" ({plan.cpus_note})" if plan.cpus_note else ""))
     waiting = timings.clock()
-    with Session(_session_config(req, plan)) as session:
+    with Session(target, _session_config(target, req, plan)) as session:
         _waited_for_overlay(timings, waiting)
-        props = session.properties() | _properties(req, plan, kunitconfig)
+        props = session.properties() | _properties(target, req, plan, kunitconfig)
         with timings.phase("generate"):
             changed = session.prepare(generate(req.specs, caps, plan), kunitconfig, patched)
         req.log(f"kgen: {len(req.specs)} suite(s) generated into "
                 f"{session.overlay.root}/mm/kgen ({len(changed)} file(s) changed)")
-        req.log(f"kgen: building {req.arch} kernel in {session.build_dir}")
+        req.log(f"kgen: building {target.arch.name} kernel in {session.build_dir}")
         with timings.phase("build"):
             built = build_leaving_out_broken_suites(session, req.specs, caps, plan,
                                                     kunitconfig, patched)
@@ -140,29 +139,31 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
                                                      str(session.overlay.root)))
         covered: tuple[coverage.CoverageReport | None, str] = (None, "")
         if built.nothing_to_boot:
-            result, booter, console_log = RunResult(properties=props), None, None
+            boots, booter, console_log = Boots(uncompiled=tuple(uncompiled)), None, None
         else:
             props |= session.properties()   # the accelerator actually used
             req.log(f"kgen: kernel built in {built.seconds:.0f}s; booting"
-                    + (f" (QEMU, accel {session.accel})" if arch(req.arch).uses_qemu else ""))
+                    + (f" (QEMU, accel {session.accel})" if target.arch.uses_qemu else ""))
             if req.coverage:
                 coverage.start(session.build_dir)
             booter = Booter(session, built.specs, timings)
             main = _needs_main_boot(plan)
-            result = _main_boot(booter, plan, props) if main else RunResult()
             # A boot whose every suite did not compile would find nothing.
             complaints = [b for b in plan.complaint_boots
                           if not set(b.suites) <= set(built.dropped)]
-            boot_complaints(booter, complaints, result, props)
             guests = [g for g in plan.guest_boots if g.suite not in built.dropped]
-            boot_guests(booter, guests, result, props, session.accel)
+            boots = Boots(
+                main=_main_boot(booter, plan, props) if main else None,
+                complaints=boot_complaints(booter, complaints, props),
+                guests=boot_guests(booter, guests, props, session.accel),
+                uncompiled=tuple(uncompiled))
             console_log = session.path("console.log" if main else "console.guest1.log")
             if req.coverage:
                 # Still under the overlay lock: another --coverage run on
                 # this tree would reset the counters.
-                covered = _collect_coverage(req, session.build_dir)
-    result.suites += uncompiled
-    _finish(result, req, plan, props)
+                covered = _collect_coverage(target, req, session.build_dir)
+    result = reconcile(plan, req.specs, boots)
+    _finish(result, target, req, props)
     result.build_log, result.build_seconds = built.phase.output, built.seconds
     outcome = RunOutcome(result, plan, build_seconds=built.seconds,
                          exec_seconds=booter.seconds if booter else 0.0,
@@ -171,11 +172,11 @@ def _run(req: RunRequest, timings: Timings) -> RunOutcome:
     return outcome
 
 
-def _collect_coverage(req: RunRequest,
+def _collect_coverage(target: Target, req: RunRequest,
                       build_dir: Path) -> tuple[coverage.CoverageReport | None, str]:
     """The boots' counters as a tracefile, HTML and the functions' table, or
     why not; a failure here is reported, and the test results stand."""
-    out = req.coverage_dir or coverage_dir(req.tree, req.arch)
+    out = req.coverage_dir or target.paths.coverage
     req.log(f"kgen: coverage: lcov over {build_dir}/mm into {out}")
     try:
         return coverage.collect(build_dir, out), ""
@@ -194,18 +195,16 @@ def _waited_for_overlay(timings: Timings, since: float) -> None:
         timings.add("wait for overlay", waited)
 
 
-def _check_tools(arch_name: str) -> None:
-    missing = kunit_tool.missing_tools(arch_name)
+def _check_tools(target: Target) -> None:
+    missing = kunit_tool.missing_tools(target.arch)
     if missing:
         raise EnvironmentProblem("missing tools for --arch {}: {}".format(
-            arch_name, ", ".join(missing)))
+            target.arch.name, ", ".join(missing)))
 
 
-def _session_config(req: RunRequest, plan: Plan) -> SessionConfig:
-    build_dir = req.build_dir or default_build_dir(req.tree, req.arch, req.kconfig,
-                                                   coverage=req.coverage)
-    return SessionConfig(tree=req.tree, arch=req.arch, build_dir=build_dir, accel=req.accel,
-                         timeout=req.timeout, stall_seconds=req.stall_seconds,
+def _session_config(target: Target, req: RunRequest, plan: Plan) -> SessionConfig:
+    build_dir = req.build_dir or target.paths.build_dir(req.kconfig, coverage=req.coverage)
+    return SessionConfig(build_dir=build_dir, limits=req.limits,
                          jobs=req.jobs, kernel_args=plan.kernel_args,
                          qemu_args=plan.qemu_args, log=req.log)
 
@@ -229,28 +228,28 @@ def _needs_main_boot(plan: Plan) -> bool:
         bool({c.suite for c in plan.cases} - {g.suite for g in plan.guest_boots})
 
 
-def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> RunResult:
-    """Boot once for everything, then again for what a crash or hang left."""
-    result = booter.boot(BootArgs("console.log"))
-    # Guest-layout suites only skip in this boot and get a boot of their
-    # own: never spend a recovery reboot on them.
-    _drop_suites(result, {g.suite for g in plan.guest_boots})
-    # The cases that complain on purpose only skip here, too: they get
-    # complaint boots of their own (complaints.py).
-    set_aside(result, plan)
+def _main_boot(booter: Booter, plan: Plan, props: dict[str, str]) -> Boot:
+    """Boot once for everything, then again for what a crash or hang left.
+
+    Recovery sees only the main boot's share: guest-layout suites and the
+    cases that complain on purpose only skip there (they have boots of
+    their own), and must never cost a reboot.
+    """
+    first = main_share(booter.boot(BootArgs("console.log")), plan)
 
     def again(glob: str, number: int) -> RunResult:
         booter.session.config.log(
             f"kgen: booting again for {glob} (not run after a crash or hang, or muted)")
         return booter.boot(BootArgs(f"console.rerun{number}.log", glob))
 
-    reboots = recovery.recover(result, again, booter.time_left)
-    if reboots:
-        props["kgen.reboots"] = str(reboots)
-    return result
+    boot = recovery.recover(first, again, booter.time_left)
+    if boot.reruns:
+        props["kgen.reboots"] = str(len(boot.reruns))
+    return boot
 
 
-def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]:
+def _properties(target: Target, req: RunRequest, plan: Plan,
+                kunitconfig: str) -> dict[str, str]:
     """What this run adds to the session's properties."""
     props = {
         "kconfig.sha256": hashlib.sha256(kunitconfig.encode()).hexdigest()[:16],
@@ -264,95 +263,20 @@ def _properties(req: RunRequest, plan: Plan, kunitconfig: str) -> dict[str, str]
     if req.kconfig:
         props["kconfig.overrides"] = " ".join(
             f"CONFIG_{k}={'y' if v else 'n'}" for k, v in sorted(req.kconfig.items()))
-    if arch(req.arch).uses_qemu:
+    if target.arch.uses_qemu:
         props["qemu_args"] = " ".join(plan.qemu_args)
     return props
 
 
-def _finish(result: RunResult, req: RunRequest, plan: Plan, props: dict[str, str]) -> None:
-    """Run-wide properties, spec provenance, names from the plan, and an
-    error for every suite that never reported."""
+def _finish(result: RunResult, target: Target, req: RunRequest,
+            props: dict[str, str]) -> None:
+    """Run-wide properties, spec provenance and the specs' known issues."""
     result.properties.update(props)
     for spec in req.specs:
         for suite in result.suites:
             if suite.name == spec.suite:
                 suite.properties["spec.file"] = str(spec.path)
                 suite.properties["spec.sha256"] = spec_hash(spec)[:16]
-    name_unnamed_params(result, plan)
-    report_unreported_cases(result, plan)
-    _report_missing_suites(req.specs, result)
     mark_known_issues(result, req.specs,
-                      result.properties.get("kernel.version") or kernel_version(req.tree),
+                      result.properties.get("kernel.version") or target.version,
                       req.known_pass_fails)
-
-
-def _drop_suites(result: RunResult, suites: set[str]) -> None:
-    result.suites = [s for s in result.suites if s.name not in suites]
-    result.errors = [e for e in result.errors
-                     if not (e.kind == ResultKind.NOT_RUN and e.name in suites)]
-
-
-def name_unnamed_params(result: RunResult, plan: Plan) -> None:
-    """KUnit prints a parameter's name only with its result line, so one that
-    crashed is "case/#N" in the log: name it from the plan, in spec order."""
-    for suite in result.suites:
-        for case in suite.cases:
-            function, param = split_leaf(case.name)
-            params = plan.params_of(suite.name, function)
-            if param.startswith("#") and param[1:].isdigit() and \
-                    0 < int(param[1:]) <= len(params):
-                case.name = TestId(suite.name, function[len(suite.name) + 1:],
-                                   params[int(param[1:]) - 1]).leaf
-
-
-NO_RESULT = "no result: the kernel never printed a result line for this case"
-# Kinds that say a suite's output was cut short: what is missing after them
-# did not run, it did not vanish.
-_CUT_SHORT = (ResultKind.CRASH, ResultKind.TIMEOUT, ResultKind.WEDGED,
-              ResultKind.BLOCKED, ResultKind.NOT_RUN)
-
-
-def report_unreported_cases(result: RunResult, plan: Plan) -> None:
-    """Every planned case and parameter of a suite that reported gets a result.
-
-    In a suite whose output was cut short (a crash, a hang, kgen stopping
-    the boot, the run's budget running out), what is missing never ran:
-    "not run", with the reason.  KUnit prints no plan for a case's
-    parameters, so those after a crash leave no trace at all.  In a suite
-    that ran to its end, a planned case or parameter without a result line
-    is an error of its own ("no result"): the kernel skipped it or lost its
-    line, and a suite that quietly reports less than was planned must not
-    pass.
-    """
-    by_suite = {s.name: s for s in result.suites}
-    for planned in plan.cases:
-        suite = by_suite.get(planned.suite)
-        if suite is None or any(c.name == planned.name for c in suite.cases):
-            continue
-        cut = next((c for c in suite.cases if c.kind in _CUT_SHORT), None)
-        if cut is None:
-            suite.cases.append(CaseResult(planned.name, Status.ERROR,
-                                          kind=ResultKind.NO_RESULT, message=NO_RESULT))
-        elif cut.kind == ResultKind.NOT_RUN:
-            suite.cases.append(CaseResult(planned.name, Status.ERROR,
-                                          kind=ResultKind.NOT_RUN, message=cut.message))
-        else:
-            suite.cases.append(CaseResult(
-                planned.name, Status.ERROR, kind=ResultKind.NOT_RUN,
-                message=f"not run: the kernel stopped in {suite.name}.{cut.name}"))
-    for suite in result.suites:
-        order = {c.name: i for i, c in enumerate(plan.cases) if c.suite == suite.name}
-        suite.cases.sort(key=lambda c: order.get(c.name, len(order)))
-
-
-def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
-    """A generated suite that never reported is an error, never silence."""
-    seen = {s.name for s in result.suites}
-    for spec in specs:
-        # A guest boot's own errors belong to its suite and say why.
-        explained = any(e.kind == ResultKind.BOOT or e.suite == spec.suite
-                        for e in result.errors)
-        if spec.suite not in seen and not explained:
-            result.errors.append(CaseResult(
-                name=spec.suite, status=Status.ERROR, kind=ResultKind.NOT_RUN,
-                message=f"suite {spec.suite} ({spec.path}) produced no results"))

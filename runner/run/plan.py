@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from kgen import protocol as P
-from kgen.arch import Arch, arch
+from kgen.arch import Arch
 from kgen.errors import UsageError
 from kgen.generator.render import render_all
 from kgen.ids import TestGlob, TestId
-from kgen.runner.run.capabilities import Capabilities
 from kgen.spec.model import BAD_PAGE_STATE, Case, KnownIssue, Spec, Variant
+from kgen.target.capabilities import Capabilities
 
 
 def test_id(spec: Spec, case: Case, variant: Variant) -> TestId:
@@ -246,16 +246,16 @@ def make_plan(specs: list[Spec], caps: Capabilities,
         kernel_args.append(ZERO_ON_FREE_ARG)
     qemu_args: list[str] = []
     if memory:
-        memory_kernel_args, qemu_args = arch(caps.arch).memory_args(memory)
+        memory_kernel_args, qemu_args = caps.arch.memory_args(memory)
         kernel_args += memory_kernel_args
     cpus, cpus_note = caps.cpus(cpus)
-    cpu_kernel_args, cpu_qemu_args = arch(caps.arch).cpu_args(cpus)
+    cpu_kernel_args, cpu_qemu_args = caps.arch.cpu_args(cpus)
     kernel_args += cpu_kernel_args
     qemu_args += cpu_qemu_args
     kernel_args += [a for a in extra_kernel_args or [] if a not in kernel_args]
-    return Plan(arch=caps.arch, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
+    return Plan(arch=caps.arch.name, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
                 kernel_args=kernel_args, qemu_args=qemu_args,
-                guest_boots=_guest_boots(specs, cases, arch(caps.arch), cpus),
+                guest_boots=_guest_boots(specs, cases, caps.arch, cpus),
                 complaint_boots=_complaint_boots(specs, cases),
                 cpus=cpus, cpus_note=cpus_note)
 

@@ -12,10 +12,13 @@ from kgen.errors import KgenError
 from kgen.runner.bench.pipeline import BenchRequest, run_bench
 from kgen.runner.bench.report import as_json, compare_markdown
 from kgen.runner.bench.stats import compare
+from kgen.runner.harness.session import BootLimits
 from kgen.runner.validate.pipeline import ValidateOutcome, ValidateRequest
+from kgen.target.target import Target
 
 
-def bench_base_and_tip(req: ValidateRequest, outcome: ValidateOutcome, boots: int) -> str:
+def bench_base_and_tip(target: Target, req: ValidateRequest, outcome: ValidateOutcome,
+                       boots: int) -> str:
     """Markdown for the report: the comparison, or why there is none.
 
     Writes bench.json into req.out_dir when both ends ran.
@@ -24,14 +27,15 @@ def bench_base_and_tip(req: ValidateRequest, outcome: ValidateOutcome, boots: in
     if not tip.state.usable:
         return "kgen bench: not run (the series did not apply or build to its tip)\n"
     at_base = f" at {outcome.git_base[:12]}" if outcome.git_base else ""
-    labels = {"base": f"{req.tree}{at_base}",
-              "tip": f"{req.tree}{at_base} + patches 1-{len(outcome.patches)}"}
+    labels = {"base": f"{target.tree}{at_base}",
+              "tip": f"{target.tree}{at_base} + patches 1-{len(outcome.patches)}"}
     results = []
     for label, step in (("base", base), ("tip", tip)):
         try:
-            results.append(run_bench(BenchRequest(
-                tree=req.tree, arch=req.arch, boots=boots, timeout=req.timeout,
-                accel=req.accel, log=req.log, patched=step.files, label=labels[label])))
+            # validate's --timeout, without its --stall-timeout, as before.
+            results.append(run_bench(target, BenchRequest(
+                boots=boots, limits=BootLimits(req.limits.timeout), log=req.log,
+                patched=step.files, label=labels[label])))
         except KgenError as err:
             # The series may break the benchmark itself; the validate
             # report still stands, and says so.

@@ -9,14 +9,14 @@ which never existed, are left out.
 from __future__ import annotations
 
 from kgen.git_tree import git_head
-from kgen.kernel_tree import kernel_version
 from kgen.runner.results.kcidb import Checkout
-from kgen.runner.validate.pipeline import StepState, ValidateOutcome, ValidateRequest
+from kgen.runner.validate.pipeline import StepState, ValidateOutcome
+from kgen.target.target import Target
 
 
-def step_checkouts(req: ValidateRequest, outcome: ValidateOutcome) -> list[Checkout]:
-    version = kernel_version(req.tree)
-    git = git_head(req.tree, outcome.git_base) if outcome.git_base else git_head(req.tree)
+def step_checkouts(target: Target, outcome: ValidateOutcome) -> list[Checkout]:
+    git = git_head(target.tree, outcome.git_base) if outcome.git_base \
+        else git_head(target.tree)
     checkouts = []
     for index, step in enumerate(outcome.steps):
         if step.state is StepState.NOT_RUN:
@@ -25,7 +25,7 @@ def step_checkouts(req: ValidateRequest, outcome: ValidateOutcome) -> list[Check
         valid = step.state is not StepState.APPLY_FAILED
         runs = step.results + ([step.failed_run] if step.failed_run else [])
         checkouts.append(Checkout(
-            tree=req.tree, version=version, git=git,
+            tree=target.tree, version=target.version, git=git,
             patches=[(f"{i}/{len(outcome.patches)} {p.subject}", p.text.encode())
                      for i, p in enumerate(applied, 1)],
             valid=valid, log="" if valid else step.detail,

@@ -31,18 +31,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgen.arch import DEFAULT_ARCH
-from kgen.cache import default_build_dir
 from kgen.errors import EXIT_BAD_INPUT, EXIT_INFRA, KgenError, UsageError
 from kgen.git_tree import git
 from kgen.runner.harness.patches import Patched, PatchText, Scratch, touched_files
-from kgen.runner.harness.session import Session, SessionConfig
+from kgen.runner.harness.session import BootLimits, Session, SessionConfig
 from kgen.runner.results.junit import write_junit
 from kgen.runner.results.model import ResultKind, RunResult
 from kgen.runner.run.pipeline import RunRequest, run
 from kgen.runner.validate.classify import Allowed, Classification, classify, merge_repeats, statuses
 from kgen.runner.validate.series import Patch, load_series
 from kgen.spec.model import Spec
+from kgen.target.target import Target
 
 
 class StepState(enum.StrEnum):
@@ -78,16 +77,14 @@ class Step:
 
 @dataclass
 class ValidateRequest:
-    tree: Path
+    """What one `kgen validate` of a Target (the series' base tree) asks for."""
+
     series: str
     specs: list[Spec]
     out_dir: Path
-    arch: str = DEFAULT_ARCH
     tip_only: bool = False
     repeat: int = 1
-    timeout: int = 600            # per step: seconds for all its boots
-    stall_seconds: float | None = None
-    accel: str = "tcg"
+    limits: BootLimits = field(default_factory=BootLimits)   # per step: all its boots
     log: Callable[[str], None] = print
 
 
@@ -122,12 +119,11 @@ class ValidateOutcome:
         return self.classification.blocking(allowed)
 
 
-def _run_step(req: ValidateRequest, step: Step, index: int) -> None:
+def _run_step(target: Target, req: ValidateRequest, step: Step, index: int) -> None:
     for attempt in range(1, req.repeat + 1):
         req.log(f"kgen validate: step {step.name}, run {attempt}/{req.repeat}")
-        outcome = run(RunRequest(tree=req.tree, specs=req.specs, arch=req.arch,
-                                 timeout=req.timeout, stall_seconds=req.stall_seconds,
-                                 accel=req.accel, log=req.log, patched=step.files))
+        outcome = run(target, RunRequest(specs=req.specs, limits=req.limits, log=req.log,
+                                         patched=step.files))
         result = outcome.result
         result.properties["validate.step"] = step.name
         if step.commit:
@@ -163,13 +159,13 @@ def checkout_to_base(tree: Path, base: str) -> PatchText | None:
     return PatchText(f"git diff HEAD {base[:12]}", diff.stdout)
 
 
-def _step_files(req: ValidateRequest, base: str | None, patches: list[Patch],
+def _step_files(tree: Path, req: ValidateRequest, base: str | None, patches: list[Patch],
                 steps: list[Step]) -> None:
     """Apply the whole series to scratch copies now, before any build: set
     each step's files, or mark the patch that does not apply (and the steps
     after it)."""
-    with Scratch(req.tree) as scratch:
-        to_base = checkout_to_base(req.tree, base) if base else None
+    with Scratch(tree) as scratch:
+        to_base = checkout_to_base(tree, base) if base else None
         if to_base:
             failed = scratch.apply(to_base)
             if failed:
@@ -182,7 +178,7 @@ def _step_files(req: ValidateRequest, base: str | None, patches: list[Patch],
             if failed:
                 step.state, step.detail = StepState.APPLY_FAILED, failed
                 req.log(f"kgen validate: patch {step.name} ({patch.subject}) does not apply "
-                        f"to {req.tree}; nothing was changed:\n{failed}")
+                        f"to {tree}; nothing was changed:\n{failed}")
                 for later in steps[i + 1:]:
                     later.state = StepState.NOT_RUN
                     later.detail = "an earlier patch did not apply"
@@ -193,12 +189,11 @@ def _step_files(req: ValidateRequest, base: str | None, patches: list[Patch],
                 touched_files(patch.text, patch.strip))
 
 
-def _restore(req: ValidateRequest) -> None:
+def _restore(target: Target, req: ValidateRequest) -> None:
     """Put run's overlay and build dir back for the plain tree."""
-    config = SessionConfig(tree=req.tree, arch=req.arch, log=req.log,
-                           build_dir=default_build_dir(req.tree, req.arch))
+    config = SessionConfig(log=req.log, build_dir=target.paths.build_dir())
     try:
-        with Session(config) as session:
+        with Session(target, config) as session:
             session.unpatch()
     except (KgenError, OSError) as err:
         # The next `kgen run` still drops what is stale (the record beside
@@ -207,15 +202,15 @@ def _restore(req: ValidateRequest) -> None:
                 "the next kgen run will")
 
 
-def validate(req: ValidateRequest) -> ValidateOutcome:
+def validate(target: Target, req: ValidateRequest) -> ValidateOutcome:
     with tempfile.TemporaryDirectory(prefix="kgen-series-") as tmp:
-        base, patches = load_series(req.series, req.tree, Path(tmp))
+        base, patches = load_series(req.series, target.tree, Path(tmp))
     req.out_dir.mkdir(parents=True, exist_ok=True)
     steps = [Step("base", commit=base or "")] + [
         Step(f"{i}/{len(patches)}", p.subject, commit=p.commit)
         for i, p in enumerate(patches, 1)]
-    _step_files(req, base, patches, steps)
-    req.log(f"kgen validate: {len(patches)} patch(es) on {req.tree}, in kgen run's "
+    _step_files(target.tree, req, base, patches, steps)
+    req.log(f"kgen validate: {len(patches)} patch(es) on {target.tree}, in kgen run's "
             "overlay and build dir (the tree is not copied or written)")
     if steps[1].state is StepState.APPLY_FAILED:
         # Nothing to compare the base with: build nothing.
@@ -230,7 +225,7 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
                 step.state = StepState.APPLIED
                 continue
             patched_a_build |= bool(step.files)
-            _run_step(req, step, i)
+            _run_step(target, req, step, i)
             if step.state is not StepState.OK:
                 for later in steps[i + 1:]:
                     if later.state in (StepState.OK, StepState.APPLIED):
@@ -239,7 +234,7 @@ def validate(req: ValidateRequest) -> ValidateOutcome:
                 break
     finally:
         if patched_a_build:
-            _restore(req)
+            _restore(target, req)
 
     per_step: list[dict[str, str] | None] = []
     flaky: list[dict[str, list[str]]] = []

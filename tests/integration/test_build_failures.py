@@ -17,10 +17,11 @@ from conftest import REPO, kgen
 from junitparser import Error, Failure, JUnitXml
 from treehash import tree_digest
 
+from kgen.arch import arch
 from kgen.cli import shipped_specs
-from kgen.runner.run.capabilities import probe_tree
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_specs
+from kgen.target.capabilities import probe_tree
 
 PATCHES = REPO / "tests" / "fixtures" / "patches"
 KUNIT_CASE_USERS = {"kgen_frozen", "kgen_refcount_hold"}
@@ -37,7 +38,7 @@ def test_suites_that_do_not_compile_are_errors_and_the_rest_runs(kernel_tree, re
                 "--patch", str(PATCHES / "kunit-case-takes-attributes.patch"))
     assert tree_digest(kernel_tree) == before
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    plan = make_plan(load_specs(shipped_specs()), probe_tree(kernel_tree, "um"))
+    plan = make_plan(load_specs(shipped_specs()), probe_tree(kernel_tree, arch("um")))
     found = results(junit)
     # Every planned case and parameter has exactly one result, nothing else.
     assert set(found) == {(c.suite, c.name) for c in plan.cases}

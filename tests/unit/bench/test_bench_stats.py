@@ -1,8 +1,11 @@
 """Benchmark statistics: parsing the kernel's lines, spread, Welch comparison."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from kgen.arch import arch
 from kgen.runner.bench.stats import RATIO_ROW, Row, collect, compare, parse_boot
 
 BOOT = """\
@@ -220,13 +223,16 @@ def test_cma_style_ratios_free_alone_and_with_the_allocation():
 def test_a_tree_without_the_frozen_allocator_lists_the_cma_ratios_as_na(monkeypatch):
     from kgen.runner.bench import pipeline
     from kgen.runner.bench.stats import CMA_CYCLE_RATIO_ROW, CMA_FREE_RATIO_ROW
-    from kgen.runner.run.capabilities import assume_all
-    caps = assume_all("um")
+    from kgen.target.capabilities import assume_all
+    caps = assume_all(arch("um"))
     monkeypatch.setattr(caps, "unmet", lambda need: f"no {need.name}" if
                         "frozen" in need.name else "")
-    monkeypatch.setattr(pipeline, "probe_tree", lambda tree, arch: caps)
+    from kgen.cache import cache_paths
+    from kgen.target.target import Target
     monkeypatch.setattr(pipeline, "builtin_blocker", lambda *a: "")
-    na = pipeline.unavailable_rows(None, "um")
+    tree = Path("/nonexistent")
+    na = pipeline.unavailable_rows(Target(tree, "7.3.0", arch("um"), "tcg", caps,
+                                          cache_paths(tree, "um")))
     assert {CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW,
             "contig16384.free_frozen_page_loop"} <= set(na)
 

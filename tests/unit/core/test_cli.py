@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kgen.arch import arch
 from kgen.cli import shipped_specs
 
 
@@ -61,7 +62,7 @@ def test_generate_writes_suites_and_helpers(tmp_path):
 def test_missing_tools_name_the_debian_package(monkeypatch):
     from kgen.runner.harness import kunit_tool
     monkeypatch.setenv("PATH", "/nonexistent")
-    missing = kunit_tool.missing_tools("arm64")
+    missing = kunit_tool.missing_tools(arch("arm64"))
     assert "flex (apt-get install flex)" in missing
     assert "aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)" in missing
     assert "qemu-system-aarch64 (apt-get install qemu-system-arm)" in missing
@@ -81,7 +82,7 @@ def test_ctrl_c_is_130_from_the_one_handler(monkeypatch, capsys, tmp_path):
     from kgen import cli
     from kgen.runner.run import pipeline
 
-    def interrupted(req):
+    def interrupted(target, req):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "run", interrupted)

@@ -1,4 +1,4 @@
-"""Imports run one way: core -> spec -> generator -> harness/results -> run
+"""Imports run one way: core -> spec -> target -> generator -> harness/results -> run
 -> bench -> validate -> cli.  A module may import its own package and any
 lower layer, never a higher one nor a sibling package of its own layer."""
 from __future__ import annotations
@@ -16,6 +16,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("kgen",),                       # errors, cache, arch, ids, protocol, kernel tree ...
     ("kgen.kernel",),
     ("kgen.spec",),
+    ("kgen.target",),                # the Target, the tree's capabilities
     ("kgen.generator",),
     ("kgen.runner.harness", "kgen.runner.results"),
     ("kgen.runner.run",),
@@ -91,6 +92,6 @@ def test_imports_run_one_way():
 def test_the_checker_sees_an_upward_import(tmp_path):
     """The rule would catch generator -> runner (the old render.py import)."""
     path = tmp_path / "render.py"
-    path.write_text("from kgen.runner.run.capabilities import probe_tree\n")
+    path.write_text("from kgen.runner.run.plan import make_plan\n")
     [(_, target)] = _imports("kgen.generator.render", path)
     assert _layer(_package_of(target)) > _layer(_package_of("kgen.generator.render"))

@@ -12,6 +12,7 @@ from kgen.errors import UsageError
 from kgen.runner.harness.overlay import Overlay
 from kgen.runner.harness.patches import PatchText, Scratch, patched_files, touched_files
 from kgen.runner.harness.session import Session, SessionConfig, drop_stale_objects
+from kgen.target.target import resolve_target
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "patches" / "bug-under-zone-lock.patch"
 PATCH = """\
@@ -33,6 +34,10 @@ def tree(root: Path) -> Path:
     return root
 
 
+def _session(src: Path, build_dir: Path, log) -> Session:
+    return Session(resolve_target(src, "um"), SessionConfig(build_dir, log=log))
+
+
 @pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
 def test_patch_lands_in_the_overlay_only(tmp_path):
     src = tree(tmp_path / "tree")
@@ -52,8 +57,7 @@ def test_patch_lands_in_the_overlay_only(tmp_path):
 def test_each_build_dir_remembers_what_it_built_from(tmp_path, monkeypatch):
     monkeypatch.setenv("KGEN_CACHE", str(tmp_path / "cache"))
     src = tree(tmp_path / "tree")
-    sessions = {name: Session(SessionConfig(src, "um", tmp_path / "build" / name,
-                                            log=lambda m: None))
+    sessions = {name: _session(src, tmp_path / "build" / name, log=lambda m: None)
                 for name in ("um", "arm64")}
     patched = {"mm/page_alloc.c": b"patched\n"}
     um, arm64 = sessions["um"], sessions["arm64"]
@@ -98,7 +102,7 @@ def test_trees_of_one_major_version_have_their_own_lock(tmp_path, monkeypatch):
     locks = set()
     for name in ("linux-source-7.2", "linux-source-7.3"):
         src = tree(tmp_path / name)
-        session = Session(SessionConfig(src, "um", tmp_path / "build" / name, log=print))
+        session = _session(src, tmp_path / "build" / name, log=print)
         locks.add(session._lock.file.name)
         session._lock.file.close()
     assert len(locks) == 2
@@ -177,7 +181,7 @@ def test_a_file_one_patch_adds_and_the_next_deletes_reads_as_absent(tmp_path):
 def test_a_failed_patch_leaves_scratch_overlay_and_build_dir_as_they_were(tmp_path, monkeypatch):
     monkeypatch.setenv("KGEN_CACHE", str(tmp_path / "cache"))
     src = tree(tmp_path / "tree")
-    session = Session(SessionConfig(src, "um", tmp_path / "build", log=lambda m: None))
+    session = _session(src, tmp_path / "build", log=lambda m: None)
     with session, Scratch(src) as scratch:
         assert scratch.apply(PatchText("1/2", PATCH)) is None
         session.prepare({}, "", scratch.files())
@@ -205,7 +209,7 @@ def test_a_failed_patch_leaves_scratch_overlay_and_build_dir_as_they_were(tmp_pa
 def test_unpatch_drops_what_was_built_from_patched_files(tmp_path, monkeypatch):
     monkeypatch.setenv("KGEN_CACHE", str(tmp_path / "cache"))
     src = tree(tmp_path / "tree")
-    session = Session(SessionConfig(src, "um", tmp_path / "build", log=lambda m: None))
+    session = _session(src, tmp_path / "build", log=lambda m: None)
     with session:
         session.prepare({}, "", {})
         plain = _snapshot(session.overlay.root)

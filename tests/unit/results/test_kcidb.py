@@ -31,9 +31,10 @@ from kgen.runner.results.kcidb import (
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.validate.kcidb_steps import step_checkouts
-from kgen.runner.validate.pipeline import Step, StepState, ValidateOutcome, ValidateRequest
+from kgen.runner.validate.pipeline import Step, StepState, ValidateOutcome
 from kgen.runner.validate.series import Patch
 from kgen.spec.loader import load_specs
+from kgen.target.target import resolve_target
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 STARTED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -199,8 +200,7 @@ def test_validate_steps_become_checkouts(tmp_path):
              Step("2/3", "mm: two", StepState.APPLY_FAILED, "Hunk #1 FAILED at 10."),
              Step("3/3", "mm: three", StepState.NOT_RUN)]
     outcome = ValidateOutcome(steps, None, patches)   # the classification is not read
-    req = ValidateRequest(tree=_git_tree(tmp_path), series="x", specs=[], out_dir=tmp_path)
-    checkouts = step_checkouts(req, outcome)
+    checkouts = step_checkouts(resolve_target(_git_tree(tmp_path), "um"), outcome)
     assert [c.step for c in checkouts] == ["step0", "step1", "step2"]
     data = valid(kcidb_report(checkouts, started=STARTED, run_id="r"))
     by_id = {c["id"]: c for c in data["checkouts"]}

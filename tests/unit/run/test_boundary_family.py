@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from kgen.arch import arch
 from kgen.generator.render import render_suite
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import SpecError, load_spec
+from kgen.target.capabilities import assume_all
 
 SPEC = """\
 kgen: 1
@@ -78,9 +79,9 @@ def test_guest_layout_becomes_qemu_and_kernel_args(tmp_path):
 def test_skip_reasons_name_what_the_arch_lacks(tmp_path):
     spec = load_spec(write(tmp_path, SPEC))
     by_name = {}
-    for arch in ("um", "x86_64", "arm64"):
-        plan = make_plan([spec], assume_all(arch))
-        by_name[arch] = {c.name: c.skip for c in plan.cases}
+    for name in ("um", "x86_64", "arm64"):
+        plan = make_plan([spec], assume_all(arch(name)))
+        by_name[name] = {c.name: c.skip for c in plan.cases}
     um, x86, arm = by_name["um"], by_name["x86_64"], by_name["arm64"]
     assert "UML has no NUMA" in um["kgen_bnd_node/free=vfree,each=1"]
     assert "UML is FLATMEM" in um["kgen_bnd_section_classic"]
@@ -93,15 +94,15 @@ def test_skip_reasons_name_what_the_arch_lacks(tmp_path):
 
 def test_guest_boot_planned_on_qemu_arches_only(tmp_path):
     spec = load_spec(write(tmp_path, SPEC))
-    assert make_plan([spec], assume_all("um")).guest_boots == []
-    (boot,) = make_plan([spec], assume_all("arm64")).guest_boots
+    assert make_plan([spec], assume_all(arch("um"))).guest_boots == []
+    (boot,) = make_plan([spec], assume_all(arch("arm64"))).guest_boots
     assert boot.suite == "kgen_bnd" and "-numa" in boot.qemu_args
     assert "kgen_boundary.guest=kgen_bnd" in boot.kernel_args
 
 
 def test_generated_case_checks_the_guest_and_every_expectation(tmp_path):
     spec = load_spec(write(tmp_path, SPEC))
-    c = render_suite(spec, make_plan([spec], assume_all("x86_64")).skips())
+    c = render_suite(spec, make_plan([spec], assume_all(arch("x86_64"))).skips())
     assert 'kgen_guest_require(test, "kgen_bnd");' in c
     for call in ("kgen_bspan_alloc(test, p)", "kgen_bspan_free(bs, p->api)",
                  "kgen_expect_no_straddle", "kgen_expect_bspan_zones_kept",
@@ -151,22 +152,25 @@ def test_shipped_skip_reasons_fit_kunits_status_comment():
     from kgen.cli import shipped_specs
     from kgen.spec.loader import load_specs
     specs = load_specs(shipped_specs())
-    for arch in ("um", "x86_64", "arm64"):
-        for case in make_plan(specs, assume_all(arch)).cases:
-            assert case.skip is None or len(case.skip) < 256, (arch, case.name, case.skip)
+    for name in ("um", "x86_64", "arm64"):
+        for case in make_plan(specs, assume_all(arch(name))).cases:
+            assert case.skip is None or len(case.skip) < 256, (name, case.name, case.skip)
 
 
 def test_guest_boot_replaces_the_placeholder_skips():
     from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run.guests import merge_guest_boot
-    from kgen.runner.run.plan import GuestBoot
+    from kgen.runner.run.guests import layout
+    from kgen.runner.run.plan import GuestBoot, Plan
+    from kgen.runner.run.reconcile import Boot, Boots, GuestBooted, reconcile
     main = RunResult(suites=[
         SuiteResult("kgen_a", cases=[CaseResult("c", Status.PASSED)]),
         SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.SKIPPED,
                                                   message="runs only in a boot with")])])
     guest = RunResult(suites=[SuiteResult("kgen_bnd", cases=[CaseResult("c", Status.FAILED)])],
                       errors=[CaseResult("boot", Status.ERROR, kind="crash")])
-    merge_guest_boot(main, guest, GuestBoot("kgen_bnd", ["-m", "2048"], ["x=1"]))
+    layout_boot = GuestBoot("kgen_bnd", ["-m", "2048"], ["x=1"])
+    main = reconcile(Plan("x86_64", [], [], [], []), [], Boots(
+        main=Boot(main), guests=(GuestBooted(layout_boot, layout(layout_boot), Boot(guest)),)))
     assert [s.name for s in main.suites] == ["kgen_a", "kgen_bnd"]
     assert main.suites[1].cases[0].status is Status.FAILED
     assert main.suites[1].properties["guest"] == "-m 2048 x=1"
@@ -194,14 +198,16 @@ def test_reserved_memory_fragment_is_reusable_shared_dma_pool():
 
 def test_crashed_parameter_is_named_from_the_plan(tmp_path):
     from kgen.runner.results.model import CaseResult, RunResult, Status, SuiteResult
-    from kgen.runner.run.pipeline import name_unnamed_params
-    plan = make_plan([load_spec(write(tmp_path, SPEC))], assume_all("x86_64"))
+    from kgen.runner.run.reconcile import Boot, Boots, reconcile
+    plan = make_plan([load_spec(write(tmp_path, SPEC))], assume_all(arch("x86_64")))
     result = RunResult(suites=[SuiteResult("kgen_bnd", cases=[
         CaseResult("kgen_bnd_node/#2", Status.ERROR, kind="crash"),
         CaseResult("kgen_bnd_node/#9", Status.ERROR, kind="not-run")])])
-    name_unnamed_params(result, plan)
-    assert [c.name for c in result.suites[0].cases] == [
-        "kgen_bnd_node/free=__free_contig_range,each=512", "kgen_bnd_node/#9"]
+    result = reconcile(plan, [], Boots(main=Boot(result)))
+    # The rest of the plan is there too (not run after the crash).
+    assert [c.name for c in result.suites[0].cases if c.kind == "crash"] == [
+        "kgen_bnd_node/free=__free_contig_range,each=512"]
+    assert [c.name for c in result.suites[0].cases if "#" in c.name] == ["kgen_bnd_node/#9"]
 
 
 def test_kconfig_override_reaches_kunitconfig_caps_and_build_dir(tmp_path):
@@ -215,7 +221,7 @@ def test_kconfig_override_reaches_kunitconfig_caps_and_build_dir(tmp_path):
     text = compose("arm64", [], over)
     # kunit.py keeps the last entry of an option: the override comes last.
     assert text.index("CONFIG_DEBUG_VM=y") < text.index("# CONFIG_DEBUG_VM is not set")
-    caps = assume_all("arm64")
+    caps = assume_all(arch("arm64"))
     need = Need("kconfig_off", "DEBUG_VM", "crashes under DEBUG_VM")
     assert caps.unmet(need)
     caps.kconfig_overrides = over
@@ -246,10 +252,12 @@ def test_kconfig_override_conflicts_and_forced_options_are_usage_errors(tmp_path
     tree = tmp_path / "tree"
     (tree / "include/linux").mkdir(parents=True)
     (tree / "include/linux/gfp.h").write_text("")
-    req = RunRequest(tree=tree, specs=[load_spec(write(tmp_path, SPEC))], arch="x86_64",
+    from kgen.target.target import resolve_target
+    (tree / "Makefile").write_text("VERSION = 7\n")
+    req = RunRequest(specs=[load_spec(write(tmp_path, SPEC))],
                      kconfig={"SPARSEMEM_VMEMMAP": False})
     with pytest.raises(UsageError, match="x86_64 does"):
-        plan_run(req)
+        plan_run(resolve_target(tree, "x86_64"), req)
 
 
 def test_dma_limit_becomes_a_dma_ranges_bus_node():

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import xmlschema
 
+from kgen.arch import arch
 from kgen.cli import shipped_specs
 from kgen.runner.harness.kunit_tool import PhaseResult
 from kgen.runner.results.junit import write_junit
@@ -25,14 +26,14 @@ from kgen.runner.run.builds import (
     uncompiled_suite_results,
     uncompiled_suites,
 )
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_specs
+from kgen.target.capabilities import assume_all
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 OVERLAY = "/root/.cache/kgen/overlays/linux-source-7.3-943b473cf1"
 SPECS = load_specs(shipped_specs())
-PLAN = make_plan(SPECS, assume_all("um"))
+PLAN = make_plan(SPECS, assume_all(arch("um")))
 KUNIT_CASE_USERS = {"kgen_frozen", "kgen_refcount_hold"}
 
 
@@ -62,7 +63,7 @@ class FakeSession:
 
 def build(outputs):
     session = FakeSession(outputs)
-    outcome = build_leaving_out_broken_suites(session, SPECS, assume_all("um"), PLAN,
+    outcome = build_leaving_out_broken_suites(session, SPECS, assume_all(arch("um")), PLAN,
                                               "CONFIG_KUNIT=y\n", {})
     return session, outcome
 
@@ -113,7 +114,7 @@ def test_every_suite_failing_leaves_nothing_to_boot():
     specs = [s for s in SPECS if s.suite in KUNIT_CASE_USERS]
     session = FakeSession([log("um_kunit_case_attributes.log"),
                            log("um_kunit_case_attributes.retry1.log")])
-    outcome = build_leaving_out_broken_suites(session, specs, assume_all("um"), PLAN, "", {})
+    outcome = build_leaving_out_broken_suites(session, specs, assume_all(arch("um")), PLAN, "", {})
     assert outcome.nothing_to_boot and set(outcome.dropped) == KUNIT_CASE_USERS
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from kgen.arch import arch
 from kgen.cli import shipped_specs
-from kgen.runner.run.capabilities import assume_all, probe_tree
 from kgen.runner.run.plan import generate, make_plan
 from kgen.spec.loader import load_spec, load_specs
 from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Need, NeedKind
+from kgen.target.capabilities import assume_all, probe_tree
 
 GFP_73 = """
 void free_pages_bulk(struct page **page_array, unsigned long nr_pages);
@@ -101,7 +102,7 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
 
 
 def test_probe_73_like_tree(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    caps = probe_tree(tree(tmp_path, GFP_73), arch("um"))
     assert all(v for k, v in caps.apis.items() if k != "vmalloc_nr_pages")
     assert not caps.apis["vmalloc_nr_pages"]
     assert caps.files == {"mm_page_alloc_h": True}
@@ -109,7 +110,7 @@ def test_probe_73_like_tree(tmp_path):
 
 
 def test_older_tree_skips_with_reason(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "x86_64")
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), arch("x86_64"))
     assert caps.apis["free_contig_range"] and not caps.apis["__free_contig_range"]
     reason = caps.unmet(Need("api", "__free_contig_range"))
     assert reason == ("needs __free_contig_range(): not declared in this tree "
@@ -123,7 +124,7 @@ def test_older_tree_skips_with_reason(tmp_path):
 
 
 def test_tree_without_batching_runs_cases_but_not_expect_batched(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), arch("um"))
     assert caps.behaviours["batched_free"] and caps.behaviours["batched_vfree"]
     plan = make_plan(load_specs(shipped_specs()), caps)
     by_name = {c.name: c for c in plan.cases}
@@ -142,7 +143,7 @@ def test_tree_without_batching_runs_cases_but_not_expect_batched(tmp_path):
 
 
 def test_batching_tree_checks_every_batched_api(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    caps = probe_tree(tree(tmp_path, GFP_73), arch("um"))
     plan = make_plan(load_specs(shipped_specs()), caps)
     assert plan.unchecked() == {}
     c = generate(load_specs(shipped_specs()), caps, plan)["kgen_contig_split_kunit.c"]
@@ -152,9 +153,9 @@ def test_batching_tree_checks_every_batched_api(tmp_path):
 
 
 def test_uml_cannot_poison(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    caps = probe_tree(tree(tmp_path, GFP_73), arch("um"))
     assert "UML has no MEMORY_FAILURE" in caps.unmet(Need("kconfig", "MEMORY_FAILURE"))
-    assert probe_tree(tmp_path, "arm64").unmet(Need("kconfig", "MEMORY_FAILURE")) is None
+    assert probe_tree(tmp_path, arch("arm64")).unmet(Need("kconfig", "MEMORY_FAILURE")) is None
 
 
 def test_plan_derives_kconfig_and_args(tmp_path):
@@ -170,19 +171,19 @@ def test_plan_derives_kconfig_and_args(tmp_path):
             needs: {memory_mb: 2048, kernel_args: [movablecore=256M]}
         """))
     specs = [load_spec(spec)]
-    arm = make_plan(specs, assume_all("arm64"), ["loglevel=7"])
+    arm = make_plan(specs, assume_all(arch("arm64")), ["loglevel=7"])
     assert arm.kconfig == []        # arm64.config sets MEMORY_FAILURE already
     assert arm.qemu_args == ["-m", "2048"]
     # init_on_free=1: expect.prepared (free_pages_prepare() zeroes pages).
     assert arm.kernel_args == ["movablecore=256M", "init_on_free=1", "loglevel=7"]
     assert arm.nr_run == 1 and arm.nr_skip == 0
-    um = make_plan(specs, assume_all("um"))
+    um = make_plan(specs, assume_all(arch("um")))
     assert um.kconfig == [] and um.nr_skip == 1
     assert "mem=2048M" in um.kernel_args
 
 
 def test_skips_are_generated_as_kunit_skips_with_reason(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), arch("um"))
     files = generate(load_specs(shipped_specs()), caps)
     c = files["kgen_contig_split_kunit.c"]
     assert '.skip = "needs free_pages_bulk(): not declared in this tree' in c
@@ -193,7 +194,7 @@ def test_skips_are_generated_as_kunit_skips_with_reason(tmp_path):
 
 
 def test_612_counts_vmalloc_pages_without_nr_vmalloc(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), arch("um"))
     assert not caps.apis["NR_VMALLOC"] and caps.apis["vmalloc_nr_pages"]
     assert caps.unmet(Need(NeedKind.SYMBOL, "NR_VMALLOC")) is None
     plan = make_plan(load_specs(shipped_specs()), caps)
@@ -208,9 +209,9 @@ def test_612_counts_vmalloc_pages_without_nr_vmalloc(tmp_path):
 
 
 def test_a_tree_with_neither_vmalloc_counter_skips_and_names_both(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), arch("um"))
     (tmp_path / "include/linux/vmalloc.h").write_text("\n")
-    caps = probe_tree(tmp_path, "um")
+    caps = probe_tree(tmp_path, arch("um"))
     assert caps.unmet(Need(NeedKind.SYMBOL, "NR_VMALLOC")) == (
         "needs NR_VMALLOC: not declared in this tree (include/linux/mmzone.h), "
         "nor vmalloc_nr_pages() (include/linux/vmalloc.h)")
@@ -220,11 +221,12 @@ def test_a_tree_with_neither_vmalloc_counter_skips_and_names_both(tmp_path):
     # page arrays do not check NR_VMALLOC by default: only the API is missing
     assert "NR_VMALLOC" not in by_name["kgen_vmalloc_bulk_layouts/pages=64,layout=gaps"].skip
     assert "#define KGEN_HAVE_NR_VMALLOC 1" in generate(
-        load_specs(shipped_specs()), probe_tree(tree(tmp_path / "73", GFP_73), "um"))["kgen_caps.h"]
+        load_specs(shipped_specs()),
+        probe_tree(tree(tmp_path / "73", GFP_73), arch("um")))["kgen_caps.h"]
 
 
 def test_612_free_contig_range_warns_on_held_pages(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), "um")
+    caps = probe_tree(tree(tmp_path, GFP_612, kunit_suppress=False), arch("um"))
     assert caps.behaviours[FREE_CONTIG_RANGE_WARNS_IN_USE]
     plan = make_plan(load_specs(shipped_specs()), caps)
     by_name = {c.name: c for c in plan.cases}
@@ -241,7 +243,7 @@ def test_612_free_contig_range_warns_on_held_pages(tmp_path):
 
 
 def test_73_runs_what_612_cannot(tmp_path):
-    caps = probe_tree(tree(tmp_path, GFP_73), "um")
+    caps = probe_tree(tree(tmp_path, GFP_73), arch("um"))
     plan = make_plan(load_specs(shipped_specs()), caps)
     by_name = {c.name: c for c in plan.cases}
     assert by_name["kgen_refcount_hold_hold_many_refs/refs=2"].skip is None
@@ -249,7 +251,7 @@ def test_73_runs_what_612_cannot(tmp_path):
 
 
 def test_builtin_blocker_finds_module_only_options(tmp_path):
-    from kgen.runner.run.capabilities import builtin_blocker
+    from kgen.target.capabilities import builtin_blocker
     (tmp_path / "lib").mkdir()
     kconfig = tmp_path / "lib/Kconfig.debug"
     entry = ("config TEST_VMALLOC\n\ttristate \"Test module\"\n\tdefault n\n"
@@ -273,10 +275,10 @@ def test_612_uml_pci_warning_is_configured_away(tmp_path):
     configs.joinpath("arch_uml.config").write_text(
         "CONFIG_VIRTIO_UML=y\nCONFIG_UML_PCI_OVER_VIRTIO=y\nCONFIG_FORTIFY_SOURCE=y\n")
     line = "# CONFIG_UML_PCI_OVER_VIRTIO is not set"
-    assert make_plan(load_specs(shipped_specs()), probe_tree(root, "um")).kconfig == [line]
-    assert make_plan(load_specs(shipped_specs()), probe_tree(root, "x86_64")).kconfig == []
+    assert make_plan(load_specs(shipped_specs()), probe_tree(root, arch("um"))).kconfig == [line]
+    assert make_plan(load_specs(shipped_specs()), probe_tree(root, arch("x86_64"))).kconfig == []
     configs.joinpath("arch_uml.config").write_text("CONFIG_KUNIT_UML_PCI=y\n")
-    assert probe_tree(root, "um").tree_kconfig == []
+    assert probe_tree(root, arch("um")).tree_kconfig == []
 
 
 def test_bench_config_leaves_out_what_the_tree_cannot_build_in():

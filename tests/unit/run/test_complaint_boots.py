@@ -1,14 +1,22 @@
 """Cases that complain on purpose run in complaint boots of their own."""
 from __future__ import annotations
 
+from kgen.arch import arch
 from kgen.cli import shipped_specs
 from kgen.generator.render import render_suite
 from kgen.ids import TestId
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run.capabilities import assume_all
-from kgen.runner.run.complaints import keep_only, merge, set_aside
 from kgen.runner.run.plan import COMPLAINT_BOOT_BAD_PAGES, make_plan
+from kgen.runner.run.reconcile import (
+    Boot,
+    Boots,
+    ComplaintBooted,
+    complaint_share,
+    main_share,
+    reconcile,
+)
 from kgen.spec.loader import load_spec, load_specs
+from kgen.target.capabilities import assume_all
 
 FROZEN_BAD = TestId("kgen_frozen", "bad_page_in_middle")
 FROZEN_MISUSE = TestId("kgen_frozen", "misuse_tail_start")
@@ -18,7 +26,7 @@ VMALLOC_MISUSE = TestId("kgen_vmalloc", "vfree_not_vmalloc")
 
 
 def test_shipped_complainers_share_one_boot_after_the_main_one():
-    plan = make_plan(load_specs(shipped_specs()), assume_all("um"))
+    plan = make_plan(load_specs(shipped_specs()), assume_all(arch("um")))
     (boot,) = plan.complaint_boots
     assert boot.number == 1 and boot.kernel_args == ["kgen_kunit.complaint_boot=1"]
     # bad_page_in_middle: 1 bad page; bad_state: 4 parameters of 1 each.
@@ -42,7 +50,7 @@ def test_boots_hold_at_most_the_bad_page_budget(tmp_path):
 """ for i in range(4))                 # 16 bad pages each
     spec = tmp_path / "many.yaml"
     spec.write_text(f"kgen: 1\nsuite: kgen_many\ncases:{cases}")
-    plan = make_plan([load_spec(spec)], assume_all("um"))
+    plan = make_plan([load_spec(spec)], assume_all(arch("um")))
     assert [b.bad_pages for b in plan.complaint_boots] == [48, 16]
     assert all(b.bad_pages <= COMPLAINT_BOOT_BAD_PAGES for b in plan.complaint_boots)
     assert [b.glob for b in plan.complaint_boots] == ["kgen_many", "kgen_many"]
@@ -50,7 +58,7 @@ def test_boots_hold_at_most_the_bad_page_budget(tmp_path):
 
 def test_generated_cases_say_which_boot_they_belong_to():
     specs = load_specs(shipped_specs())
-    plan = make_plan(specs, assume_all("um"))
+    plan = make_plan(specs, assume_all(arch("um")))
     frozen = next(s for s in specs if s.suite == "kgen_frozen")
     c = render_suite(frozen, plan.skips(), plan.unchecked(), plan.boots())
     body = c.split("static void kgen_frozen_bad_page_in_middle(", 1)[1].split("\n}\n")[0]
@@ -66,7 +74,7 @@ def _skip(name: str) -> CaseResult:
 
 
 def _plan():
-    return make_plan(load_specs(shipped_specs()), assume_all("um"))
+    return make_plan(load_specs(shipped_specs()), assume_all(arch("um")))
 
 
 def test_main_boot_sets_the_complainers_aside_but_keeps_a_splat_in_them():
@@ -76,7 +84,7 @@ def test_main_boot_sets_the_complainers_aside_but_keeps_a_splat_in_them():
         CaseResult("kgen_frozen_misuse_tail_start", Status.FAILED, kind="splat:WARNING",
                    message="WARNING: at mm/x.c"),
     ])])
-    set_aside(main, _plan())
+    main = main_share(main, _plan())
     assert [c.name for c in main.suites[0].cases] == ["kgen_frozen_range/order=0"]
     (error,) = main.errors
     assert error.kind == "splat:WARNING" and "the main boot" in error.name
@@ -89,7 +97,7 @@ def test_main_boot_drops_complainers_a_crash_kept_from_starting():
         CaseResult("kgen_frozen_range/order=0", Status.ERROR, kind=ResultKind.CRASH),
         CaseResult("kgen_frozen_bad_page_in_middle", Status.ERROR, kind=ResultKind.NOT_RUN),
     ])])
-    set_aside(main, _plan())
+    main = main_share(main, _plan())
     assert [c.name for c in main.suites[0].cases] == ["kgen_frozen_range/order=0"]
     assert main.errors == []
 
@@ -104,7 +112,7 @@ def test_complaint_boot_keeps_its_own_cases_and_merges_them():
                                                Status.PASSED)]),
     ], errors=[CaseResult("kgen_hwpoison", Status.ERROR, kind=ResultKind.NOT_RUN),
                CaseResult("kgen_refcount_hold", Status.ERROR, kind=ResultKind.NOT_RUN)])
-    keep_only(booted, boot)
+    booted = complaint_share(booted, boot)
     assert [s.name for s in booted.suites] == ["kgen_frozen"]
     assert [c.name for c in booted.suites[0].cases] == ["kgen_frozen_bad_page_in_middle"]
     # Only a suite with cases of this boot is missing from it.
@@ -112,7 +120,8 @@ def test_complaint_boot_keeps_its_own_cases_and_merges_them():
 
     result = RunResult(suites=[SuiteResult("kgen_frozen", [
         CaseResult("kgen_frozen_range/order=0", Status.PASSED)])])
-    merge(result, booted, boot)
+    result = reconcile(plan, [], Boots(main=Boot(result),
+                                       complaints=(ComplaintBooted(boot, Boot(booted)),)))
     cases = {c.name: c for c in result.suites[0].cases}
     assert cases["kgen_frozen_bad_page_in_middle"].status is Status.PASSED
     assert cases["kgen_frozen_bad_page_in_middle"].log[0] == \

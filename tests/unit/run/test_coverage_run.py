@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from kgen.arch import arch
 from kgen.cache import default_build_dir
 from kgen.errors import EXIT_INFRA, EnvironmentProblem, UsageError
 from kgen.runner.harness import lcov_tool
@@ -27,9 +28,9 @@ def test_coverage_config_only_with_coverage():
 
 
 def test_coverage_is_uml_only():
-    coverage.check_arch("um")
+    coverage.check_arch(arch("um"))
     with pytest.raises(UsageError, match="UML only"):
-        coverage.check_arch("arm64")
+        coverage.check_arch(arch("arm64"))
 
 
 def test_reset_deletes_only_counters(tmp_path):

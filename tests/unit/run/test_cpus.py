@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from kgen.arch import arch
-from kgen.runner.run.capabilities import Capabilities, assume_all
+from kgen.target.capabilities import Capabilities, assume_all
 from kgen.runner.run.plan import make_plan
 
 
 def _smp_uml() -> Capabilities:
-    caps = assume_all("um")
+    caps = assume_all(arch("um"))
     caps.run_kconfig = ["CONFIG_SMP=y"]
     return caps
 
 
 def test_qemu_guests_get_one_socket_per_cpu():
     for name in ("x86_64", "arm64"):
-        plan = make_plan([], assume_all(name), cpus=2)
+        plan = make_plan([], assume_all(arch(name)), cpus=2)
         assert plan.cpus == 2 and plan.cpus_note == ""
         assert plan.qemu_args == ["-smp", "2,sockets=2,cores=1,threads=1"]
         assert not [a for a in plan.kernel_args if a.startswith("ncpus=")]
@@ -28,7 +28,7 @@ def test_uml_with_smp_boots_ncpus_in_seccomp_mode():
 
 
 def test_uml_without_smp_boots_one_cpu_and_says_why():
-    plan = make_plan([], assume_all("um"), cpus=2)
+    plan = make_plan([], assume_all(arch("um")), cpus=2)
     assert plan.cpus == 1
     assert "arch/um/Kconfig" in plan.cpus_note
     assert not any(a.startswith(("ncpus=", "seccomp=")) for a in plan.kernel_args)
@@ -43,7 +43,7 @@ def test_more_cpus_than_the_kernel_has_are_clamped_with_a_note():
 
 
 def test_kconfig_smp_unset_means_one_cpu():
-    caps = assume_all("x86_64")
+    caps = assume_all(arch("x86_64"))
     caps.kconfig_overrides = {"SMP": False}
     plan = make_plan([], caps, cpus=2)
     assert plan.cpus == 1 and "--kconfig" in plan.cpus_note
@@ -52,5 +52,5 @@ def test_kconfig_smp_unset_means_one_cpu():
 
 def test_one_cpu_adds_no_arguments():
     for name in ("um", "x86_64", "arm64"):
-        plan = make_plan([], assume_all(name), cpus=1)
+        plan = make_plan([], assume_all(arch(name)), cpus=1)
         assert plan.cpus == 1 and plan.cpus_note == "" and plan.qemu_args == []

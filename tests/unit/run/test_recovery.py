@@ -6,14 +6,8 @@ from pathlib import Path
 
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run.recovery import (
-    MAX_REBOOTS,
-    deaths,
-    mark_timeout,
-    merge,
-    recover,
-    rerun_targets,
-)
+from kgen.runner.run.reconcile import Boot, Rerun, recovered
+from kgen.runner.run.recovery import MAX_REBOOTS, deaths, mark_timeout, recover, rerun_targets
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ktap"
 
@@ -41,7 +35,9 @@ def test_recover_replaces_not_run_entries():
         name = case or "kgen_selftest_later_a"
         return RunResult(suites=[SuiteResult(suite, [CaseResult(name, Status.PASSED)])])
 
-    assert recover(result, boot) == 2
+    recovery = recover(result, boot)
+    assert len(recovery.reruns) == 2
+    result = recovered(recovery)
     statuses = {f"{s.name}.{c.name}": (c.status, c.kind) for s in result.suites
                 for c in s.cases}
     assert statuses["kgen_selftest_crash.kgen_selftest_crash_after"][0] is Status.PASSED
@@ -72,9 +68,9 @@ def test_kunit_timeout_turns_crash_into_hang():
 
 
 def test_merge_unknown_suite_appends_it():
-    result = RunResult(errors=[CaseResult("s", Status.ERROR, kind="not-run")])
-    merge(result, RunResult(suites=[SuiteResult("s", [CaseResult("c", Status.PASSED)])]),
-          "s", 1)
+    result = recovered(Boot(RunResult(errors=[CaseResult("s", Status.ERROR, kind="not-run")]),
+                            (Rerun("s", 1, RunResult(suites=[
+                                SuiteResult("s", [CaseResult("c", Status.PASSED)])])),)))
     assert [s.name for s in result.suites] == ["s"] and result.errors == []
 
 
@@ -104,7 +100,9 @@ def test_recovery_stops_when_a_reboot_dies_where_a_boot_died_before():
         return _dies_in("kgen_selftest_crash", "kgen_selftest_crash_crashes")
 
     assert deaths(result) == {("kgen_selftest_crash", "kgen_selftest_crash_crashes")}
-    assert recover(result, boot) == 1
+    recovery = recover(result, boot)
+    assert len(recovery.reruns) == 1
+    result = recovered(recovery)
     leftover = [c for s in result.suites for c in s.cases if c.kind == ResultKind.NOT_RUN]
     leftover += [e for e in result.errors if e.kind == ResultKind.NOT_RUN]
     assert leftover and all("died in kgen_selftest_crash.kgen_selftest_crash_crashes again"
@@ -113,7 +111,9 @@ def test_recovery_stops_when_a_reboot_dies_where_a_boot_died_before():
 
 def test_recovery_stops_when_the_run_budget_is_used_up():
     result = crashed()
-    assert recover(result, lambda glob, n: RunResult(), time_left=lambda: 0.0) == 0
+    recovery = recover(result, lambda glob, n: RunResult(), time_left=lambda: 0.0)
+    assert recovery.reruns == ()
+    result = recovered(recovery)
     leftover = [c for s in result.suites for c in s.cases if c.kind == ResultKind.NOT_RUN]
     assert leftover and all("--timeout was used up" in c.message for c in leftover)
 
@@ -126,7 +126,9 @@ def test_recovery_is_capped_and_says_so():
         suite, _, case = glob.partition(".")
         return RunResult(suites=[SuiteResult(suite, [CaseResult(case, Status.PASSED)])])
 
-    assert recover(result, boot) == MAX_REBOOTS
+    recovery = recover(result, boot)
+    assert len(recovery.reruns) == MAX_REBOOTS
+    result = recovered(recovery)
     left = [c for c in result.suites[0].cases if c.kind == ResultKind.NOT_RUN]
     assert len(left) == 12 - MAX_REBOOTS and \
         all(f"after {MAX_REBOOTS} reboots" in c.message for c in left)
@@ -153,6 +155,8 @@ def test_a_muted_parameter_is_booted_again_without_doubling_the_others():
             CaseResult("kgen_t_c/p=1", Status.PASSED),
             CaseResult("kgen_t_c/p=2", Status.FAILED, kind="splat:Bad page state")])])
 
-    assert recover(result, boot) == 1
+    recovery = recover(result, boot)
+    assert len(recovery.reruns) == 1
+    result = recovered(recovery)
     assert [(c.name, c.status) for c in result.suites[0].cases] == [
         ("kgen_t_c/p=1", Status.PASSED), ("kgen_t_c/p=2", Status.FAILED)]

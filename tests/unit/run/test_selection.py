@@ -6,13 +6,14 @@ import sys
 
 import pytest
 
+from kgen.arch import arch
 from kgen.cli import shipped_specs
 from kgen.errors import UsageError
 from kgen.ids import TestGlob, TestId
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.pipeline import _needs_main_boot
 from kgen.runner.run.plan import generate, make_plan, select
 from kgen.spec.loader import load_specs
+from kgen.target.capabilities import assume_all
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def specs():
 
 
 def names_of(specs) -> list[str]:
-    plan = make_plan(specs, assume_all("um"))
+    plan = make_plan(specs, assume_all(arch("um")))
     return [f"{c.suite}.{c.name}" for c in plan.cases]
 
 
@@ -81,7 +82,7 @@ def test_glob_that_selects_nothing_says_which_part(specs, glob, message):
 
 
 def test_only_selected_suites_are_generated_and_get_guest_boots(specs):
-    caps = assume_all("arm64")
+    caps = assume_all(arch("arm64"))
     boundary = select(specs, ["kgen_boundary_zone"])
     plan = make_plan(boundary, caps)
     assert [g.suite for g in plan.guest_boots] == ["kgen_boundary_zone"]

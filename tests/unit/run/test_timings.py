@@ -8,14 +8,17 @@ from types import SimpleNamespace
 import pytest
 import xmlschema
 
+from kgen.arch import arch
+from kgen.cache import cache_paths
 from kgen.cli import shipped_specs
 from kgen.runner.harness.kunit_tool import PhaseResult
 from kgen.runner.results.junit import write_junit
 from kgen.runner.run import pipeline
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.plan import make_plan
 from kgen.runner.run.timings import Timings, boot_name
 from kgen.spec.loader import load_specs
+from kgen.target.capabilities import assume_all
+from kgen.target.target import Target
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -89,7 +92,8 @@ def test_boots_are_named_after_their_console_log(suffix, name):
 class FakeSession:
     """Builds at once and boots into a real captured UML console."""
 
-    def __init__(self, config):
+    def __init__(self, target, config):
+        self.target = target
         self.config = config
         self.build_dir = Path("/nonexistent/build")
         self.overlay = SimpleNamespace(root=Path("/nonexistent/overlay"))
@@ -126,20 +130,22 @@ class FakeSession:
 def test_a_run_times_each_phase_and_each_boot(monkeypatch, tmp_path):
     specs = [s for s in load_specs(shipped_specs()) if s.suite in ("kgen_contig_split",
                                                                    "kgen_frozen")]
-    plan = make_plan(specs, assume_all("um"))
+    plan = make_plan(specs, assume_all(arch("um")))
     assert plan.complaint_boots        # the frozen suite's bad page boots alone
     sessions: list[FakeSession] = []
 
-    def session(config):
-        sessions.append(FakeSession(config))
+    def session(target, config):
+        sessions.append(FakeSession(target, config))
         return sessions[-1]
 
     monkeypatch.setattr(pipeline, "Session", session)
-    monkeypatch.setattr(pipeline, "_check_tools", lambda arch: None)
-    monkeypatch.setattr(pipeline, "plan_run", lambda req: (plan, assume_all("um")))
+    monkeypatch.setattr(pipeline, "_check_tools", lambda target: None)
+    monkeypatch.setattr(pipeline, "plan_run",
+                        lambda target, req: (plan, assume_all(arch("um"))))
     monkeypatch.setattr(pipeline, "mark_known_issues", lambda *a: None)
-    outcome = pipeline.run(pipeline.RunRequest(tree=tmp_path, specs=specs,
-                                               log=lambda line: None))
+    target = Target(tmp_path, "7.3.4", arch("um"), "tcg", assume_all(arch("um")),
+                    cache_paths(tmp_path, "um"))
+    outcome = pipeline.run(target, pipeline.RunRequest(specs=specs, log=lambda line: None))
     phases = list(outcome.timings.phases)
     assert phases[:4] == ["plan", "generate", "build", "boot main"]
     assert "parse" in phases and "boot complaints1" in phases

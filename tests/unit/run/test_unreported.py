@@ -10,21 +10,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kgen.arch import arch
 from kgen.ids import TestId
 from kgen.runner.results.junit import build_junit
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.summary import render_summary
-from kgen.runner.run.capabilities import assume_all
-from kgen.runner.run.pipeline import NO_RESULT, name_unnamed_params, report_unreported_cases
 from kgen.runner.run.plan import Plan, PlannedCase, make_plan
+from kgen.runner.run.reconcile import NO_RESULT, Boot, Boots, reconcile
 from kgen.spec.loader import load_spec
+from kgen.target.capabilities import assume_all
 
 KTAP = Path(__file__).resolve().parents[2] / "fixtures" / "ktap"
 
 
 def plan_of(*ids: TestId) -> Plan:
     return Plan("um", [PlannedCase(i) for i in ids], [], [], [])
+
+
+def reconciled(result: RunResult, plan: Plan) -> RunResult:
+    """The run's result when result was its one boot."""
+    return reconcile(plan, [], Boots(main=Boot(result)))
 
 
 def by_name(result: RunResult) -> dict[str, CaseResult]:
@@ -35,7 +41,7 @@ def test_a_case_missing_from_a_finished_suite_has_no_result():
     plan = plan_of(TestId("s", "a"), TestId("s", "b"), TestId("s", "c"))
     result = RunResult(suites=[SuiteResult("s", [CaseResult("s_a", Status.PASSED),
                                                  CaseResult("s_c", Status.PASSED)])])
-    report_unreported_cases(result, plan)
+    result = reconciled(result, plan)
     assert [c.name for c in result.suites[0].cases] == ["s_a", "s_b", "s_c"]
     missing = by_name(result)["s_b"]
     assert (missing.status, missing.kind, missing.message) == (
@@ -47,7 +53,7 @@ def test_a_parameter_list_shorter_than_planned_has_no_result():
     plan = plan_of(*(TestId("s", "x", f"n={n}") for n in (1, 2, 3)))
     result = RunResult(suites=[SuiteResult("s", [CaseResult("s_x/n=1", Status.PASSED),
                                                  CaseResult("s_x/n=2", Status.PASSED)])])
-    report_unreported_cases(result, plan)
+    result = reconciled(result, plan)
     assert by_name(result)["s_x/n=3"].kind == ResultKind.NO_RESULT
 
 
@@ -58,8 +64,7 @@ def test_the_plan_says_three_the_kernel_prints_two():
             "    1..3", "    ok 1 s_a", "    ok 2 s_b", "ok 1 s"]
     result = parse_console(ktap, known_cases={"s": ["s_a", "s_b", "s_c"]})
     assert [c.name for c in result.suites[0].cases] == ["s_a", "s_b"]
-    report_unreported_cases(result, plan_of(TestId("s", "a"), TestId("s", "b"),
-                                            TestId("s", "c")))
+    result = reconciled(result, plan_of(TestId("s", "a"), TestId("s", "b"), TestId("s", "c")))
     assert by_name(result)["s_c"].kind == ResultKind.NO_RESULT
 
 
@@ -67,7 +72,7 @@ def test_what_a_crash_cut_short_is_not_run():
     plan = plan_of(*(TestId("s", "x", f"n={n}") for n in (1, 2, 3)))
     crash = CaseResult("s_x/n=2", Status.ERROR, kind=ResultKind.CRASH, message="BUG")
     result = RunResult(suites=[SuiteResult("s", [CaseResult("s_x/n=1", Status.PASSED), crash])])
-    report_unreported_cases(result, plan)
+    result = reconciled(result, plan)
     after = by_name(result)["s_x/n=3"]
     assert after.kind == ResultKind.NOT_RUN
     assert after.message == "not run: the kernel stopped in s.s_x/n=2"
@@ -79,7 +84,7 @@ def test_what_the_budget_kept_from_running_keeps_its_reason():
         CaseResult("s_a", Status.PASSED),
         CaseResult("s_x", Status.ERROR, kind=ResultKind.NOT_RUN,
                    message="not run: the run's --timeout was used up")])])
-    report_unreported_cases(result, plan)
+    result = reconciled(result, plan)
     for name in ("s_x/n=1", "s_x/n=2"):
         assert by_name(result)[name].kind == ResultKind.NOT_RUN
         assert by_name(result)[name].message == "not run: the run's --timeout was used up"
@@ -88,7 +93,7 @@ def test_what_the_budget_kept_from_running_keeps_its_reason():
 def test_no_result_is_an_error_in_summary_and_junit():
     plan = plan_of(TestId("s", "a"), TestId("s", "b"))
     result = RunResult(suites=[SuiteResult("s", [CaseResult("s_a", Status.PASSED)])])
-    report_unreported_cases(result, plan)
+    result = reconciled(result, plan)
     summary = render_summary(result)
     assert f"ERROR   s_b: {NO_RESULT}" in summary
     assert summary.endswith("1 passed, 0 failed, 0 skipped, 1 errors")
@@ -101,15 +106,14 @@ def test_real_boot_that_reported_less_than_planned():
     dropped from the suite's case array and the last parameter dropped from
     another case's list; the suite itself finished."""
     sidecar = json.loads((KTAP / "um_refcount_hold_trimmed.expected.json").read_text())
-    plan = make_plan([load_spec(KTAP / sidecar["_plan_spec"])], assume_all("um"))
+    plan = make_plan([load_spec(KTAP / sidecar["_plan_spec"])], assume_all(arch("um")))
     lines = (KTAP / "um_refcount_hold_trimmed.log").read_text().splitlines()
     result = parse_console(lines, known_cases=sidecar["_known_cases"])
-    name_unnamed_params(result, plan)
     reported = by_name(result)
     assert len(reported) == len(plan.cases) - 2
     assert all(c.status is Status.PASSED for c in reported.values())
     assert result.ok            # what the parser alone makes of it: all passed
-    report_unreported_cases(result, plan)
+    result = reconciled(result, plan)
     cases = by_name(result)
     assert set(cases) == {c.name for c in plan.cases}
     missing = {name for name, c in cases.items() if c.kind == ResultKind.NO_RESULT}

@@ -104,7 +104,7 @@ def fake_tree(tmp_path) -> Path:
     (_outcome([{"a": P}], [{"a": P}]), [], 0),
 ])
 def test_exit_codes(monkeypatch, capsys, fake_tree, tmp_path, outcome, options, code):
-    monkeypatch.setattr(pipeline, "validate", lambda req: outcome)
+    monkeypatch.setattr(pipeline, "validate", lambda target, req: outcome)
     out = tmp_path / "out"
     assert cli.main(["validate", "--kernel", str(fake_tree), "--series", "x",
                      "--out", str(out), *options]) == code
@@ -139,7 +139,7 @@ OK, NOT_RUN = StepState.OK, StepState.NOT_RUN
 ])
 def test_a_series_that_did_not_get_through(monkeypatch, capsys, fake_tree, tmp_path,
                                            outcome, code):
-    monkeypatch.setattr(pipeline, "validate", lambda req: outcome)
+    monkeypatch.setattr(pipeline, "validate", lambda target, req: outcome)
     out = tmp_path / "out"
     assert outcome.incomplete_exit_code == code
     assert cli.main(["validate", "--kernel", str(fake_tree), "--series", "x",

@@ -299,21 +299,24 @@ def _validate_with_fake_runs(tmp_path, monkeypatch, series_text: str, interrupt_
     from kgen.runner.results.model import RunResult
     from kgen.runner.run.pipeline import RunOutcome
     from kgen.runner.validate import pipeline
+    from kgen.target.target import resolve_target
     tree = _small_tree(tmp_path / "tree")
     series = tmp_path / "fix.patch"
     series.write_text(series_text)
     seen, restored = [], []
 
-    def fake_run(req):
+    def fake_run(target, req):
         seen.append(dict(req.patched))
         if interrupt_at is not None and len(seen) == interrupt_at:
             raise KeyboardInterrupt
         return RunOutcome(RunResult(), plan=None)
     monkeypatch.setattr(pipeline, "run", fake_run)
-    monkeypatch.setattr(pipeline, "_restore", lambda req: restored.append(req.tree))
-    req = pipeline.ValidateRequest(tree=tree, series=str(series), specs=[],
+    monkeypatch.setattr(pipeline, "_restore",
+                        lambda target, req: restored.append(target.tree))
+    req = pipeline.ValidateRequest(series=str(series), specs=[],
                                    out_dir=tmp_path / "out", log=lambda m: None)
-    return pipeline, req, seen, restored
+    target = resolve_target(tree, "um")
+    return lambda: pipeline.validate(target, req), target.tree, seen, restored
 
 
 FIX = ("--- a/mm/page_alloc.c\n+++ b/mm/page_alloc.c\n@@ -1,3 +1,3 @@\n"
@@ -322,26 +325,26 @@ FIX = ("--- a/mm/page_alloc.c\n+++ b/mm/page_alloc.c\n@@ -1,3 +1,3 @@\n"
 
 def test_validate_runs_the_plain_tree_then_the_patched_files_then_restores(
         tmp_path, monkeypatch):
-    pipeline, req, seen, restored = _validate_with_fake_runs(tmp_path, monkeypatch, FIX)
-    outcome = pipeline.validate(req)
+    validate, tree, seen, restored = _validate_with_fake_runs(tmp_path, monkeypatch, FIX)
+    outcome = validate()
     assert [s.state.value for s in outcome.steps] == ["ok", "ok"]
     assert seen == [{}, {"mm/page_alloc.c": b"int a;\nint b2;\nint c;\n"}]
-    assert restored == [req.tree]
-    assert (req.tree / "mm/page_alloc.c").read_text() == "int a;\nint b;\nint c;\n"
+    assert restored == [tree]
+    assert (tree / "mm/page_alloc.c").read_text() == "int a;\nint b;\nint c;\n"
 
 
 def test_validate_restores_the_overlay_on_ctrl_c(tmp_path, monkeypatch):
-    pipeline, req, seen, restored = _validate_with_fake_runs(
+    validate, tree, seen, restored = _validate_with_fake_runs(
         tmp_path, monkeypatch, FIX, interrupt_at=2)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.validate(req)
-    assert len(seen) == 2 and restored == [req.tree]
+        validate()
+    assert len(seen) == 2 and restored == [tree]
 
 
 def test_a_first_patch_that_does_not_apply_builds_nothing(tmp_path, monkeypatch):
-    pipeline, req, seen, restored = _validate_with_fake_runs(
+    validate, _tree, seen, restored = _validate_with_fake_runs(
         tmp_path, monkeypatch, FIX.replace("int a;", "int zz;"))
-    outcome = pipeline.validate(req)
+    outcome = validate()
     assert [s.state.value for s in outcome.steps] == ["not-run", "apply-failed"]
     assert "FAILED" in outcome.steps[1].detail and outcome.incomplete
     assert seen == [] and restored == []

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgen.arch import DEFAULT_ARCH, arch
+from kgen.arch import ARCHES, DEFAULT_ARCH, Arch
 from kgen.kernel import kunit_dir
 from kgen.spec.model import (
     BATCHED_FREE,
@@ -105,7 +105,7 @@ ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_A
 
 @dataclass
 class Capabilities:
-    arch: str
+    arch: Arch
     apis: dict[str, bool] = field(default_factory=dict)
     files: dict[str, bool] = field(default_factory=dict)
     # Behaviour the tree shows that a need cannot live with: a
@@ -125,7 +125,7 @@ class Capabilities:
         """Whether kgen run builds this arch with CONFIG_SMP."""
         if self.kconfig_overrides.get("SMP") is False:
             return False
-        return self.arch != "um" or "CONFIG_SMP=y" in self.run_kconfig
+        return self.arch.name != "um" or "CONFIG_SMP=y" in self.run_kconfig
 
     def cpus(self, wanted: int) -> tuple[int, str]:
         """How many CPUs boots get when wanted are asked for, and why fewer."""
@@ -136,9 +136,9 @@ class Capabilities:
         if not self.smp():
             return 1, ("one CPU: this tree's UML has no SMP (no `config SMP` in "
                        "arch/um/Kconfig; UML gained it in 7.2)")
-        most = arch(self.arch).max_cpus
+        most = self.arch.max_cpus
         if wanted > most:
-            return most, f"{most} CPUs: the most a kgen {self.arch} kernel boots (NR_CPUS)"
+            return most, f"{most} CPUs: the most a kgen {self.arch.name} kernel boots (NR_CPUS)"
         return wanted, ""
 
     def unmet(self, need: Need) -> str | None:
@@ -162,18 +162,18 @@ class Capabilities:
         elif need.kind == NeedKind.KCONFIG and self.kconfig_overrides.get(need.name) is False:
             return f"needs {need}: unset by kgen run --kconfig"
         elif need.kind == NeedKind.KCONFIG:
-            limit = arch(self.arch).kconfig_limits.get(need.name)
+            limit = self.arch.kconfig_limits.get(need.name)
             if limit:
                 return f"needs {need}: {limit}"
-        elif need.kind == NeedKind.KCONFIG_OFF and need.name in arch(self.arch).forced_on:
-            return f"needs {need}: {arch(self.arch).forced_on[need.name]}"
+        elif need.kind == NeedKind.KCONFIG_OFF and need.name in self.arch.forced_on:
+            return f"needs {need}: {self.arch.forced_on[need.name]}"
         elif need.kind == NeedKind.KCONFIG_OFF and self.kconfig_overrides.get(need.name) is False:
             return None
         elif (need.kind == NeedKind.KCONFIG_OFF and need.name in ALWAYS_ON
-              or need.kind == NeedKind.ARCH and self.arch not in need.arches):
+              or need.kind == NeedKind.ARCH and self.arch.name not in need.arches):
             return f"needs {need}: {need.why}"
-        elif need.kind == NeedKind.GUEST and need.name in arch(self.arch).guest_limits:
-            return f"needs {need}: {arch(self.arch).guest_limits[need.name]}"
+        elif need.kind == NeedKind.GUEST and need.name in self.arch.guest_limits:
+            return f"needs {need}: {self.arch.guest_limits[need.name]}"
         return None
 
     def have(self) -> dict[str, bool]:
@@ -197,7 +197,7 @@ class Capabilities:
         families need, so the common case adds nothing), then the lines
         that fix this tree's kunit.py defaults (KCONFIG_FIXES) and the
         options kgen run sets wherever the tree has them (RUN_KCONFIG)."""
-        fixed = ALWAYS_ON | fragment_options(self.arch)
+        fixed = ALWAYS_ON | fragment_options(self.arch.name)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
                        if n.kind == NeedKind.KCONFIG and n.name not in fixed
                        and not self.unmet(n)}) + self.tree_kconfig + self.run_kconfig
@@ -209,7 +209,7 @@ def fragment_options(arch: str) -> set[str]:
     return set(re.findall(r"^CONFIG_(\w+)=y$", text, re.MULTILINE))
 
 
-def probe_tree(tree: Path, arch: str) -> Capabilities:
+def probe_tree(tree: Path, arch: Arch) -> Capabilities:
     """Read which APIs and constants the tree declares, and how it behaves."""
     cache: dict[str, str] = {}
 
@@ -226,15 +226,15 @@ def probe_tree(tree: Path, arch: str) -> Capabilities:
                    for name, (rel, pattern, _) in NEEDED_BEHAVIOUR_PROBES.items()}
     files = {key: (tree / rel).is_file() for key, rel in FILE_PROBES.items()}
     tree_kconfig = [line for fix_arch, rel, pattern, lines in KCONFIG_FIXES
-                    if fix_arch == arch and found(rel, pattern) for line in lines]
+                    if fix_arch == arch.name and found(rel, pattern) for line in lines]
     run_kconfig = [line for opt_arch, rel, pattern, lines in RUN_KCONFIG
-                   if opt_arch == arch and found(rel, pattern) for line in lines]
+                   if opt_arch == arch.name and found(rel, pattern) for line in lines]
     return Capabilities(arch=arch, apis=apis, files=files, behaviours=behaviours,
                         tree_kconfig=tree_kconfig, run_kconfig=run_kconfig,
                         up_bypasses_pcp=found(*UP_BYPASSES_PCP), tree=tree)
 
 
-def assume_all(arch: str = DEFAULT_ARCH) -> Capabilities:
+def assume_all(arch: Arch = ARCHES[DEFAULT_ARCH]) -> Capabilities:
     """Capabilities of a tree that has every API (for generation without a tree)."""
     return Capabilities(arch=arch, apis={a: True for a in API_PROBES},
                         files={k: True for k in FILE_PROBES})
