@@ -112,10 +112,10 @@ def cmd_lint(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    from kgen.generator.capabilities import assume_all, probe_tree
+    from kgen.generator.generate import generate
     from kgen.generator.render import write_files
     from kgen.kernel import helper_files
-    from kgen.runner.run.capabilities import assume_all, probe_tree
-    from kgen.runner.run.plan import generate
     specs = _load(args.spec)
     caps = probe_tree(check_tree(args.kernel), args.arch) if args.kernel \
         else assume_all(args.arch)

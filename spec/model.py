@@ -91,7 +91,7 @@ class Need:
         return f"{self.name}()"
 
 # Behaviour a tree may have that some cases cannot run against (probed in
-# kgen.runner.run.capabilities): before the batched free (Linux 6.12)
+# kgen.generator.capabilities): before the batched free (Linux 6.12)
 # free_contig_range() WARNs about every page with other references.
 FREE_CONTIG_RANGE_WARNS_IN_USE = "free_contig_range_warns_in_use"
 # Behaviour an expectation needs (probed the same way): the batched free

@@ -18,6 +18,7 @@ from kgen import protocol as P
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import default_build_dir
 from kgen.errors import EnvironmentProblem
+from kgen.generator.capabilities import builtin_blocker, probe_tree
 from kgen.generator.render import render_all
 from kgen.kernel import kunit_dir
 from kgen.runner.bench.stats import (
@@ -34,7 +35,6 @@ from kgen.runner.harness.patches import Patched
 from kgen.runner.harness.session import Session, SessionConfig, first_error_line
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import Status
-from kgen.runner.run.capabilities import builtin_blocker, probe_tree
 from kgen.spec.model import Need, NeedKind
 
 # Iterations and lib/test_vmalloc loop counts per arch: kgen.arch.Arch.

@@ -17,6 +17,8 @@ from pathlib import Path
 from kgen.arch import DEFAULT_ARCH, arch
 from kgen.cache import coverage_dir, default_build_dir
 from kgen.errors import EnvironmentProblem, UsageError
+from kgen.generator.capabilities import Capabilities, probe_tree
+from kgen.generator.generate import generate
 from kgen.generator.render import spec_hash
 from kgen.ids import TestId, split_leaf
 from kgen.kernel_tree import kernel_version
@@ -33,11 +35,10 @@ from kgen.runner.run.builds import (
     build_leaving_out_broken_suites,
     uncompiled_suite_results,
 )
-from kgen.runner.run.capabilities import Capabilities, probe_tree
 from kgen.runner.run.complaints import boot_complaints, set_aside
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.known import mark_known_issues
-from kgen.runner.run.plan import Plan, generate, make_plan
+from kgen.runner.run.plan import Plan, make_plan
 from kgen.runner.run.timings import Timings
 from kgen.spec.model import Spec
 

@@ -18,7 +18,7 @@ from junitparser import Error, Failure, JUnitXml
 from treehash import tree_digest
 
 from kgen.cli import shipped_specs
-from kgen.runner.run.capabilities import probe_tree
+from kgen.generator.capabilities import probe_tree
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_specs
 

@@ -218,9 +218,9 @@ def test_cma_style_ratios_free_alone_and_with_the_allocation():
 
 
 def test_a_tree_without_the_frozen_allocator_lists_the_cma_ratios_as_na(monkeypatch):
+    from kgen.generator.capabilities import assume_all
     from kgen.runner.bench import pipeline
     from kgen.runner.bench.stats import CMA_CYCLE_RATIO_ROW, CMA_FREE_RATIO_ROW
-    from kgen.runner.run.capabilities import assume_all
     caps = assume_all("um")
     monkeypatch.setattr(caps, "unmet", lambda need: f"no {need.name}" if
                         "frozen" in need.name else "")

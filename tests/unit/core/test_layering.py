@@ -91,6 +91,17 @@ def test_imports_run_one_way():
 def test_the_checker_sees_an_upward_import(tmp_path):
     """The rule would catch generator -> runner (the old render.py import)."""
     path = tmp_path / "render.py"
-    path.write_text("from kgen.runner.run.capabilities import probe_tree\n")
+    path.write_text("from kgen.runner.run.plan import make_plan\n")
     [(_, target)] = _imports("kgen.generator.render", path)
     assert _layer(_package_of(target)) > _layer(_package_of("kgen.generator.render"))
+
+
+def test_generate_and_bench_do_not_reach_into_run():
+    """`kgen generate` and `kgen bench` need the generator, not a run's plan."""
+    import subprocess
+    import sys
+    code = ("import sys, kgen.generator.generate, kgen.runner.bench.pipeline; "
+            "print([m for m in sys.modules if m.startswith('kgen.runner.run')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from kgen.generator.capabilities import assume_all
 from kgen.generator.render import render_suite
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import SpecError, load_spec
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import xmlschema
 
 from kgen.cli import shipped_specs
+from kgen.generator.capabilities import assume_all
 from kgen.runner.harness.kunit_tool import PhaseResult
 from kgen.runner.results.junit import write_junit
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
@@ -25,7 +26,6 @@ from kgen.runner.run.builds import (
     uncompiled_suite_results,
     uncompiled_suites,
 )
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_specs
 

@@ -5,8 +5,9 @@ import textwrap
 from pathlib import Path
 
 from kgen.cli import shipped_specs
-from kgen.runner.run.capabilities import assume_all, probe_tree
-from kgen.runner.run.plan import generate, make_plan
+from kgen.generator.capabilities import assume_all, probe_tree
+from kgen.generator.generate import generate
+from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_spec, load_specs
 from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Need, NeedKind
 
@@ -249,7 +250,7 @@ def test_73_runs_what_612_cannot(tmp_path):
 
 
 def test_builtin_blocker_finds_module_only_options(tmp_path):
-    from kgen.runner.run.capabilities import builtin_blocker
+    from kgen.generator.capabilities import builtin_blocker
     (tmp_path / "lib").mkdir()
     kconfig = tmp_path / "lib/Kconfig.debug"
     entry = ("config TEST_VMALLOC\n\ttristate \"Test module\"\n\tdefault n\n"

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from kgen.cli import shipped_specs
+from kgen.generator.capabilities import assume_all
+from kgen.generator.decisions import COMPLAINT_BOOT_BAD_PAGES
 from kgen.generator.render import render_suite
 from kgen.ids import TestId
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.complaints import keep_only, merge, set_aside
-from kgen.runner.run.plan import COMPLAINT_BOOT_BAD_PAGES, make_plan
+from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_spec, load_specs
 
 FROZEN_BAD = TestId("kgen_frozen", "bad_page_in_middle")

@@ -8,10 +8,11 @@ import pytest
 
 from kgen.cli import shipped_specs
 from kgen.errors import UsageError
+from kgen.generator.capabilities import assume_all
+from kgen.generator.generate import generate
 from kgen.ids import TestGlob, TestId
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.pipeline import _needs_main_boot
-from kgen.runner.run.plan import generate, make_plan, select
+from kgen.runner.run.plan import make_plan, select
 from kgen.spec.loader import load_specs
 
 

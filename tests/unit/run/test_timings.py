@@ -9,10 +9,10 @@ import pytest
 import xmlschema
 
 from kgen.cli import shipped_specs
+from kgen.generator.capabilities import assume_all
 from kgen.runner.harness.kunit_tool import PhaseResult
 from kgen.runner.results.junit import write_junit
 from kgen.runner.run import pipeline
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.plan import make_plan
 from kgen.runner.run.timings import Timings, boot_name
 from kgen.spec.loader import load_specs

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kgen.generator.capabilities import assume_all
 from kgen.ids import TestId
 from kgen.runner.results.junit import build_junit
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.summary import render_summary
-from kgen.runner.run.capabilities import assume_all
 from kgen.runner.run.pipeline import NO_RESULT, name_unnamed_params, report_unreported_cases
 from kgen.runner.run.plan import Plan, PlannedCase, make_plan
 from kgen.spec.loader import load_spec
