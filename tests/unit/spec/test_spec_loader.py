@@ -194,7 +194,7 @@ def test_power_expectations_default_on(tmp_path):
     assert span.expect.prepared and span.expect.batched
     vmap = load_spec(write(tmp_path, VM.replace("vmalloc, pages: 3",
                                                 "vmap, pages: 4, contiguous: true"))).cases[0]
-    assert vmap.contiguous and vmap.expect.balanced and vmap.expect.batched
+    assert vmap.options.contiguous and vmap.expect.balanced and vmap.expect.batched
     assert "CONFIG_CONTIG_ALLOC" in map(str, vmap.needs_of(vmap.variants[0]))
     bound = load_spec(write(tmp_path, BOUNDARY)).cases[0]
     assert bound.expect.merged == MERGED_MAX and bound.expect.balanced
@@ -206,7 +206,7 @@ def test_vmalloc_sweep(tmp_path):
     spec = load_spec(write(tmp_path, VM.replace("pages: 3}", "}") +
                            "    sweep: {pages: [1, 513]}\n"))
     case = spec.cases[0]
-    assert case.array_family and [v.describe(case.swept) for v in case.variants] == [
+    assert case.family == "vmalloc" and [v.describe(case.swept) for v in case.variants] == [
         "pages=1", "pages=513"]
     assert case.expect.nr_vmalloc and not case.guards
 
@@ -291,5 +291,9 @@ def test_problems_keep_their_order_and_places(tmp_path):
 
 
 def test_every_alloc_in_the_schema_has_a_family():
-    from kgen.spec.loader import _FAMILIES, schema
-    assert set(_FAMILIES) == set(schema()["$defs"]["span"]["properties"]["alloc"]["enum"])
+    from kgen import families
+    from kgen.spec.loader import schema
+    allocs = schema()["$defs"]["span"]["properties"]["alloc"]["enum"]
+    assert len(allocs) == len(set(allocs))
+    for alloc in allocs:
+        assert families.rules(families.family_of(alloc)).build
