@@ -308,7 +308,7 @@ class Case:
     #                                    | "not_vmalloc" (vfree() of a direct-map address)
     force: bool = False                # run a misuse known to crash the kernel
     needs: ExplicitNeeds = ExplicitNeeds()
-    family: str = "span"               # its family (kgen.families) ...
+    family: str = ""                   # its family (kgen.families) ...
     options: Any = None                # ... and that family's span options
 
     @property
