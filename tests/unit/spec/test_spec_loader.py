@@ -297,3 +297,16 @@ def test_every_alloc_in_the_schema_has_a_family():
     assert len(allocs) == len(set(allocs))
     for alloc in allocs:
         assert families.rules(families.family_of(alloc)).build
+
+
+def test_another_familys_key_is_never_silently_ignored(tmp_path):
+    """A span key of another family that the case's own rules do not name
+    is refused by the loader, at its line (vmap's contiguous on a span)."""
+    assert problems(tmp_path, """\
+        kgen: 1
+        suite: kgen_s
+        cases:
+          - name: c
+            span: {alloc: split_page, order: 2, contiguous: true}
+            free: free_page_loop
+        """) == [f"{tmp_path / 's.yaml'}:5:53: contiguous does not apply to split_page spans"]
