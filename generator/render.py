@@ -14,18 +14,10 @@ from pathlib import Path
 
 import jinja2
 
+from kgen import families
 from kgen.ids import TestId
-from kgen.spec.model import (
-    ALLOCS,
-    BOUNDARIES,
-    FREE_APIS,
-    LAYOUTS,
-    SPOILS,
-    Case,
-    Selector,
-    Spec,
-    Variant,
-)
+from kgen.kernel import library_objects
+from kgen.spec.model import Case, Selector, Spec
 
 _SEL_KINDS = {
     "first": "KGEN_SEL_FIRST",
@@ -57,14 +49,24 @@ def _cwrap(text: str) -> list[str]:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader(__package__, "templates"),
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader(__package__, "templates"),
+                                    jinja2.FunctionLoader(_family_part)]),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False)
     env.filters["cwrap"] = _cwrap
     env.filters["c_str"] = c_string_or_null
     env.filters["c_ptr"] = lambda name: name or "NULL"
     env.filters["c_bool"] = lambda value: "true" if value else "false"
+    # A family's macro output ends its last line; the line that calls it too.
+    env.filters["chomp"] = lambda text: text.removesuffix("\n")
     return env
+
+
+def _family_part(name: str) -> str | None:
+    """The source of families/<family>/suite.c.j2, for "families/<family>"."""
+    if not name.startswith("families/"):
+        return None
+    return families.package_dir(name.split("/")[1]).joinpath("suite.c.j2").read_text()
 
 
 def c_string(text: str) -> str:
@@ -96,47 +98,19 @@ class _Selectors:
         return self.tables[sels].c_name
 
 
-def _boundary_param(case: Case, variant: Variant, _sels: _Selectors) -> dict:
-    return {"kind": BOUNDARIES[case.boundary or "zone"],
-            # The loader admits only fixed zone names, never free text.
-            "upper_zone": case.upper_zone, "nr_each": variant.each_side,
-            "api": FREE_APIS[variant.free]}
-
-
-def _array_param(case: Case, variant: Variant, _sels: _Selectors) -> dict:
-    return {"nr_pages": variant.nr_pages,
-            "layout": LAYOUTS.get(variant.layout or "", "KGEN_ARRAY_SORTED"),
-            "merge_order": _merge_order(case, variant),
-            "batched": case.checks_batching(variant)}
-
-
-def _span_param(case: Case, variant: Variant, sels: _Selectors) -> dict:
-    return {"order": variant.order, "api": FREE_APIS[variant.free],
-            "hold": sels.table(variant.hold), "nr_hold": len(variant.hold),
-            "refs": variant.hold_refs,
-            "spoil": sels.table(variant.spoil), "nr_spoil": len(variant.spoil),
-            "batched": case.checks_batching(variant)}
-
-
-def _param_builder(case: Case):
-    if case.boundary_family:
-        return _boundary_param
-    return _array_param if case.array_family else _span_param
-
-
 def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str],
                unchecked: Mapping[TestId, str], boots: Mapping[TestId, int]) -> dict:
     """Plain data the template turns into one case's C (no C text here)."""
     test = TestId(spec.suite, case.name)
     sels = _Selectors(test.function)
-    build = _param_builder(case)
+    view = families.view(case.family)
     params = []
     for variant in case.variants:
         desc = variant.describe(case.swept)
         assert _SAFE_DESC.match(desc), desc   # the loader only admits these
         # The plan decided; the generator only writes the decision down.
         tid = TestId(spec.suite, case.name, desc if case.parameterised else "")
-        param = build(case, variant, sels) | {"skip": skips.get(tid), "desc": desc,
+        param = view.param(case, variant, sels) | {"skip": skips.get(tid), "desc": desc,
                                               "unchecked": unchecked.get(tid)}
         if param["unchecked"] and "batched" in param:
             param["batched"] = False     # the tree does not batch: only log
@@ -149,41 +123,14 @@ def _case_view(spec: Spec, case: Case, skips: Mapping[TestId, str],
         "parameterised": case.parameterised,
         "params": params,
         "selectors": list(sels.tables.values()),
-        "any_hold": any(v.hold for v in case.variants),
-        "any_spoil": any(v.spoil for v in case.variants),
-        "spoil_kind": SPOILS.get(case.spoil_kind or "", ""),
-        "bad_state": case.spoil_kind == "bad_state",
-        "alloc": ALLOCS.get((case.alloc, case.compound), ""),
-        "array": case.array_family,
-        "boundary": case.boundary_family,
-        "span_alloc": case.alloc,
-        "huge": case.huge,
-        "contiguous": case.contiguous,
-        "reset_perms": case.reset_perms,
-        "bh_disabled": case.bh_disabled,
+        "family": case.family,
+        "param_type": view.param_type,
+        "guest_require": view.guest_require,
+        "skip_unchecked": view.skip_unchecked,
         "misuse": case.misuse,
-        "guarded": case.guards,
         "e": case.expect,
         "boot": boots.get(test, 0),
-    }
-
-
-def _merge_order(case: Case, variant: Variant) -> int:
-    """Order every freed page of a vmalloc-family case must be back in.
-
-    -1 means the vmalloc area's own page order (PMD order when vmalloc_huge()
-    got huge pages, else 0).  A page array freed whole merges back to its
-    block's order; gaps keep every page's buddy allocated.
-    """
-    if case.expect.merged is None:
-        return 0
-    if case.alloc == "vmalloc" or case.contiguous:
-        return -1     # the area's page order; a contiguous range's own order
-    if case.alloc == "vmap":
-        return 0      # separately allocated order-0 pages
-    size_order = variant.nr_pages.bit_length() - 1
-    return {"sorted": size_order, "reversed": size_order, "gaps": 0,
-            "interleaved": size_order - 1}[variant.layout or "sorted"]
+    } | view.case(case)
 
 
 def spec_hash(spec: Spec) -> str:
@@ -205,8 +152,11 @@ def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None,
     skips = skips or {}
     unchecked = unchecked or {}
     boots = boots or {}
-    template = _environment().get_template("suite.c.j2")
+    env = _environment()
+    template = env.get_template("suite.c.j2")
+    parts = {name: env.get_template(f"families/{name}").module for name in families.FAMILIES}
     return template.render(
+        parts=parts,
         spec=spec,
         spec_name=spec.path.name,
         spec_hash=spec_hash(spec)[:16],
@@ -226,7 +176,8 @@ def suite_filename(spec: Spec) -> str:
 
 def render_makefile(specs: list[Spec]) -> str:
     objects = [suite_filename(s)[:-2] + ".o" for s in specs]
-    return _environment().get_template("Makefile.j2").render(objects=objects)
+    return _environment().get_template("Makefile.j2").render(objects=objects,
+                                                             library=library_objects())
 
 
 def render_all(specs: list[Spec], skips: Mapping[TestId, str],

@@ -112,9 +112,9 @@ def cmd_lint(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    from kgen.generator.generate import generate
     from kgen.generator.render import write_files
     from kgen.kernel import helper_files
-    from kgen.runner.run.plan import generate
     from kgen.target.capabilities import assume_all, probe_tree
     specs = _load(args.spec)
     # Generation needs only what the tree provides, not a whole Target.

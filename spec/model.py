@@ -9,9 +9,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from kgen import families
 from kgen import protocol as P
-from kgen.arch import DEVICE_TREE, TWO_ZONES
+from kgen.arch import DEVICE_TREE
 from kgen.kernel_range import KernelRange
 
 # Spec name of a free API -> the C enum value the helper library expects.
@@ -22,35 +24,6 @@ FREE_APIS: dict[str, str] = {
     "free_page_loop": "KGEN_FREE_PAGE_LOOP",
     "free_contig_frozen_range": "KGEN_FREE_CONTIG_FROZEN_RANGE",
     "vfree": "KGEN_FREE_VFREE",       # vmalloc family calls vfree() itself
-}
-# Spec span.boundary -> C enum kgen_boundary_kind.
-BOUNDARIES: dict[str, str] = {
-    "zone": "KGEN_BOUNDARY_ZONE",
-    "node": "KGEN_BOUNDARY_NODE",
-    "section": "KGEN_BOUNDARY_SECTION",
-}
-# APIs that accept a span joined across a boundary.
-BOUNDARY_FREE_APIS = ("__free_contig_range", "free_pages_bulk", "vfree",
-                      "free_contig_range")
-# Spec page_array layout -> C enum kgen_array_layout.
-LAYOUTS: dict[str, str] = {
-    "sorted": "KGEN_ARRAY_SORTED",
-    "reversed": "KGEN_ARRAY_REVERSED",
-    "gaps": "KGEN_ARRAY_GAPS",
-    "interleaved": "KGEN_ARRAY_INTERLEAVED",
-}
-ARRAY_ALLOCS = ("vmalloc", "vmap", "page_array")
-# Spec span.alloc (+ compound) -> C enum kgen_alloc.
-ALLOCS: dict[tuple[str, bool], str] = {
-    ("split_page", False): "KGEN_ALLOC_SPLIT",
-    ("contig", False): "KGEN_ALLOC_CONTIG",
-    ("frozen", False): "KGEN_ALLOC_FROZEN",
-    ("frozen", True): "KGEN_ALLOC_FROZEN_COMPOUND",
-}
-# Spec key -> C enum kgen_spoil: ways to make free_pages_prepare() refuse.
-SPOILS: dict[str, str] = {
-    "poison": "KGEN_SPOIL_HWPOISON",
-    "bad_state": "KGEN_SPOIL_BAD_STATE",
 }
 
 
@@ -91,7 +64,7 @@ class Need:
         return f"{self.name}()"
 
 # Behaviour a tree may have that some cases cannot run against (probed in
-# kgen.runner.run.capabilities): before the batched free (Linux 6.12)
+# kgen.target.capabilities): before the batched free (Linux 6.12)
 # free_contig_range() WARNs about every page with other references.
 FREE_CONTIG_RANGE_WARNS_IN_USE = "free_contig_range_warns_in_use"
 # Behaviour an expectation needs (probed the same way): the batched free
@@ -160,6 +133,15 @@ class KnownIssue:
 
 
 @dataclass(frozen=True)
+class Axis:
+    """One of a family's own sweep keys, as a variant holds it."""
+
+    key: str           # the spec key (sweep.<key>, span.<key>)
+    label: str         # its name in the KUnit parameter description
+    value: Any
+
+
+@dataclass(frozen=True)
 class Variant:
     """One concrete run of a case: a point in its sweep."""
 
@@ -168,18 +150,17 @@ class Variant:
     hold: tuple[Selector, ...] = ()
     hold_refs: int = 1
     spoil: tuple[Selector, ...] = ()
-    pages: int | None = None           # vmalloc family: pages instead of order
-    layout: str | None = None          # page_array layout
-    each_side: int | None = None       # boundary family: pages per side
+    # The family's own sweep keys (pages, layout, pages_each_side ...).
+    axes: tuple[Axis, ...] = ()
+    # Pages the case frees; the family says how its keys make it.
+    nr_pages: int = 1
     # The case's known issue for this parameter (spec `known_issue:`, the
     # first whose `when` it matches), if any.
     known_issue: KnownIssue | None = None
 
-    @property
-    def nr_pages(self) -> int:
-        if self.each_side is not None:
-            return 2 * self.each_side
-        return self.pages if self.pages is not None else 1 << self.order
+    def axis(self, key: str) -> Any:
+        """The value of one of the family's sweep keys, or None."""
+        return next((a.value for a in self.axes if a.key == key), None)
 
     def held_indices(self) -> set[int]:
         return _union(self.hold, self.nr_pages)
@@ -200,15 +181,11 @@ class Variant:
                 parts.append(f"hold={held}")
             elif key == "hold_refs":
                 parts.append(f"refs={self.hold_refs}")
-            elif key == "pages":
-                parts.append(f"pages={self.pages}")
-            elif key == "layout":
-                parts.append(f"layout={self.layout}")
-            elif key == "pages_each_side":
-                parts.append(f"each={self.each_side}")
             elif key in ("poison", "bad_state"):
                 spoiled = "+".join(s.describe() for s in self.spoil) or "none"
                 parts.append(f"{key}={spoiled}")
+            else:
+                parts += [f"{a.label}={a.value}" for a in self.axes if a.key == key]
         return ",".join(parts)
 
 
@@ -239,7 +216,7 @@ class Expect:
     guards: bool = True
     no_warning: bool = True
     leaked: bool = True
-    nr_vmalloc: bool = True            # vmalloc family: NR_VMALLOC balanced
+    nr_vmalloc: bool = True            # vmalloc: NR_VMALLOC balanced
     no_straddle: bool = True           # boundary: no block holds two zones
     zones_kept: bool = True            # boundary: pages keep zone and node
     warnings: int | None = None        # WARN*() count a misuse must cause
@@ -338,13 +315,9 @@ class Case:
     misuse: str | None = None          # "tail_start" | "order_mismatch" | "compound_head"
     #                                    | "not_vmalloc" (vfree() of a direct-map address)
     force: bool = False                # run a misuse known to crash the kernel
-    huge: bool = False                 # vmalloc_huge()
-    contiguous: bool = False           # vmap of one alloc_contig_pages() range
-    reset_perms: bool = False          # VM_FLUSH_RESET_PERMS: vfree() runs vm_reset_perms()
-    bh_disabled: bool = False          # vfree() with bottom halves off: vfree_atomic()
-    boundary: str | None = None        # boundary family: zone/node/section
-    upper_zone: str | None = None      # zone boundary: zone above it
     needs: ExplicitNeeds = ExplicitNeeds()
+    family: str = ""                   # its family (kgen.families) ...
+    options: Any = None                # ... and that family's span options
 
     @property
     def parameterised(self) -> bool:
@@ -353,15 +326,6 @@ class Case:
     @property
     def frozen(self) -> bool:
         return self.alloc == "frozen"
-
-    @property
-    def array_family(self) -> bool:
-        """vmalloc family: pages tracked as an array, not one pfn span."""
-        return self.alloc in ARRAY_ALLOCS
-
-    @property
-    def boundary_family(self) -> bool:
-        return self.alloc == "boundary"
 
     @property
     def complains(self) -> bool:
@@ -383,12 +347,6 @@ class Case:
         needs |= {Need(NeedKind.KCONFIG_OFF, k, why) for k in self.needs.kconfig_off}
         if self.needs.arches:
             needs.add(Need(NeedKind.ARCH, "", why, tuple(self.needs.arches)))
-        if self.boundary == "node":
-            needs.add(Need(NeedKind.KCONFIG, "NUMA", "a node boundary"))
-        elif self.boundary == "zone":
-            needs.add(Need(NeedKind.GUEST, TWO_ZONES, "a zone boundary"))
-        elif self.boundary == "section":
-            needs.add(Need(NeedKind.KCONFIG, "SPARSEMEM", "a memory section boundary"))
         if guest and guest.device_tree:
             needs.add(Need(NeedKind.GUEST, DEVICE_TREE, "guest layout"))
         if guest and guest.boundary_cma_mb:
@@ -398,14 +356,9 @@ class Case:
         if variant.free == "free_contig_range" and variant.hold:
             needs.add(Need(NeedKind.BEHAVIOUR, FREE_CONTIG_RANGE_WARNS_IN_USE,
                            "a free_contig_range() that leaves held pages to their holders"))
-        if self.array_family and self.expect.nr_vmalloc:
-            needs.add(Need(NeedKind.SYMBOL, "NR_VMALLOC", "expect.nr_vmalloc"))
-        if variant.free in ("free_contig_range", "free_contig_frozen_range") or \
-                self.alloc in ("contig", "frozen", "boundary") or self.contiguous:
+        needs |= families.rules(self.family).needs_of(self, variant)
+        if variant.free in ("free_contig_range", "free_contig_frozen_range"):
             needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
-        if self.frozen:
-            needs.add(Need(NeedKind.API, "alloc_frozen_pages" if self.compound
-                           else "alloc_contig_frozen_pages", "frozen span"))
         if self.spoil_kind == "poison":
             needs.add(Need(NeedKind.KCONFIG, "MEMORY_FAILURE", "HWPoison pages"))
         if self.misuse:
@@ -421,8 +374,7 @@ class Case:
 
     def checks_batching(self, variant: Variant) -> bool:
         """Whether expect.batched applies to this variant's free API."""
-        return (self.expect.batched and not self.boundary_family
-                and variant.free in BATCHED_APIS)
+        return self.expect.batched and variant.free in BATCHED_APIS
 
     def expect_needs_of(self, variant: Variant) -> list[tuple[str, Need]]:
         """(expect key, need) pairs: what one expectation needs beyond the

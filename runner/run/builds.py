@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kgen.generator.generate import generate
 from kgen.generator.render import suite_filename
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.build_log import CompileFailure, failed_objects
@@ -23,7 +24,7 @@ from kgen.runner.harness.overlay import KGEN_SUBDIR
 from kgen.runner.harness.patches import Patched
 from kgen.runner.harness.session import Session, first_error_line
 from kgen.runner.results.model import CaseResult, ResultKind, Status, SuiteResult
-from kgen.runner.run.plan import Plan, generate
+from kgen.runner.run.plan import Plan
 from kgen.spec.model import Spec
 from kgen.target.capabilities import Capabilities
 

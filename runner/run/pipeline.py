@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kgen.arch import DEFAULT_CPUS
 from kgen.errors import EnvironmentProblem, UsageError
+from kgen.generator.generate import generate
 from kgen.generator.render import spec_hash
 from kgen.runner.harness import kunit_tool
 from kgen.runner.harness.kunitconfig import compose
@@ -34,7 +35,7 @@ from kgen.runner.run.builds import (
 from kgen.runner.run.complaints import boot_complaints
 from kgen.runner.run.guests import boot_guests
 from kgen.runner.run.known import mark_known_issues
-from kgen.runner.run.plan import Plan, generate, make_plan
+from kgen.runner.run.plan import Plan, make_plan
 from kgen.runner.run.reconcile import Boot, Boots, main_share, reconcile
 from kgen.runner.run.timings import Timings
 from kgen.spec.model import Spec

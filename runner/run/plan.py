@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kgen import protocol as P
 from kgen.arch import Arch
 from kgen.errors import UsageError
-from kgen.generator.render import render_all
+from kgen.generator.decisions import (
+    ComplaintBoot,
+    PlannedCase,
+    boots_of,
+    complaint_boots,
+    plan_test,
+    skips_of,
+    test_id,
+    unchecked_of,
+)
 from kgen.ids import TestGlob, TestId
-from kgen.spec.model import BAD_PAGE_STATE, Case, KnownIssue, Spec, Variant
+from kgen.spec.model import Spec
 from kgen.target.capabilities import Capabilities
-
-
-def test_id(spec: Spec, case: Case, variant: Variant) -> TestId:
-    """The test one variant of a case is: a parameter if the case sweeps."""
-    return TestId(spec.suite, case.name,
-                  variant.describe(case.swept) if case.parameterised else "")
 
 
 def select(specs: list[Spec], globs: list[str]) -> list[Spec]:
@@ -75,34 +77,6 @@ def _some(names, limit: int = 12) -> str:
 # a free page that still holds the test's pattern was never prepared.
 ZERO_ON_FREE_ARG = "init_on_free=1"
 
-# Bad-page reports one complaint boot may expect.  bad_page() prints 60 a
-# minute and then nothing (mm/page_alloc.c); a healthy complaint boot stays
-# well below that, so a boot that reaches 60 has a kernel reporting more
-# than the specs declare (kgen.runner.results.ratelimit).
-COMPLAINT_BOOT_BAD_PAGES = 50
-
-
-@dataclass
-class PlannedCase:
-    id: TestId
-    skip: str | None = None   # reason, when it cannot run here
-    needs: list[str] = field(default_factory=list)
-    known_issue: str = ""     # the spec's known issue for it, if any
-    # It runs, but an expectation cannot be checked here: why.  A run that
-    # passes everything else ends as a KUnit skip with this reason.
-    unchecked: str | None = None
-    boot: int = 0             # 0: the main boot; N: complaint boot N
-
-    @property
-    def suite(self) -> str:
-        return self.id.suite
-
-    @property
-    def name(self) -> str:
-        """"<suite>_<case>" or "<suite>_<case>/<param>", as results name it."""
-        return self.id.leaf
-
-
 @dataclass
 class GuestBoot:
     """A suite that boots on its own, in the QEMU guest layout its spec declares."""
@@ -118,35 +92,6 @@ class GuestBoot:
     @property
     def device_tree(self) -> bool:
         return bool(self.cma_regions or self.dma_limit)
-
-
-@dataclass
-class ComplaintBoot:
-    """A boot for the cases that make the kernel complain on purpose.
-
-    A bad page sets TAINT_BAD_PAGE for the rest of the boot and counts
-    towards bad_page()'s 60 reports a minute; an expected WARN is counted
-    by KUnit's suppression.  In the main boot either would blind the
-    checks of every later case, so these cases run here, after it, and
-    skip in every other boot (kgen_boot_require() in the helper library).
-    """
-
-    number: int
-    cases: list[TestId] = field(default_factory=list)   # whole cases, no param
-    bad_pages: int = 0        # "Bad page state" reports its cases declare
-
-    @property
-    def kernel_args(self) -> list[str]:
-        return [f"{P.KGEN_PROTO_COMPLAINT_BOOT_ARG}{self.number}"]
-
-    @property
-    def suites(self) -> list[str]:
-        return list(dict.fromkeys(c.suite for c in self.cases))
-
-    @property
-    def glob(self) -> str:
-        """kunit.py's filter_glob: the suite when there is only one."""
-        return self.suites[0] if len(self.suites) == 1 else ""
 
 
 @dataclass
@@ -172,16 +117,16 @@ class Plan:
     def skips(self) -> dict[TestId, str]:
         """TestId -> skip reason for every test that cannot run: what the
         generator writes into the suites."""
-        return {c.id: c.skip for c in self.cases if c.skip}
+        return skips_of(self.cases)
 
     def unchecked(self) -> dict[TestId, str]:
         """TestId -> what it cannot check and why, for tests that run."""
-        return {c.id: c.unchecked for c in self.cases if c.unchecked and not c.skip}
+        return unchecked_of(self.cases)
 
     def boots(self) -> dict[TestId, int]:
         """Whole case (no param) -> the complaint boot it runs in, for the
         cases that have one: what the generator writes into the suites."""
-        return {case: boot.number for boot in self.complaint_boots for case in boot.cases}
+        return boots_of(self.complaint_boots)
 
     def params_of(self, suite: str, function: str) -> list[str]:
         """Parameter descriptions of one case, in spec (= KUnit) order."""
@@ -233,15 +178,11 @@ def make_plan(specs: list[Spec], caps: Capabilities,
             memory = max(memory, case.needs.memory_mb or 0)
             kernel_args += [a for a in case.needs.kernel_args if a not in kernel_args]
             for variant in case.variants:
-                needs = case.needs_of(variant, spec.guest)
-                test = test_id(spec, case, variant)
-                skip = caps.skip_reason(needs)
-                if not skip:
+                planned, needs = plan_test(spec, case, variant, caps)
+                if not planned.skip:
                     needs_all += needs
                     zero_on_free |= case.expect.prepared
-                known = variant.known_issue
-                cases.append(PlannedCase(test, skip, [str(n) for n in needs],
-                                         _known_text(known), _unchecked(case, variant, caps)))
+                cases.append(planned)
     if zero_on_free:
         kernel_args.append(ZERO_ON_FREE_ARG)
     qemu_args: list[str] = []
@@ -256,53 +197,8 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     return Plan(arch=caps.arch.name, cases=cases, kconfig=caps.kconfig_wanted(needs_all),
                 kernel_args=kernel_args, qemu_args=qemu_args,
                 guest_boots=_guest_boots(specs, cases, caps.arch, cpus),
-                complaint_boots=_complaint_boots(specs, cases),
+                complaint_boots=complaint_boots(specs, cases),
                 cpus=cpus, cpus_note=cpus_note)
-
-
-def _complaint_boots(specs: list[Spec], cases: list[PlannedCase]) -> list[ComplaintBoot]:
-    """The complaining cases that run here, packed in spec order into boots
-    of at most COMPLAINT_BOOT_BAD_PAGES expected bad-page reports.
-
-    A whole case goes to one boot (the C tests the boot per case); its
-    parameters that cannot run here skip there with their reason.  Suites
-    with a guest layout are left alone: they have a boot of their own.
-    Each case's PlannedCase entries get the boot's number.
-    """
-    by_id = {c.id: c for c in cases}
-    boots: list[ComplaintBoot] = []
-    for spec in specs:
-        if spec.guest:
-            continue
-        for case in spec.cases:
-            if not case.complains:
-                continue
-            planned = [(by_id[test_id(spec, case, v)], v) for v in case.variants]
-            runs = [v for p, v in planned if not p.skip]
-            if not runs:
-                continue
-            reports = sum(case.splat_counts(v).get(BAD_PAGE_STATE, 0) for v in runs)
-            if not boots or boots[-1].bad_pages + reports > COMPLAINT_BOOT_BAD_PAGES:
-                boots.append(ComplaintBoot(len(boots) + 1))
-            boots[-1].cases.append(TestId(spec.suite, case.name))
-            boots[-1].bad_pages += reports
-            for p, _ in planned:
-                p.boot = boots[-1].number
-    return boots
-
-
-def _known_text(known: KnownIssue | None) -> str:
-    if known is None:
-        return ""
-    return known.reason + (f" (on kernels {known.kernels})" if known.kernels else "")
-
-
-def _unchecked(case, variant, caps: Capabilities) -> str | None:
-    """Why expectations of a variant cannot be checked on this tree, or None."""
-    reasons = [f"expect.{key} not checked: {why}"
-               for key, need in case.expect_needs_of(variant)
-               if (why := caps.unmet(need))]
-    return "; ".join(reasons) or None
 
 
 def _guest_boots(specs: list[Spec], cases: list[PlannedCase],
@@ -323,10 +219,3 @@ def _guest_boots(specs: list[Spec], cases: list[PlannedCase],
                       spec.guest.cma_regions(target.ram_base),
                       spec.guest.dma_limit_mb << 20 if spec.guest.dma_limit_mb else None)
             for spec in specs if spec.guest and spec.suite in runnable]
-
-
-def generate(specs: list[Spec], caps: Capabilities, plan: Plan | None = None) -> dict[str, str]:
-    """The generated mm/kgen/ files for specs on caps' tree and arch: the
-    plan's skip decisions and the tree's KGEN_HAVE_ values, rendered."""
-    plan = plan or make_plan(specs, caps)
-    return render_all(specs, plan.skips(), caps.have(), plan.unchecked(), plan.boots())

@@ -74,5 +74,5 @@ def test_the_helper_library_not_compiling_is_a_build_error(kernel_tree, tmp_path
     (error,) = [r for r in case.result if isinstance(r, Error)]
     assert (case.name, error.type) == ("build", "build")
     assert error.message.startswith(
-        "kgen's helper library did not compile: mm/kgen/kgen_kunit.c:"), error.message
+        "kgen's helper library did not compile: mm/kgen/kgen_zone.c:"), error.message
     assert "buddy_order" in error.message

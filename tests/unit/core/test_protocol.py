@@ -11,7 +11,7 @@ import re
 import pytest
 
 from kgen import protocol
-from kgen.kernel import HELPER_FILES, kunit_dir
+from kgen.kernel import helper_files, kunit_dir
 from kgen.runner.bench.stats import RATIO_ROW, parse_boot
 from kgen.runner.results.ktap import parse_console
 from kgen.spec.model import Guest
@@ -81,7 +81,7 @@ def test_header_parser_rejects_what_it_cannot_compare():
 
 
 def test_header_is_copied_into_the_kernel_tree():
-    assert HEADER in HELPER_FILES
+    assert HEADER in helper_files()
 
 
 # -- the values are the ones the Python side uses today ----------------------

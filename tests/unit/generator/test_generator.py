@@ -11,9 +11,9 @@ import pytest
 
 from kgen.cache import cache_root
 from kgen.cli import shipped_specs
+from kgen.generator.generate import generate
 from kgen.generator.render import render_suite, write_files
 from kgen.kernel import helper_files
-from kgen.runner.run.plan import generate
 from kgen.spec.loader import load_spec, load_specs
 from kgen.target.capabilities import assume_all
 

@@ -55,7 +55,7 @@ def test_boundary_spec_loads_with_sweep_and_guest(tmp_path):
     assert [v.describe(node.swept) for v in node.variants] == [
         "free=__free_contig_range,each=1", "free=__free_contig_range,each=512",
         "free=vfree,each=1", "free=vfree,each=512"]
-    assert node.boundary == "node" and dma.upper_zone == "DMA32"
+    assert node.options.boundary == "node" and dma.options.upper_zone == "DMA32"
     assert node.expect.no_straddle and node.expect.zones_kept
     assert spec.guest.total_mb == 2024
 

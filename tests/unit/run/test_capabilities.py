@@ -6,7 +6,8 @@ from pathlib import Path
 
 from kgen.arch import arch
 from kgen.cli import shipped_specs
-from kgen.runner.run.plan import generate, make_plan
+from kgen.generator.generate import generate
+from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import load_spec, load_specs
 from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Need, NeedKind
 from kgen.target.capabilities import assume_all, probe_tree

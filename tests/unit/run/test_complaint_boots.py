@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from kgen.arch import arch
 from kgen.cli import shipped_specs
+from kgen.generator.decisions import COMPLAINT_BOOT_BAD_PAGES
 from kgen.generator.render import render_suite
 from kgen.ids import TestId
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
-from kgen.runner.run.plan import COMPLAINT_BOOT_BAD_PAGES, make_plan
+from kgen.runner.run.plan import make_plan
 from kgen.runner.run.reconcile import (
     Boot,
     Boots,

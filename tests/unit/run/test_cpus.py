@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from kgen.arch import arch
-from kgen.target.capabilities import Capabilities, assume_all
 from kgen.runner.run.plan import make_plan
+from kgen.target.capabilities import Capabilities, assume_all
 
 
 def _smp_uml() -> Capabilities:

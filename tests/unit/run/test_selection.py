@@ -9,9 +9,10 @@ import pytest
 from kgen.arch import arch
 from kgen.cli import shipped_specs
 from kgen.errors import UsageError
+from kgen.generator.generate import generate
 from kgen.ids import TestGlob, TestId
 from kgen.runner.run.pipeline import _needs_main_boot
-from kgen.runner.run.plan import generate, make_plan, select
+from kgen.runner.run.plan import make_plan, select
 from kgen.spec.loader import load_specs
 from kgen.target.capabilities import assume_all
 

@@ -194,7 +194,7 @@ def test_power_expectations_default_on(tmp_path):
     assert span.expect.prepared and span.expect.batched
     vmap = load_spec(write(tmp_path, VM.replace("vmalloc, pages: 3",
                                                 "vmap, pages: 4, contiguous: true"))).cases[0]
-    assert vmap.contiguous and vmap.expect.balanced and vmap.expect.batched
+    assert vmap.options.contiguous and vmap.expect.balanced and vmap.expect.batched
     assert "CONFIG_CONTIG_ALLOC" in map(str, vmap.needs_of(vmap.variants[0]))
     bound = load_spec(write(tmp_path, BOUNDARY)).cases[0]
     assert bound.expect.merged == MERGED_MAX and bound.expect.balanced
@@ -206,7 +206,7 @@ def test_vmalloc_sweep(tmp_path):
     spec = load_spec(write(tmp_path, VM.replace("pages: 3}", "}") +
                            "    sweep: {pages: [1, 513]}\n"))
     case = spec.cases[0]
-    assert case.array_family and [v.describe(case.swept) for v in case.variants] == [
+    assert case.family == "vmalloc" and [v.describe(case.swept) for v in case.variants] == [
         "pages=1", "pages=513"]
     assert case.expect.nr_vmalloc and not case.guards
 
@@ -291,5 +291,22 @@ def test_problems_keep_their_order_and_places(tmp_path):
 
 
 def test_every_alloc_in_the_schema_has_a_family():
-    from kgen.spec.loader import _FAMILIES, schema
-    assert set(_FAMILIES) == set(schema()["$defs"]["span"]["properties"]["alloc"]["enum"])
+    from kgen import families
+    from kgen.spec.loader import schema
+    allocs = schema()["$defs"]["span"]["properties"]["alloc"]["enum"]
+    assert len(allocs) == len(set(allocs))
+    for alloc in allocs:
+        assert families.rules(families.family_of(alloc)).build
+
+
+def test_another_familys_key_is_never_silently_ignored(tmp_path):
+    """A span key of another family that the case's own rules do not name
+    is refused by the loader, at its line (vmap's contiguous on a span)."""
+    assert problems(tmp_path, """\
+        kgen: 1
+        suite: kgen_s
+        cases:
+          - name: c
+            span: {alloc: split_page, order: 2, contiguous: true}
+            free: free_page_loop
+        """) == [f"{tmp_path / 's.yaml'}:5:53: contiguous does not apply to split_page spans"]

@@ -1,0 +1,1 @@
+"""The boundary family: see kgen.families."""

@@ -1,0 +1,1 @@
+"""The span family: see kgen.families."""

@@ -1,0 +1,1 @@
+"""The vmalloc family: see kgen.families."""

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen zone probes: where a page sits in the buddy allocator, and the
+ * free-page counters the expectations compare, read exactly.  Every
+ * family's checks go through these, so all of them see the allocator the
+ * same way.
+ */
+#include <linux/async.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/rcupdate.h>
+#include <linux/vmstat.h>
+#include <linux/workqueue.h>
+
+#include "../internal.h"
+#include "kgen_kunit.h"
+#if KGEN_HAVE_MM_PAGE_ALLOC_H
+#include "../page_alloc.h"	/* buddy_order() in 7.3 */
+#endif
+
+/**
+ * kgen_settle() - let frees queued before the case finish first
+ *
+ * Call before the snapshots of a count the case checks exactly.  Every
+ * case runs in fresh KUnit kthreads; the stack (vmalloc()ed with
+ * VMAP_STACK) of one that exited is freed by an RCU callback, which may
+ * otherwise run in the middle of the next case and move NR_FREE_PAGES
+ * and NR_VMALLOC by its pages.  Where that callback runs in softirq,
+ * vfree() hands the stack to vfree_atomic(), whose work item on
+ * system_percpu_wq does the free: that is flushed too.
+ *
+ * Boot-time work that is still running when the first case starts
+ * allocates in the same zones: asynchronous initcalls, and device probes
+ * queued on system_long_wq (x86_64's i8042 mouse port is probed from
+ * serio's work item there, and allocated in half of the x86_64 runs'
+ * first case).  Those are waited for as well.  Noise that arrives later
+ * is what kgen_run_confirmed() is for.
+ */
+void kgen_settle(void)
+{
+	async_synchronize_full();
+	rcu_barrier();
+	__flush_workqueue(system_long_wq);
+	__flush_workqueue(system_unbound_wq);
+	__flush_workqueue(system_percpu_wq);
+}
+
+/**
+ * kgen_zone_nr_free() - NR_FREE_PAGES of a zone, exactly
+ * @zone: the zone
+ *
+ * The snapshot every free-page count of the library is taken with.
+ *
+ * Return: the counter including not yet folded per-cpu deltas.
+ */
+unsigned long kgen_zone_nr_free(struct zone *zone)
+{
+	return zone_page_state_snapshot(zone, NR_FREE_PAGES);
+}
+
+/**
+ * kgen_buddy_block_locked() - the free buddy block holding a pfn
+ * @pfn: any valid pfn
+ * @head_pfn: set to the first pfn of the block if there is one; may be NULL
+ *
+ * The caller holds the lock of the zone of @pfn, so that the answer is
+ * stable while it uses it.
+ *
+ * Return: the order of the free buddy block that contains @pfn, or -1 if
+ * the page is not free in the buddy allocator.
+ */
+int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn)
+{
+	int order;
+
+	for (order = 0; order <= MAX_PAGE_ORDER; order++) {
+		unsigned long head = pfn & ~((1UL << order) - 1);
+		struct page *page;
+
+		if (!pfn_valid(head))
+			break;
+		page = pfn_to_page(head);
+		if (PageBuddy(page) && buddy_order(page) >= order) {
+			if (head_pfn)
+				*head_pfn = head;
+			return buddy_order(page);
+		}
+	}
+	return -1;
+}
+
+/**
+ * kgen_free_block_order() - order of the free buddy block holding a page
+ * @page: any page
+ *
+ * Return: the order of the free buddy block that contains @page, or -1 if
+ * the page is not free in the buddy allocator.  Looked up under the zone
+ * lock, so the answer is stable at the time of the call.
+ */
+int kgen_free_block_order(struct page *page)
+{
+	struct zone *zone = page_zone(page);
+	unsigned long flags;
+	int order;
+
+	spin_lock_irqsave(&zone->lock, flags);
+	order = kgen_buddy_block_locked(page_to_pfn(page), NULL);
+	spin_unlock_irqrestore(&zone->lock, flags);
+	return order;
+}
