@@ -5,8 +5,9 @@ vmalloc area, a span across a zone boundary ...).  Each lives in its own
 package here, which holds everything about it:
 
   schema.json      its schema fragment: the span.alloc values it owns, its
-                   span and sweep keys, its misuses (spec/schema.json is
-                   the rest)
+                   span and sweep keys, its misuses, its own case keys
+                   ("case") and the case key that makes a case its own
+                   ("claims"; spec/schema.json is the rest)
   rules.py         its loader rules and needs (kgen.spec's layer): RULES
   view.py          its template view (kgen.generator's layer): VIEW
   suite.c.j2       its template part: Jinja macros for its parameter
@@ -33,6 +34,7 @@ FAMILIES: tuple[str, ...] = (
     "span",       # split_page, contig, frozen: one pfn span inside a block
     "vmalloc",    # vmalloc, vmap, page_array: pages tracked as an array
     "boundary",   # a span across a zone, node or section boundary
+    "race",       # frees under actors on other CPUs, or from atomic contexts
 )
 
 
@@ -47,8 +49,14 @@ def schema_fragment(name: str) -> dict:
     return json.loads(package_dir(name).joinpath("schema.json").read_text())
 
 
-def family_of(alloc: str) -> str:
-    """The family that owns a span.alloc value (the schema admitted it)."""
+def family_of(alloc: str, case: dict | None = None) -> str:
+    """The family of a case: one whose fragment "claims" a case key the
+    case has (it then takes the spans of other families and says which
+    in its rules), else the one that owns its span.alloc value."""
+    for name in FAMILIES:
+        claims = schema_fragment(name).get("claims")
+        if claims and case is not None and claims in case:
+            return name
     return next(name for name in FAMILIES if alloc in schema_fragment(name)["alloc"])
 
 

@@ -38,6 +38,9 @@ KGEN_PROTO_GUEST_ARG = "kgen_boundary.guest="
 KGEN_PROTO_COMPLAINT_BOOT_ARG = "kgen_kunit.complaint_boot="
 
 # The benchmark lane's KUnit suite and its parameters.
+# Task names of the concurrency family's actors (families/race/kgen_race.c):
+# their reports belong to the case that started them.
+KGEN_PROTO_ACTOR_PREFIX = "kgen_race_"
 KGEN_PROTO_BENCH_SUITE = "kgen_bench"
 KGEN_PROTO_BENCH_ITERATIONS_ARG = "kgen_bench.iterations="
 KGEN_PROTO_BENCH_CONTIG_ARG = "kgen_bench.contig_iterations="

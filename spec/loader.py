@@ -42,6 +42,7 @@ def schema() -> dict:
         defs["span"]["properties"].update(fragment.get("span", {}))
         defs["sweep"]["properties"].update(fragment.get("sweep", {}))
         defs["case"]["properties"]["misuse"]["enum"] += fragment.get("misuse", [])
+        defs["case"]["properties"].update(fragment.get("case", {}))
         defs.update(fragment.get("$defs", {}))
     return out
 

@@ -63,7 +63,7 @@ class RawCase:
         self.span: dict = raw["span"]
         self.sweep: dict = raw.get("sweep", {})
         self.alloc: str = self.span["alloc"]
-        self.family: str = families.family_of(self.alloc)
+        self.family: str = families.family_of(self.alloc, raw)
         self.compound: bool = self.span.get("compound", False)
         self.misuse: str | None = raw.get("misuse")
         self.spoil_keys = [k for k in ("poison", "bad_state") if k in raw or k in self.sweep]

@@ -66,6 +66,12 @@
 #define KGEN_PROTO_COMPLAINT_BOOT_ARG	"kgen_kunit.complaint_boot="
 
 /* The benchmark lane's KUnit suite: kgen bench runs only it. */
+/*
+ * Task names of the concurrency family's actors start with this: a report
+ * made by one of them was made on behalf of the case that started it.
+ */
+#define KGEN_PROTO_ACTOR_PREFIX		"kgen_race_"
+
 #define KGEN_PROTO_BENCH_SUITE		"kgen_bench"
 
 /* Its parameters (kgen_bench.c), set by kgen bench per arch. */

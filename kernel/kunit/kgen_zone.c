@@ -8,15 +8,52 @@
 #include <linux/async.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/delay.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/signal.h>
+#include <linux/string.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
 
 #include "../internal.h"
 #include "kgen_kunit.h"
+#include "kgen_protocol.h"
 #if KGEN_HAVE_MM_PAGE_ALLOC_H
 #include "../page_alloc.h"	/* buddy_order() in 7.3 */
 #endif
+
+/* KUnit's case thread name ("kunit_try_catch_thread", cut to TASK_COMM_LEN). */
+#define KGEN_CASE_COMM		"kunit_try_catch"
+/* At most this many ~1 ms waits for an exiting task: it needs microseconds. */
+#define KGEN_EXIT_WAITS		1000
+
+static bool kgen_other_case_thread(void)
+{
+	struct task_struct *task;
+	bool found = false;
+
+	rcu_read_lock();
+	for_each_process(task) {
+		if (task == current)
+			continue;
+		if (!strncmp(task->comm, KGEN_CASE_COMM, sizeof(KGEN_CASE_COMM) - 1) ||
+		    !strncmp(task->comm, KGEN_PROTO_ACTOR_PREFIX,
+			     sizeof(KGEN_PROTO_ACTOR_PREFIX) - 1)) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+static void kgen_wait_case_threads_gone(void)
+{
+	int waits;
+
+	for (waits = 0; waits < KGEN_EXIT_WAITS && kgen_other_case_thread(); waits++)
+		usleep_range(1000, 2000);
+}
 
 /**
  * kgen_settle() - let frees queued before the case finish first
@@ -35,9 +72,18 @@
  * serio's work item there, and allocated in half of the x86_64 runs'
  * first case).  Those are waited for as well.  Noise that arrives later
  * is what kgen_run_confirmed() is for.
+ *
+ * On SMP the previous case's kthread (and a concurrency case's actors)
+ * may still be exiting on another CPU when the next case starts: KUnit
+ * waits for its vfork_done, which completes before the task's last
+ * switch, and that switch is what releases the stack.  So first wait
+ * until no such task is left, and for a grace period, so that the stack's
+ * RCU callback is queued before rcu_barrier() waits for it.
  */
 void kgen_settle(void)
 {
+	kgen_wait_case_threads_gone();
+	synchronize_rcu();
 	async_synchronize_full();
 	rcu_barrier();
 	__flush_workqueue(system_long_wq);

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kgen import protocol as P
+
 # Optional printk decorations in front of a message: "[    1.234567] " and
 # the caller id "[    T1] ".  Callers normally strip these already; the
 # rules tolerate them so raw console lines work too.
@@ -123,10 +125,13 @@ class Splat:
 
         A report without a task line counts as the case's own: nothing
         says otherwise.  An interrupt taken on the case's CPU shows the
-        case's task too, so it is the case's own here as well.
+        case's task too, so it is the case's own here as well.  So is a
+        report of an actor the case started on another CPU (concurrency
+        family: its task name says so).
         """
         origin = self.origin
-        return origin is not None and origin.comm != CASE_TASK
+        return origin is not None and origin.comm != CASE_TASK \
+            and not origin.comm.startswith(P.KGEN_PROTO_ACTOR_PREFIX)
 
 
 def _match(line: str) -> SplatRule | None:

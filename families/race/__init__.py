@@ -1,0 +1,1 @@
+"""The concurrency family: see kgen.families."""
