@@ -3,8 +3,8 @@
 A ``Booter`` knows what the run planned (its TestIds, expected splats)
 and turns each boot's console into a RunResult: KTAP parsed with each case
 given its TestId, declared splats checked, kunit.py's timeout told apart
-from a crash.  The main boot,
-recovery boots and guest-layout boots all go through ``Booter.boot``.
+from a crash.  The main boot, recovery boots, complaint boots and
+guest-layout boots all go through ``Booter.boot``.
 """
 from __future__ import annotations
 

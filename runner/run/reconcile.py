@@ -93,9 +93,10 @@ def _split(result: RunResult, mine, boot: str) -> RunResult:
             if mine(suite.name, case.function):
                 kept.append(case)
             elif case.status is not Status.SKIPPED and case.kind != ResultKind.NOT_RUN:
-                # A run-level error now, named after the test it was.
+                # A run-level error now, named after the test as the boot
+                # read it ("case/#N" for a parameter the log never named).
                 result.errors.append(replace(
-                    case, label=f"{suite.name}.{case.name} (in {boot})", test=None,
+                    case, label=f"{suite.name}.{case.label} (in {boot})", test=None,
                     suite=suite.name))
         suite.cases = kept
     return result
