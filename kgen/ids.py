@@ -81,6 +81,11 @@ class TestGlob:
 
 
 def split_leaf(leaf: str) -> tuple[str, str]:
-    """("suite_case", "param") from a result leaf name; param "" if none."""
+    """("suite_case", "param") from a result leaf name; param "" if none.
+
+    Only for a result the plan has no TestId for (CaseResult.function and
+    .param of a case the kernel named but kgen never generated): every
+    other result carries its TestId from the moment it is parsed.
+    """
     function, _, param = leaf.partition(PARAM_SEP)
     return function, param

@@ -17,7 +17,9 @@ It works in two steps:
    line comes next.
 2. Map the tree onto the results model: top-level tests are suites, their
    children cases, and a parameterised case is flattened to one
-   CaseResult per parameter ("<case>/<param>").
+   CaseResult per parameter ("<case>/<param>").  Given the plan's TestIds
+   for the boot, each case gets its TestId there, from the KTAP names and
+   numbers (identify.py).
 
 It never raises on malformed or truncated input; at worst it reports less.
 """
@@ -28,7 +30,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kgen import protocol as P
+from kgen.ids import TestId
 from kgen.runner.results.attribution import ATTEMPT_LINE, attribute_foreign
+from kgen.runner.results.identify import PlannedTests
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.results.splats import Splat, find_splats, splat_kind
 
@@ -368,9 +372,10 @@ def _kunit_failure(log: list[str]) -> tuple[str, str, list[str]]:
 class _Mapper:
     """Turns the _Node tree into SuiteResults and error entries."""
 
-    def __init__(self, known_cases: KnownCases,
+    def __init__(self, known_cases: KnownCases, planned: PlannedTests,
                  expected_splats: ExpectedSplats | None) -> None:
         self.known_cases = known_cases
+        self.planned = planned
         self.expected_splats = expected_splats
 
     def suite(self, node: _Node) -> SuiteResult:
@@ -381,7 +386,8 @@ class _Mapper:
             name = child.name or (names[child.number - 1]
                                   if 0 < child.number <= len(names)
                                   else f"#{child.number}")
-            suite.cases.extend(self._flatten(child, suite.name, name))
+            suite.cases.extend(self._flatten(child, suite.name, name,
+                                             self.planned.find(suite.name, name)))
         own = self._outcome(node, SUITE_CASE)
         splats = self._unexpected_splats(suite.name, SUITE_CASE, node.log)
         cases_failed = any(c.status in _BAD for c in suite.cases)
@@ -391,26 +397,34 @@ class _Mapper:
             suite.cases.append(own)
         return suite
 
-    def _flatten(self, node: _Node, suite: str, name: str) -> list[CaseResult]:
+    def _flatten(self, node: _Node, suite: str, name: str,
+                 test: TestId | None) -> list[CaseResult]:
+        """node's results; ``test`` is its TestId (None: not planned)."""
         if not node.children:
-            return [self._leaf(node, suite, name)]
+            return [self._leaf(node, suite, name, test)]
         cases: list[CaseResult] = []
         for child in node.children:
+            # The plan knows a parameter by its description, or, when the
+            # log never named it (it crashed), by its position.
+            param = (self.planned.find(suite, name, child.name) if child.name
+                     else self.planned.param_at(suite, name, child.number))
             cases += self._flatten(child, suite,
-                                   f"{name}/{child.name or f'#{child.number}'}")
+                                   f"{name}/{child.name or f'#{child.number}'}", param)
         if node.state == "crash" or (node.state == "not ok" and not any(
                 c.status in _BAD for c in cases)):
-            cases.append(self._leaf(node, suite, name))
+            cases.append(self._leaf(node, suite, name, test))
         else:
             # Trailing lines (attributes, param_exit output) go with the
             # last parameter, so splats there are still reported.
             cases[-1].log.extend(node.log)
             self._annotate(cases[-1], self._unexpected_splats(
-                suite, cases[-1].name, node.log))
+                suite, cases[-1].label, node.log))
         return cases
 
-    def _leaf(self, node: _Node, suite: str, name: str) -> CaseResult:
+    def _leaf(self, node: _Node, suite: str, name: str,
+              test: TestId | None) -> CaseResult:
         case = self._outcome(node, name)
+        case.test = test
         self._annotate(case, self._unexpected_splats(suite, name, node.log))
         times = [m for m in (_TIME.match(line.strip()) for line in node.log) if m]
         if times:
@@ -420,7 +434,7 @@ class _Mapper:
     @staticmethod
     def _outcome(node: _Node, name: str) -> CaseResult:
         """Status and message from the KTAP result alone (no splats)."""
-        case = CaseResult(name=name, status=Status.ERROR, log=list(node.log))
+        case = CaseResult(label=name, status=Status.ERROR, log=list(node.log))
         skip = _SKIP.match(node.directive)
         failed_first = _kunit_failure(node.log) if skip else ("", "", [])
         if node.state in ("ok", "not ok") and skip and failed_first[0]:
@@ -508,7 +522,7 @@ def _region_error(name: str, lines: list[str]) -> CaseResult | None:
     if not splats:
         return None
     return CaseResult(
-        name=name, status=Status.ERROR, kind=ResultKind.splat(splats[0].kind),
+        label=name, status=Status.ERROR, kind=ResultKind.splat(splats[0].kind),
         message="; ".join(s.first_line for s in splats), log=lines,
         details=[line for s in splats for line in s.lines])
 
@@ -519,14 +533,18 @@ def _no_tap(raw: list[str], lines: list[str]) -> CaseResult:
     splats = find_splats(lines)
     extra = executor[:1] + [s.first_line for s in splats[:1]]
     return CaseResult(
-        name=BOOT, status=Status.ERROR, kind=ResultKind.BOOT,
+        label=BOOT, status=Status.ERROR, kind=ResultKind.BOOT,
         message="; ".join([message] + extra), log=raw[-BOOT_TAIL_LINES:],
         details=[line for s in splats for line in s.lines])
 
 
 def _mark_not_run(suites: list[SuiteResult]) -> str | None:
-    """Name cases that never ran after the crash; return "suite.case" crashed."""
-    crashed = next((f"{s.name}.{c.name}" for s in suites for c in s.cases
+    """Name cases that never ran after the crash; return "suite.case" crashed.
+
+    The crashed case is named as the log names it ("case/#N" for a
+    parameter whose result line never came), as it always was.
+    """
+    crashed = next((f"{s.name}.{c.label}" for s in suites for c in s.cases
                     if c.kind == ResultKind.CRASH), None)
     if crashed:
         for case in (c for s in suites for c in s.cases if c.kind == ResultKind.NOT_RUN):
@@ -544,19 +562,23 @@ def _missing_suites(root: _Node, seen: list[str], known: KnownCases,
     names += [f"#{n}" for n in range(planned - unnamed + 1, planned + 1)]
     message = (f"not run: kernel crashed in {crashed}" if crashed
                else "not run: suite missing from kernel output")
-    return [CaseResult(name=name, status=Status.ERROR, kind=ResultKind.NOT_RUN,
+    return [CaseResult(label=name, status=Status.ERROR, kind=ResultKind.NOT_RUN,
                        message=message) for name in names]
 
 
 def parse_console(lines: Iterable[str], *,
                   expected_splats: ExpectedSplats | None = None,
-                  known_cases: KnownCases | None = None) -> RunResult:
+                  known_cases: KnownCases | None = None,
+                  tests: Iterable[TestId] | None = None) -> RunResult:
     """Parse a whole kernel console log into a RunResult.
 
     ``lines``: console output, with or without line endings and printk
     timestamps.  ``expected_splats(suite, case)``: splat kinds that do not
-    fail that case.  ``known_cases``: suite -> case names in run order,
-    used to name cases and suites the kernel never reported.
+    fail that case.  ``tests``: the TestIds the plan gave this boot; each
+    case the plan has gets its TestId (CaseResult.test), and they name
+    the cases and suites the kernel never reported.  ``known_cases``
+    (suite -> case names in run order) names those instead, for a log
+    read without a plan.
     """
     raw = [line.rstrip("\r\n") for line in lines]
     normalized = [_normalize(line) for line in raw]
@@ -573,8 +595,9 @@ def parse_console(lines: Iterable[str], *,
         builder.feed(line)
     builder.finish()
 
-    known = known_cases or {}
-    mapper = _Mapper(known, expected_splats)
+    planned = PlannedTests(tests or ())
+    known = known_cases if known_cases is not None else planned.case_names
+    mapper = _Mapper(known, planned, expected_splats)
     result.suites = [mapper.suite(node) for node in builder.root.children]
     crashed = _mark_not_run(result.suites)
     for name in (BOOT, BETWEEN_SUITES):
@@ -586,6 +609,6 @@ def parse_console(lines: Iterable[str], *,
     result.errors += missing
     if not result.suites and not missing:
         result.errors.append(CaseResult(
-            name="tests", status=Status.ERROR, kind=ResultKind.NO_TESTS,
+            label="tests", status=Status.ERROR, kind=ResultKind.NO_TESTS,
             message="KTAP output contains no test suites"))
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from kgen.ids import split_leaf
+from kgen.ids import TestId, split_leaf
 from kgen.protocol import KGEN_PROTO_ATTEMPTS
 
 
@@ -79,13 +79,18 @@ _NOT_THE_CASE = (ResultKind.NOT_RUN, ResultKind.BLOCKED)
 
 @dataclass
 class CaseResult:
-    """One KUnit test case, or one parameter of a parameterised case.
+    """One KUnit test case, or one parameter of a parameterised case; or an
+    entry that is no planned test (a run-level error, a suite's own outcome).
 
-    ``name`` is the leaf name as JUnit should show it: for a parameterised
-    case this is ``"<case>/<param description>"``.
+    ``test`` is the planned test it is, attached by the boot reader right
+    after parsing (results/identify.py); reconcile matches results by it.
+    ``name``, what writers show, derives from it; ``label`` is the name of
+    an entry without one.
     """
 
-    name: str
+    # The name of an entry without a TestId: "(suite)", "build", "boot",
+    # a case as KTAP named it when the plan does not have it.
+    label: str
     status: Status
     # For FAILED: the KUnit expectation text (first failing expectation,
     # e.g. "Expected page_ref_count(page) == 2, but ..."); for SKIPPED the
@@ -109,6 +114,24 @@ class CaseResult:
     suite: str = ""
     # The spec says this case fails on this kernel (spec `known_issue:`).
     known_issue: KnownIssueNote | None = None
+    # The planned test this result is; None for an entry the plan lacks.
+    test: TestId | None = None
+
+    @classmethod
+    def of(cls, test: TestId, status: Status, **fields) -> CaseResult:
+        """The result of one planned test."""
+        return cls(test.leaf, status, test=test, **fields)
+
+    @property
+    def name(self) -> str:
+        """The leaf name as JUnit shows it: "<case>" or "<case>/<param>"."""
+        return self.test.leaf if self.test else self.label
+
+    @property
+    def key(self) -> TestId | str:
+        """What reconcile matches results by: the TestId, or the name of an
+        entry the plan lacks (two such entries only ever match by name)."""
+        return self.test or self.label
 
     @property
     def known_failure(self) -> bool:
@@ -140,12 +163,17 @@ class CaseResult:
     @property
     def function(self) -> str:
         """The KUnit case (C function) name, without a parameter."""
-        return split_leaf(self.name)[0]
+        if self.test:
+            return self.test.function
+        # A case the plan does not have: only its name says what it is.
+        return split_leaf(self.label)[0]
 
     @property
     def param(self) -> str:
         """The parameter description, "" for a plain case."""
-        return split_leaf(self.name)[1]
+        if self.test:
+            return self.test.param
+        return split_leaf(self.label)[1]
 
 
 @dataclass

@@ -1,14 +1,15 @@
 """One boot of a built kernel, read into results.
 
-A ``Booter`` knows what the run planned (suites, cases, expected splats)
-and turns each boot's console into a RunResult: KTAP parsed, declared
-splats checked, kunit.py's timeout told apart from a crash.  The main boot,
-recovery boots and guest-layout boots all go through ``Booter.boot``.
+A ``Booter`` knows what the run planned (its TestIds, expected splats)
+and turns each boot's console into a RunResult: KTAP parsed with each case
+given its TestId, declared splats checked, kunit.py's timeout told apart
+from a crash.  The main boot, recovery boots, complaint boots and
+guest-layout boots all go through ``Booter.boot``.
 """
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kgen.ids import TestId
@@ -30,7 +31,7 @@ LOG_TAIL = 60
 
 def error_result(name: str, kind: str, message: str, log: list[str]) -> CaseResult:
     """A run-level error (build, boot, timeout ...) with the log's tail."""
-    return CaseResult(name=name, status=Status.ERROR, kind=kind, message=message,
+    return CaseResult(label=name, status=Status.ERROR, kind=kind, message=message,
                       log=log[-LOG_TAIL:])
 
 
@@ -47,14 +48,17 @@ class BootArgs:
 class Booter:
     """Boots a session's kernel and reads each console into results."""
 
-    def __init__(self, session: Session, specs: list[Spec], timings: Timings | None = None):
+    def __init__(self, session: Session, specs: list[Spec], tests: Iterable[TestId],
+                 timings: Timings | None = None):
         self.session = session
         # Each boot is a phase of its own ("boot complaints1"); parsing
         # every console adds up in "parse".
         self.timings = timings or Timings()
         self.timeout = session.config.limits.timeout
-        self.known = {spec.suite: [TestId(spec.suite, case.name).function
-                                   for case in spec.cases] for spec in specs}
+        # The plan's tests of the suites built into this kernel (a suite
+        # that did not compile is not there to report).
+        built = {spec.suite for spec in specs}
+        self.tests = tuple(t for t in tests if t.suite in built)
         self.expected = expected_splats(specs)
         self.seconds = 0.0
 
@@ -76,10 +80,9 @@ class Booter:
         reports, kgen's own stop, kunit.py's timeout."""
         # A boot filtered to one suite must not report the others missing.
         suite_filter = args.glob.split(".")[0]
-        known = {s: c for s, c in self.known.items()
-                 if not suite_filter or s == suite_filter}
+        tests = [t for t in self.tests if not suite_filter or t.suite == suite_filter]
         parsed = parse_console(
-            booted.output, known_cases=known,
+            booted.output, tests=tests,
             expected_splats=lambda suite, leaf: {
                 kind for kind, n in self.expected.get((suite, leaf), {}).items() if n})
         check_expected_splats(parsed, self.expected)

@@ -133,8 +133,8 @@ def uncompiled_suite_results(outcome: BuildOutcome, plan: Plan) -> list[SuiteRes
         log = [*failure.diagnostics, "--- build log tail ---",
                *outcome.dropped_log.get(suite, [])]
         message = f"{NOT_COMPILED}: {failure.first_error}"
-        cases = [CaseResult(planned.name, Status.ERROR, message=message,
-                            kind=ResultKind.COMPILE, log=list(log))
+        cases = [CaseResult.of(planned.id, Status.ERROR, message=message,
+                               kind=ResultKind.COMPILE, log=list(log))
                  for planned in plan.cases if planned.suite == suite]
         suites.append(SuiteResult(suite, cases, properties={
             "kgen.compile_error": failure.first_error}))

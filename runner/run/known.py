@@ -10,21 +10,20 @@ from __future__ import annotations
 
 from kgen.ids import TestId
 from kgen.runner.results.model import KnownIssueNote, RunResult
+from kgen.runner.run.plan import test_id
 from kgen.spec.model import KnownIssue, Spec
 
 
-def declared(specs: list[Spec]) -> dict[tuple[str, str], tuple[KnownIssue, str]]:
-    """(suite, result leaf name) -> the known issue and "spec:line"."""
-    out: dict[tuple[str, str], tuple[KnownIssue, str]] = {}
+def declared(specs: list[Spec]) -> dict[TestId, tuple[KnownIssue, str]]:
+    """TestId -> the known issue its spec declares and "spec:line"."""
+    out: dict[TestId, tuple[KnownIssue, str]] = {}
     for spec in specs:
         for case in spec.cases:
             for variant in case.variants:
                 if variant.known_issue is None:
                     continue
-                param = variant.describe(case.swept) if case.parameterised else ""
-                leaf = TestId(spec.suite, case.name, param).leaf
-                out[(spec.suite, leaf)] = (variant.known_issue,
-                                           f"{spec.path}:{variant.known_issue.line}")
+                out[test_id(spec, case, variant)] = (
+                    variant.known_issue, f"{spec.path}:{variant.known_issue.line}")
     return out
 
 
@@ -39,7 +38,8 @@ def mark_known_issues(result: RunResult, specs: list[Spec], kernel_version: str,
     marked = 0
     for suite in result.suites:
         for case in suite.cases:
-            found = table.get((suite.name, case.name))
+            # A result the plan lacks (test None) declares nothing.
+            found = table.get(case.test) if case.test else None
             if found is None or not found[0].applies_to(kernel_version):
                 continue
             issue, where = found

@@ -147,7 +147,7 @@ def _run(target: Target, req: RunRequest, timings: Timings) -> RunOutcome:
                     + (f" (QEMU, accel {session.accel})" if target.arch.uses_qemu else ""))
             if req.coverage:
                 coverage.start(session.build_dir)
-            booter = Booter(session, built.specs, timings)
+            booter = Booter(session, built.specs, [c.id for c in plan.cases], timings)
             main = _needs_main_boot(plan)
             # A boot whose every suite did not compile would find nothing.
             complaints = [b for b in plan.complaint_boots

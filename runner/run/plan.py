@@ -128,11 +128,6 @@ class Plan:
         cases that have one: what the generator writes into the suites."""
         return boots_of(self.complaint_boots)
 
-    def params_of(self, suite: str, function: str) -> list[str]:
-        """Parameter descriptions of one case, in spec (= KUnit) order."""
-        return [c.id.param for c in self.cases
-                if c.id.suite == suite and c.id.function == function and c.id.param]
-
     def render(self) -> str:
         lines = [f"arch {self.arch}: {self.nr_run} case(s) run, "
                  f"{self.nr_skip} skip"]

@@ -3,12 +3,13 @@
 A run boots several times: the main boot, complaint boots (complaints.py),
 guest-layout boots (guests.py), and after each of them the recovery boots
 for what a crash or hang left (recovery.py).  Each boot is read on its own
-(boots.py), cut down to its share of the plan (``main_share``,
-``complaint_share``: the cases the plan gave it) and kept as it was read:
-nothing is merged while the run goes on.  ``reconcile`` then builds the
-run's result from the boots: a recovery boot's entry replaces the "not run"
-it was booted for, complaint and guest-layout boots bring their own cases,
-and every planned test that no boot reported gets a result that says why
+(boots.py), each case with the TestId the plan gave it, cut down to its
+share of the plan (``main_share``, ``complaint_share``: the cases the plan
+gave it) and kept as it was read: nothing is merged while the run goes on.
+``reconcile`` then builds the run's result from the boots, matching
+results by TestId: a recovery boot's entry replaces the "not run" it was
+booted for, complaint and guest-layout boots bring their own cases, and
+every planned test that no boot reported gets a result that says why
 (``NO_RESULT``, or "not run" after the case the kernel stopped in).
 
 Every function here returns a new result: the boots it is given stay as
@@ -18,9 +19,8 @@ they were read, so recovery can ask what the boots so far add up to
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from kgen.ids import TestId
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run.plan import ComplaintBoot, GuestBoot, Plan
 from kgen.spec.model import Spec
@@ -78,6 +78,9 @@ class Boots:
 def _split(result: RunResult, mine, boot: str) -> RunResult:
     """result with only the entries mine(suite, case function) accepts.
 
+    Boots are told apart by whole case (the C tests the boot per case), so
+    this matches the case part of each result's TestId.
+
     The rest are the skips kgen_boot_require() printed for cases that run
     in another boot, or cases a crash kept from starting, which that boot
     runs anyway.  One that is neither (a splat landed in it) is kept as a
@@ -90,9 +93,11 @@ def _split(result: RunResult, mine, boot: str) -> RunResult:
             if mine(suite.name, case.function):
                 kept.append(case)
             elif case.status is not Status.SKIPPED and case.kind != ResultKind.NOT_RUN:
-                case.name = f"{suite.name}.{case.name} (in {boot})"
-                case.suite = suite.name
-                result.errors.append(case)
+                # A run-level error now, named after the test as the boot
+                # read it ("case/#N" for a parameter the log never named).
+                result.errors.append(replace(
+                    case, label=f"{suite.name}.{case.label} (in {boot})", test=None,
+                    suite=suite.name))
         suite.cases = kept
     return result
 
@@ -143,16 +148,17 @@ def _take_rerun(result: RunResult, rerun: Rerun) -> None:
             result.errors = [e for e in result.errors
                              if not (e.kind == ResultKind.NOT_RUN and e.name == suite_name)]
             continue
-        fresh = {c.name: c for c in new_suite.cases
+        fresh = {c.key: c for c in new_suite.cases
                  if not case_name or c.function == case_name}
         for i, case in enumerate(old.cases):
-            if case.kind in RERUNNABLE and case.name in fresh:
-                old.cases[i] = fresh.pop(case.name)
-        # Parameters the first boot never named ("case/#4") take the rest;
-        # those it has a result for already (a muted case's passed
-        # parameters before the 60th report) keep it.
-        have = {c.name for c in old.cases}
-        leftovers = [c for c in fresh.values() if c.name not in have]
+            if case.kind in RERUNNABLE and case.key in fresh:
+                old.cases[i] = fresh.pop(case.key)
+        # Parameters the first boot never reached take the rest, and its
+        # waiting entries of that case go (the bare case a crash kept from
+        # starting, one the plan lacks); parameters it has a result for
+        # already (a muted case's passed ones before the 60th report) keep it.
+        have = {c.key for c in old.cases}
+        leftovers = [c for c in fresh.values() if c.key not in have]
         old.cases = [c for c in old.cases
                      if not (c.kind in RERUNNABLE and case_name and
                              c.function == case_name and leftovers)]
@@ -195,7 +201,8 @@ def _add_complaint_boot(result: RunResult, booted: RunResult, boot: ComplaintBoo
         else:
             result.suites.append(suite)
     for error in booted.errors:
-        error.name = f"complaint boot {boot.number}: {error.name}"
+        # Run-level errors have no TestId: their label is their name.
+        error.label = f"complaint boot {boot.number}: {error.name}"
         result.errors.append(error)
 
 
@@ -220,7 +227,7 @@ def _add_guest_boot(result: RunResult, booted: RunResult, guest: GuestBooted) ->
             suite.properties["guest"] = guest.layout
             result.suites.append(suite)
     for error in booted.errors:
-        error.name = f"{suite_name}: {error.name}"
+        error.label = f"{suite_name}: {error.name}"
         error.suite = suite_name
         result.errors.append(error)
 
@@ -237,24 +244,9 @@ def reconcile(plan: Plan, specs: list[Spec], boots: Boots) -> RunResult:
     for guest in boots.guests:
         _add_guest_boot(result, recovered(guest.booted), guest)
     result.suites += copy.deepcopy(list(boots.uncompiled))
-    _name_unnamed_params(result, plan)
     _report_unreported_cases(result, plan)
     _report_missing_suites(specs, result)
     return result
-
-
-def _name_unnamed_params(result: RunResult, plan: Plan) -> None:
-    """KUnit prints a parameter's name only with its result line, so one that
-    crashed is "case/#N" in the log: its TestId is the plan's Nth parameter
-    of that case, in spec order."""
-    for suite in result.suites:
-        for case in suite.cases:
-            function, param = case.function, case.param
-            params = plan.params_of(suite.name, function)
-            if param.startswith("#") and param[1:].isdigit() and \
-                    0 < int(param[1:]) <= len(params):
-                case.name = TestId(suite.name, function[len(suite.name) + 1:],
-                                   params[int(param[1:]) - 1]).leaf
 
 
 NO_RESULT = "no result: the kernel never printed a result line for this case"
@@ -277,24 +269,29 @@ def _report_unreported_cases(result: RunResult, plan: Plan) -> None:
     pass.
     """
     by_suite = {s.name: s for s in result.suites}
+    reported = {c.test for s in result.suites for c in s.cases}
     for planned in plan.cases:
         suite = by_suite.get(planned.suite)
-        if suite is None or any(c.name == planned.name for c in suite.cases):
+        if suite is None or planned.id in reported:
             continue
         cut = next((c for c in suite.cases if c.kind in _CUT_SHORT), None)
         if cut is None:
-            suite.cases.append(CaseResult(planned.name, Status.ERROR,
-                                          kind=ResultKind.NO_RESULT, message=NO_RESULT))
+            suite.cases.append(CaseResult.of(planned.id, Status.ERROR,
+                                             kind=ResultKind.NO_RESULT, message=NO_RESULT))
         elif cut.kind == ResultKind.NOT_RUN:
-            suite.cases.append(CaseResult(planned.name, Status.ERROR,
-                                          kind=ResultKind.NOT_RUN, message=cut.message))
+            suite.cases.append(CaseResult.of(planned.id, Status.ERROR,
+                                             kind=ResultKind.NOT_RUN, message=cut.message))
         else:
-            suite.cases.append(CaseResult(
-                planned.name, Status.ERROR, kind=ResultKind.NOT_RUN,
+            suite.cases.append(CaseResult.of(
+                planned.id, Status.ERROR, kind=ResultKind.NOT_RUN,
                 message=f"not run: the kernel stopped in {suite.name}.{cut.name}"))
+    # Plan order.  What the plan lacks ("(suite)", a case it never
+    # generated) sorts at the suite's count of planned tests, against plan
+    # positions, as it always has: after them in the plan's first suite,
+    # before or among them in later ones.
     for suite in result.suites:
-        order = {c.name: i for i, c in enumerate(plan.cases) if c.suite == suite.name}
-        suite.cases.sort(key=lambda c: order.get(c.name, len(order)))
+        order = {c.id: i for i, c in enumerate(plan.cases) if c.suite == suite.name}
+        suite.cases.sort(key=lambda c: order.get(c.test, len(order)))
 
 
 def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
@@ -306,5 +303,5 @@ def _report_missing_suites(specs: list[Spec], result: RunResult) -> None:
                         for e in result.errors)
         if spec.suite not in seen and not explained:
             result.errors.append(CaseResult(
-                name=spec.suite, status=Status.ERROR, kind=ResultKind.NOT_RUN,
+                label=spec.suite, status=Status.ERROR, kind=ResultKind.NOT_RUN,
                 message=f"suite {spec.suite} ({spec.path}) produced no results"))

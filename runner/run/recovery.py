@@ -45,13 +45,14 @@ def mark_timeout(result: RunResult, console: list[str], limit: int) -> bool:
                 case.kind = ResultKind.TIMEOUT
                 case.message = (f"hung: no result within the {limit}s limit "
                                 f"(kunit.py --timeout); {case.message}")
-                hung = f"{suite.name}.{case.name}"
+                # As the log names it, like the parser's "crashed in".
+                hung = f"{suite.name}.{case.label}"
     for case in [c for s in result.suites for c in s.cases] + result.errors:
         if case.kind == ResultKind.NOT_RUN and hung:
             case.message = f"not run: kernel hung in {hung}"
     if hung is None:
         result.errors.append(CaseResult(
-            name="timeout", status=Status.ERROR, kind=ResultKind.TIMEOUT,
+            label="timeout", status=Status.ERROR, kind=ResultKind.TIMEOUT,
             message=f"kernel did not finish within {limit}s", log=console[-60:]))
     return True
 

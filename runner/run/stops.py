@@ -13,6 +13,8 @@ CRASH).  The stop says why, and that changes who is to blame:
 - a panic: the running case crashed the kernel.
 
 Either way the message carries the kernel's own line and the console tail.
+Cases are named here as the log names them (``label``: "case/#N" for a
+parameter whose result line never came), like the parser's own messages.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def apply_stop(result: RunResult, stop: Stop, console: list[str]) -> None:
     culprit = _culprit(result, stop)
     if running is None:
         result.errors.append(CaseResult(
-            name="stopped", status=Status.ERROR,
+            label="stopped", status=Status.ERROR,
             kind=ResultKind.TIMEOUT if stop.kind is StopKind.STALLED else ResultKind.CRASH,
             message=stop.describe(), log=tail, details=tail))
         return
@@ -40,7 +42,7 @@ def apply_stop(result: RunResult, stop: Stop, console: list[str]) -> None:
     # The parser's message names what the kernel printed (BUG, Oops ...);
     # it stays, after what the stop says.
     parsed = case.message
-    if stop.kind is StopKind.WEDGED and culprit and culprit != (suite, case.name):
+    if stop.kind is StopKind.WEDGED and culprit and culprit != (suite, case.label):
         case.kind = ResultKind.BLOCKED
         case.message = (f"blocked: {culprit[0]}.{culprit[1]} died holding a lock; "
                         f"{stop.describe()}")
@@ -56,7 +58,7 @@ def apply_stop(result: RunResult, stop: Stop, console: list[str]) -> None:
     case.details = case.details + ["--- last console lines ---"] + tail
     for other in (c for s in result.suites for c in s.cases):
         if other.kind == ResultKind.NOT_RUN:
-            other.message = f"not run: the kernel was stopped in {suite}.{case.name}"
+            other.message = f"not run: the kernel was stopped in {suite}.{case.label}"
 
 
 def _culprit(result: RunResult, stop: Stop) -> tuple[str, str] | None:
@@ -67,7 +69,7 @@ def _culprit(result: RunResult, stop: Stop) -> tuple[str, str] | None:
     for suite in result.suites:
         for case in suite.cases:
             if any(needle in line for line in case.log):
-                return suite.name, case.name
+                return suite.name, case.label
     return None
 
 
@@ -75,7 +77,7 @@ def _name_blocker(result: RunResult, culprit: tuple[str, str], stop: Stop) -> No
     """The case that died with the lock gets the wedge note in its message."""
     for suite in result.suites:
         for case in suite.cases:
-            if (suite.name, case.name) == culprit:
+            if (suite.name, case.label) == culprit:
                 case.status = Status.ERROR
                 case.kind = ResultKind.WEDGED
                 case.message = (f"died holding a lock ({stop.line.strip()}); "

@@ -80,10 +80,10 @@ def _plan():
 
 def test_main_boot_sets_the_complainers_aside_but_keeps_a_splat_in_them():
     main = RunResult(suites=[SuiteResult("kgen_frozen", [
-        CaseResult("kgen_frozen_range/order=0", Status.PASSED),
+        CaseResult.of(TestId("kgen_frozen", "range", "order=0"), Status.PASSED),
         _skip("kgen_frozen_bad_page_in_middle"),
-        CaseResult("kgen_frozen_misuse_tail_start", Status.FAILED, kind="splat:WARNING",
-                   message="WARNING: at mm/x.c"),
+        CaseResult.of(TestId("kgen_frozen", "misuse_tail_start"), Status.FAILED,
+                      kind="splat:WARNING", message="WARNING: at mm/x.c"),
     ])])
     main = main_share(main, _plan())
     assert [c.name for c in main.suites[0].cases] == ["kgen_frozen_range/order=0"]
@@ -95,8 +95,10 @@ def test_main_boot_drops_complainers_a_crash_kept_from_starting():
     # The complaint boot runs them anyway: no error, and no recovery
     # reboot for them in the main boot.
     main = RunResult(suites=[SuiteResult("kgen_frozen", [
-        CaseResult("kgen_frozen_range/order=0", Status.ERROR, kind=ResultKind.CRASH),
-        CaseResult("kgen_frozen_bad_page_in_middle", Status.ERROR, kind=ResultKind.NOT_RUN),
+        CaseResult.of(TestId("kgen_frozen", "range", "order=0"), Status.ERROR,
+                      kind=ResultKind.CRASH),
+        CaseResult.of(TestId("kgen_frozen", "bad_page_in_middle"), Status.ERROR,
+                      kind=ResultKind.NOT_RUN),
     ])])
     main = main_share(main, _plan())
     assert [c.name for c in main.suites[0].cases] == ["kgen_frozen_range/order=0"]
@@ -109,7 +111,7 @@ def test_complaint_boot_keeps_its_own_cases_and_merges_them():
     booted = RunResult(suites=[
         SuiteResult("kgen_contig_split", [_skip("kgen_contig_split_whole_span/x")]),
         SuiteResult("kgen_frozen", [_skip("kgen_frozen_range/order=0"),
-                                    CaseResult("kgen_frozen_bad_page_in_middle",
+                                    CaseResult.of(TestId("kgen_frozen", "bad_page_in_middle"),
                                                Status.PASSED)]),
     ], errors=[CaseResult("kgen_hwpoison", Status.ERROR, kind=ResultKind.NOT_RUN),
                CaseResult("kgen_refcount_hold", Status.ERROR, kind=ResultKind.NOT_RUN)])
@@ -120,7 +122,7 @@ def test_complaint_boot_keeps_its_own_cases_and_merges_them():
     assert [e.name for e in booted.errors] == ["kgen_hwpoison"]
 
     result = RunResult(suites=[SuiteResult("kgen_frozen", [
-        CaseResult("kgen_frozen_range/order=0", Status.PASSED)])])
+        CaseResult.of(TestId("kgen_frozen", "range", "order=0"), Status.PASSED)])])
     result = reconcile(plan, [], Boots(main=Boot(result),
                                        complaints=(ComplaintBooted(boot, Boot(booted)),)))
     cases = {c.name: c for c in result.suites[0].cases}

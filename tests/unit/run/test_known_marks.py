@@ -4,6 +4,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from kgen.ids import TestId
 from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status, SuiteResult
 from kgen.runner.run.known import mark_known_issues
 from kgen.runner.validate.classify import classify, statuses
@@ -31,9 +32,9 @@ def run(tmp_path: Path, big: Status) -> tuple[RunResult, Spec]:
     spec_path.write_text(textwrap.dedent(SPEC))
     spec = load_spec(spec_path)
     result = RunResult(suites=[SuiteResult("kgen_b", cases=[
-        CaseResult("kgen_b_contig/each=1", Status.PASSED),
-        CaseResult("kgen_b_contig/each=512", big,
-                   kind=ResultKind.CRASH if big is Status.ERROR else ResultKind.NONE)])])
+        CaseResult.of(TestId("kgen_b", "contig", "each=1"), Status.PASSED),
+        CaseResult.of(TestId("kgen_b", "contig", "each=512"), big,
+                      kind=ResultKind.CRASH if big is Status.ERROR else ResultKind.NONE)])])
     return result, spec
 
 

@@ -20,6 +20,7 @@ from kgen.runner.run.reconcile import (
 from kgen.runner.run.recovery import recover
 
 A, B, C = TestId("s", "a"), TestId("s", "b"), TestId("s", "c")
+G = TestId("g", "x")
 
 
 def plan_of(*ids: TestId, complaint: list[TestId] = (), guest: str = "") -> Plan:
@@ -29,7 +30,7 @@ def plan_of(*ids: TestId, complaint: list[TestId] = (), guest: str = "") -> Plan
 
 
 def ok(test: TestId) -> CaseResult:
-    return CaseResult(test.leaf, Status.PASSED)
+    return CaseResult.of(test, Status.PASSED)
 
 
 def cases(result: RunResult, suite: str = "s") -> dict[str, CaseResult]:
@@ -46,7 +47,7 @@ def test_a_case_missing_from_a_finished_boot_has_no_result():
 
 
 def test_what_follows_a_crash_is_not_run_and_names_the_case_it_died_in():
-    crash = CaseResult("s_b", Status.ERROR, kind=ResultKind.CRASH, message="BUG")
+    crash = CaseResult.of(B, Status.ERROR, kind=ResultKind.CRASH, message="BUG")
     result = reconcile(plan_of(A, B, C), [], Boots(main=Boot(RunResult(
         suites=[SuiteResult("s", [ok(A), crash])]))))
     after = cases(result)["s_c"]
@@ -57,8 +58,8 @@ def test_what_follows_a_crash_is_not_run_and_names_the_case_it_died_in():
 
 def _crashed_main() -> RunResult:
     return RunResult(suites=[SuiteResult("s", [
-        ok(A), CaseResult("s_b", Status.ERROR, kind=ResultKind.CRASH, message="BUG"),
-        CaseResult("s_c", Status.ERROR, kind=ResultKind.NOT_RUN, message="not run")])])
+        ok(A), CaseResult.of(B, Status.ERROR, kind=ResultKind.CRASH, message="BUG"),
+        CaseResult.of(C, Status.ERROR, kind=ResultKind.NOT_RUN, message="not run")])])
 
 
 def test_a_recovery_boot_takes_the_place_of_what_the_crash_left():
@@ -91,12 +92,12 @@ def test_reconcile_leaves_the_boots_as_they_were_read():
 
 
 def test_guest_layout_boot_replaces_the_main_boots_placeholders():
-    plan = plan_of(A, TestId("g", "x"), guest="g")
+    plan = plan_of(A, G, guest="g")
     main = RunResult(suites=[SuiteResult("s", [ok(A)]), SuiteResult("g", [
-        CaseResult("g_x", Status.SKIPPED, message="runs only in a boot with guest layout")])])
+        CaseResult.of(G, Status.SKIPPED, message="runs only in a boot with guest layout")])])
     share = main_share(main, plan)
     assert [s.name for s in share.suites] == ["s"]            # never a reboot for g
-    guest = RunResult(suites=[SuiteResult("g", [CaseResult("g_x", Status.FAILED)])],
+    guest = RunResult(suites=[SuiteResult("g", [CaseResult.of(G, Status.FAILED)])],
                       errors=[CaseResult("boot", Status.ERROR, kind=ResultKind.CRASH)])
     result = reconcile(plan, [], Boots(main=Boot(share), guests=(
         GuestBooted(plan.guest_boots[0], "-m 2048 x=1", Boot(guest)),)))
@@ -110,16 +111,16 @@ def test_complaint_boot_with_a_recovery_boot_of_its_own():
     plan = plan_of(A, B, C, complaint=[B, C])
     boot = plan.complaint_boots[0]
     main = main_share(RunResult(suites=[SuiteResult("s", [
-        ok(A), CaseResult("s_b", Status.SKIPPED), CaseResult("s_c", Status.SKIPPED)])]), plan)
+        ok(A), CaseResult.of(B, Status.SKIPPED), CaseResult.of(C, Status.SKIPPED)])]), plan)
     assert list(cases(main)) == ["s_a"]
     # The complaint boot dies in s_b; its recovery boot runs s_c.
     first = complaint_share(RunResult(suites=[SuiteResult("s", [
-        CaseResult("s_a", Status.SKIPPED, message="runs in the main boot"),
-        CaseResult("s_b", Status.ERROR, kind=ResultKind.CRASH, message="BUG"),
-        CaseResult("s_c", Status.ERROR, kind=ResultKind.NOT_RUN)])]), boot)
+        CaseResult.of(A, Status.SKIPPED, message="runs in the main boot"),
+        CaseResult.of(B, Status.ERROR, kind=ResultKind.CRASH, message="BUG"),
+        CaseResult.of(C, Status.ERROR, kind=ResultKind.NOT_RUN)])]), boot)
     assert list(cases(first)) == ["s_b", "s_c"]
     booted = recover(first, lambda glob, n: complaint_share(RunResult(suites=[
-        SuiteResult("s", [CaseResult("s_a", Status.SKIPPED), ok(C)])]), boot))
+        SuiteResult("s", [CaseResult.of(A, Status.SKIPPED), ok(C)])]), boot))
     result = reconcile(plan, [], Boots(main=Boot(main),
                                        complaints=(ComplaintBooted(boot, booted),)))
     by = cases(result)
