@@ -41,16 +41,18 @@ class CachePaths:
         return self.root / "overlays" / self.key
 
     def build_dir(self, kconfig: dict[str, bool] | None = None,
-                  coverage: bool = False) -> Path:
-        """Per tree and arch; a --kconfig variant and a --coverage build get
-        their own (a changed .config means a near-full rebuild, which would
-        cool the default dir)."""
+                  coverage: bool = False, debug: bool = False) -> Path:
+        """Per tree and arch; a --kconfig variant, a --coverage and a --debug
+        build get their own (a changed .config means a near-full rebuild,
+        which would cool the default dir)."""
         name = f"{self.key}-{self.arch}"
         if kconfig:
             text = ",".join(f"{k}={'y' if v else 'n'}" for k, v in sorted(kconfig.items()))
             name += "-k" + hashlib.sha256(text.encode()).hexdigest()[:8]
         if coverage:
             name += "-cov"
+        if debug:
+            name += "-debug"
         return self.root / "build" / name
 
     @property

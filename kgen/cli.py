@@ -156,7 +156,8 @@ def _request(args):
         patches=args.patch or [],
         known_pass_fails=getattr(args, "known_pass", "fail") == "fail",
         coverage=getattr(args, "coverage", False),
-        coverage_dir=getattr(args, "coverage_dir", None))
+        coverage_dir=getattr(args, "coverage_dir", None),
+        debug=getattr(args, "debug", False))
 
 
 def _kconfig_overrides(values: list[str]) -> dict[str, bool]:
@@ -185,7 +186,8 @@ def cmd_plan(args) -> int:
     print(plan.render())
     print("kunitconfig:\n" + "".join(f"  {line}\n" for line in
                                     compose(target.arch.name, plan.kconfig, req.kconfig,
-                                            coverage=req.coverage).splitlines()
+                                            coverage=req.coverage,
+                                            debug=req.debug).splitlines()
                                     if line and (not line.startswith("#")
                                                  or line.endswith("is not set"))), end="")
     return EXIT_OK
@@ -504,6 +506,10 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
                       help="UML only: build with gcov (CONFIG_GCOV, in a build dir of "
                       "its own) and report line and branch coverage of the free path's "
                       "functions: a table, an lcov tracefile and HTML (needs lcov)")
+    runp.add_argument("--debug", action="store_true",
+                      help="build with the kernel's detectors (lockdep, DEBUG_ATOMIC_SLEEP, "
+                      "DEBUG_LIST, KASAN: kernel/kunit/configs/debug.config) in a build dir "
+                      "of its own; their reports fail the case they land in")
     runp.add_argument("--coverage-dir", type=Path, metavar="DIR",
                       help="where --coverage writes coverage.info and html/ "
                       "(default: under the kgen cache)")

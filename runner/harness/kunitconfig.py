@@ -5,8 +5,10 @@ from kgen.kernel import kunit_dir
 
 
 def compose(arch: str, extra: list[str] | None = None,
-            overrides: dict[str, bool] | None = None, coverage: bool = False) -> str:
+            overrides: dict[str, bool] | None = None, coverage: bool = False,
+            debug: bool = False) -> str:
     """base.config, the arch fragment, the coverage fragment (--coverage),
+    the detectors (--debug: debug.config),
     what the selected specs need, then the user's --kconfig overrides
     (kunit.py keeps the last entry of an option)."""
     configs = kunit_dir().joinpath("configs")
@@ -14,6 +16,8 @@ def compose(arch: str, extra: list[str] | None = None,
              configs.joinpath(f"{arch}.config").read_text()]
     if coverage:
         parts.append(configs.joinpath(f"coverage_{arch}.config").read_text())
+    if debug:
+        parts.append(configs.joinpath("debug.config").read_text())
     if extra:
         parts.append("# kgen: needed by the selected specs\n" + "\n".join(extra) + "\n")
     if overrides:

@@ -68,6 +68,9 @@ class RunRequest:
     # tracefile and HTML go to coverage_dir (default: under the cache).
     coverage: bool = False
     coverage_dir: Path | None = None
+    # --debug: lockdep, DEBUG_LIST and KASAN (debug.config), in a build dir
+    # of its own.
+    debug: bool = False
 
 
 @dataclass
@@ -117,7 +120,8 @@ def _run(target: Target, req: RunRequest, timings: Timings) -> RunOutcome:
         plan, caps = plan_run(target, req)
     patched = req.patched if req.patched is not None \
         else patched_files(target.tree, req.patches)
-    kunitconfig = compose(target.arch.name, plan.kconfig, req.kconfig, coverage=req.coverage)
+    kunitconfig = compose(target.arch.name, plan.kconfig, req.kconfig, coverage=req.coverage,
+                          debug=req.debug)
     req.log(f"kgen: {target.arch.name}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             f"(`kgen plan` says why); {plan.cpus} CPU(s)"
             + (f" ({plan.cpus_note})" if plan.cpus_note else ""))
@@ -204,7 +208,8 @@ def _check_tools(target: Target) -> None:
 
 
 def _session_config(target: Target, req: RunRequest, plan: Plan) -> SessionConfig:
-    build_dir = req.build_dir or target.paths.build_dir(req.kconfig, coverage=req.coverage)
+    build_dir = req.build_dir or target.paths.build_dir(req.kconfig, coverage=req.coverage,
+                                                           debug=req.debug)
     return SessionConfig(build_dir=build_dir, limits=req.limits,
                          jobs=req.jobs, kernel_args=plan.kernel_args,
                          qemu_args=plan.qemu_args, log=req.log)
@@ -259,6 +264,8 @@ def _properties(target: Target, req: RunRequest, plan: Plan,
     }
     if req.coverage:
         props["kgen.coverage"] = "gcc gcov (arch/um CONFIG_GCOV)"
+    if req.debug:
+        props["kgen.debug"] = "PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_LIST KASAN"
     if req.patches:
         props["kernel.patches"] = " ".join(p.name for p in req.patches)
     if req.kconfig:

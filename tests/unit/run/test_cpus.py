@@ -54,3 +54,15 @@ def test_one_cpu_adds_no_arguments():
     for name in ("um", "x86_64", "arm64"):
         plan = make_plan([], assume_all(arch(name)), cpus=1)
         assert plan.cpus == 1 and plan.cpus_note == "" and plan.qemu_args == []
+
+
+def test_debug_profile_adds_the_detectors_in_a_build_dir_of_its_own(tmp_path):
+    from kgen.cache import CachePaths
+    from kgen.runner.harness.kunitconfig import compose
+    text = compose("um", debug=True)
+    for option in ("PROVE_LOCKING", "DEBUG_ATOMIC_SLEEP", "DEBUG_LIST", "KASAN"):
+        assert f"CONFIG_{option}=y" in text
+    assert "CONFIG_PROVE_LOCKING" not in compose("um")
+    paths = CachePaths(tmp_path, "linux-x", "um")
+    assert paths.build_dir(debug=True).name == "linux-x-um-debug"
+    assert paths.build_dir().name == "linux-x-um"
