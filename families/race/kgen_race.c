@@ -425,10 +425,14 @@ static bool kgen_race_iteration(struct kunit *test,
 	r->nr_pages = span->nr_pages;
 	r->zone = span->zone;
 	r->hold_ns = p->hold_ns;
+	if (p->nr_hold)
+		kgen_span_hold(span, p->hold, p->nr_hold, p->hold_refs);
 	if (p->actors && !kgen_race_start(test, r, p->actors, cpu))
 		return false;
 	kgen_free_in_context(span, p->api, p->context);
 	kgen_race_stop(r);
+	/* The holder's last put_page() frees what the free path left. */
+	kgen_span_put_held(span);
 	KUNIT_EXPECT_EQ_MSG(test, atomic_long_read(&r->vanished), 0,
 		"iteration %u: %ld scanner references vanished while held: pfn %#lx had refcount %d under the scanner (freed while referenced)",
 		it, atomic_long_read(&r->vanished), r->vanished_pfn,

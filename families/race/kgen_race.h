@@ -44,6 +44,10 @@ enum kgen_free_context {
  * @actors: enum kgen_actor bits
  * @iterations: spans allocated and freed, each under fresh actors
  * @hold_ns: how long the scanner keeps each reference
+ * @hold: selectors of pages the case holds through the free, cutting the
+ *        span into short runs (many small chunks)
+ * @nr_hold: number of entries in @hold
+ * @hold_refs: references per held page
  * @balanced: check NR_FREE_PAGES rose by the span once the actors stopped
  * @no_warning: check the kernel took no new complaint taint
  * @skip: reason this parameter cannot run on this tree or arch, or NULL
@@ -57,6 +61,9 @@ struct kgen_race_param {
 	unsigned int actors;
 	unsigned int iterations;
 	unsigned int hold_ns;
+	const struct kgen_sel *hold;
+	unsigned int nr_hold;
+	unsigned int hold_refs;
 	bool balanced;
 	bool no_warning;
 	const char *skip;

@@ -38,7 +38,7 @@ class RaceOptions:
 
 
 _CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "needs",
-              "known_issue", "race"}
+              "known_issue", "race", "hold", "hold_refs"}
 _EXPECT_KEYS = {"balanced", "no_warning"}
 
 
@@ -75,8 +75,8 @@ def _race_case_ok(c: RawCase) -> bool:
     for key in sorted(set(c.span) - {"alloc", "order", "context"}):
         c.problem(("span", key), f"{key} does not apply to race cases")
         ok = False
-    for key in sorted(set(c.sweep) - {"order", "free", "context"}):
-        c.problem(("sweep", key), "race cases sweep order, free or context only")
+    for key in sorted(set(c.sweep) - {"order", "free", "context", "hold", "hold_refs"}):
+        c.problem(("sweep", key), "race cases sweep order, free, context or hold only")
         ok = False
     if c.span.get("order") is None and "order" not in c.sweep:
         c.problem(("span",), "span needs an order (or sweep.order)")
@@ -92,6 +92,9 @@ def _check_variant(c: RawCase, variant: Variant) -> None:
     if variant.free == "vfree":
         c.problem(c.swept_or("free", ("free",)), "vfree() frees vmalloc spans: the vmalloc "
                   "family's bh_disabled covers vfree() from interrupt context")
+    elif variant.hold and c.alloc == "frozen":
+        c.problem(c.given("hold"), "frozen pages have refcount 0: "
+                  "get_page_unless_zero() cannot hold them")
     elif (variant.free == "free_contig_frozen_range") != (c.alloc == "frozen"):
         c.problem(c.swept_or("free", ("free",)),
                   "free_contig_frozen_range() frees frozen spans, and frozen spans "

@@ -25,11 +25,13 @@ CONTEXTS: dict[str, str] = {
 }
 
 
-def param(case: Case, variant: Variant, _sels: SelectorTables) -> dict:
+def param(case: Case, variant: Variant, sels: SelectorTables) -> dict:
     actors = " | ".join(ACTORS[a] for a in case.options.actors) or "0"
     return {"alloc": ALLOCS[case.alloc], "order": variant.order, "api": FREE_APIS[variant.free],
             "context": CONTEXTS[variant.axis("context") or "process"], "actors": actors,
             "iterations": case.options.iterations, "hold_ns": case.options.hold_ns,
+            "hold": sels.table(variant.hold), "nr_hold": len(variant.hold),
+            "refs": variant.hold_refs,
             "balanced": case.expect.balanced, "no_warning": case.expect.no_warning}
 
 
