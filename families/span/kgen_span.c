@@ -180,7 +180,8 @@ static struct kgen_span *kgen_span_new(struct kunit *test,
  * the snapshots the expectations compare with: after a settle and a
  * drain, so that nothing queued before the case moves the counters.
  */
-static void kgen_span_ready(struct kgen_span *span, enum kgen_span_layout layout)
+static void kgen_span_ready(struct kgen_span *span, enum kgen_span_layout layout,
+			    bool settle)
 {
 	unsigned long i;
 
@@ -193,31 +194,18 @@ static void kgen_span_ready(struct kgen_span *span, enum kgen_span_layout layout
 		span->array[i] = kgen_span_page(span, i);
 	kgen_pageset_ready(span->set);
 
-	kgen_settle();
+	if (settle)
+		kgen_settle();
 	kgen_drain(span);
 	span->free_after_alloc = kgen_zone_free_pages(span);
 	span->taint_before = get_taint();
 }
 
-/**
- * kgen_span_alloc() - allocate a span of order-0 pages
- * @test: the test case
- * @alloc: how to allocate the block
- * @order: log2 of the number of pages in the span
- * @layout: whether the span has guard pages around it
- *
- * Allocates the block (above MAX_PAGE_ORDER with alloc_contig_pages() or
- * alloc_contig_frozen_pages()), fills every page with a pfn-derived
- * pattern, drains the pcp lists and snapshots the zone's NR_FREE_PAGES.
- * Skips the case when a split_page() or compound span of @order exceeds
- * this kernel's MAX_PAGE_ORDER; asserts (and so ends the case) when memory
- * is short.
- *
- * Return: the span; it is released by a KUnit cleanup action.
- */
-struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
-				  unsigned int order,
-				  enum kgen_span_layout layout)
+static struct kgen_span *kgen_span_alloc_common(struct kunit *test,
+						 enum kgen_alloc alloc,
+						 unsigned int order,
+						 enum kgen_span_layout layout,
+						 bool settle)
 {
 	unsigned int block_order = order;
 	struct kgen_span *span;
@@ -245,8 +233,52 @@ struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
 	/* All pages are owned from here on (kcalloc zeroed = KGEN_OWNED). */
 	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
 				kgen_span_release_action, span));
-	kgen_span_ready(span, layout);
+	kgen_span_ready(span, layout, settle);
 	return span;
+}
+
+/**
+ * kgen_span_alloc() - allocate a span of order-0 pages
+ * @test: the test case
+ * @alloc: how to allocate the block
+ * @order: log2 of the number of pages in the span
+ * @layout: whether the span has guard pages around it
+ *
+ * Allocates the block (above MAX_PAGE_ORDER with alloc_contig_pages() or
+ * alloc_contig_frozen_pages()), fills every page with a pfn-derived
+ * pattern, drains the pcp lists and snapshots the zone's NR_FREE_PAGES.
+ * Skips the case when a split_page() or compound span of @order exceeds
+ * this kernel's MAX_PAGE_ORDER; asserts (and so ends the case) when memory
+ * is short.
+ *
+ * Return: the span; it is released by a KUnit cleanup action.
+ */
+struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
+				  unsigned int order,
+				  enum kgen_span_layout layout)
+{
+	return kgen_span_alloc_common(test, alloc, order, layout, true);
+}
+
+/**
+ * kgen_span_alloc_unsettled() - kgen_span_alloc() without kgen_settle()
+ * @test: the test case
+ * @alloc: how to allocate the block
+ * @order: log2 of the span size
+ * @layout: where the span sits in the block
+ *
+ * For cases that allocate span after span and compare no counter
+ * snapshot with the span's (the concurrency family): waiting for RCU and
+ * the system workqueues before each span would cost most of their time.
+ *
+ * Return: the span, as kgen_span_alloc()'s.
+ */
+struct kgen_span *kgen_span_alloc_unsettled(struct kunit *test,
+					    enum kgen_alloc alloc,
+					    unsigned int order,
+					    enum kgen_span_layout layout)
+{
+	return kgen_span_alloc_common(test, alloc, order, layout, false);
 }
 
 /**

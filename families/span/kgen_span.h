@@ -84,6 +84,10 @@ struct kgen_span {
 struct kgen_span *kgen_span_alloc(struct kunit *test, enum kgen_alloc alloc,
 				  unsigned int order,
 				  enum kgen_span_layout layout);
+struct kgen_span *kgen_span_alloc_unsettled(struct kunit *test,
+					    enum kgen_alloc alloc,
+					    unsigned int order,
+					    enum kgen_span_layout layout);
 void kgen_span_hold(struct kgen_span *span, const struct kgen_sel *sel,
 		    unsigned int nr_sel, unsigned int refs);
 void kgen_span_spoil(struct kgen_span *span, const struct kgen_sel *sel,

@@ -27,14 +27,15 @@
 /* At most this many ~1 ms waits for an exiting task: it needs microseconds. */
 #define KGEN_EXIT_WAITS		1000
 
-static bool kgen_other_case_thread(void)
+static bool kgen_case_thread_exiting(void)
 {
 	struct task_struct *task;
 	bool found = false;
 
 	rcu_read_lock();
 	for_each_process(task) {
-		if (task == current)
+		/* Live ones (a concurrency case's own actors) are not waited for. */
+		if (task == current || !(READ_ONCE(task->flags) & PF_EXITING))
 			continue;
 		if (!strncmp(task->comm, KGEN_CASE_COMM, sizeof(KGEN_CASE_COMM) - 1) ||
 		    !strncmp(task->comm, KGEN_PROTO_ACTOR_PREFIX,
@@ -51,7 +52,7 @@ static void kgen_wait_case_threads_gone(void)
 {
 	int waits;
 
-	for (waits = 0; waits < KGEN_EXIT_WAITS && kgen_other_case_thread(); waits++)
+	for (waits = 0; waits < KGEN_EXIT_WAITS && kgen_case_thread_exiting(); waits++)
 		usleep_range(1000, 2000);
 }
 
