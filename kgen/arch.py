@@ -68,6 +68,8 @@ class Arch:
     # qemu_configs/<arch>.py name them (for kgen's own KVM probe boot).
     console: str = ""
     kernel_image: str = ""
+    # kgen run --debug: why KASAN stays off on this arch, or "" when it is on.
+    debug_no_kasan: str = ""
     # Most CPUs a kgen kernel of this arch boots: its CONFIG_NR_CPUS
     # default (the kernel clamps ncpus= to it silently), else a bound
     # that keeps TCG guests' vCPU threads near the host's cores.
@@ -137,6 +139,10 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         bench_too_noisy={"test_vmalloc": "too noisy on UML (host mmap)"},
         # arch/um/Kconfig: NR_CPUS_DEFAULT is 2 with SMP.
         max_cpus=2,
+        debug_no_kasan=("7.3.4's UML with KASAN and init_on_free=1 (which kgen boots with) "
+                        "reports a slab-out-of-bounds write in kfree() from "
+                        "apply_wqattrs_cleanup() during boot, before any test: every "
+                        "--debug run would fail on a pristine tree"),
     ),
     Arch(
         name="x86_64",

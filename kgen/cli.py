@@ -186,8 +186,9 @@ def cmd_plan(args) -> int:
     print(plan.render())
     print("kunitconfig:\n" + "".join(f"  {line}\n" for line in
                                     compose(target.arch.name, plan.kconfig, req.kconfig,
-                                            coverage=req.coverage,
-                                            debug=req.debug).splitlines()
+                                            coverage=req.coverage, debug=req.debug,
+                                            kasan=not target.arch.debug_no_kasan
+                                            ).splitlines()
                                     if line and (not line.startswith("#")
                                                  or line.endswith("is not set"))), end="")
     return EXIT_OK

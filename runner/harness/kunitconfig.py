@@ -6,9 +6,10 @@ from kgen.kernel import kunit_dir
 
 def compose(arch: str, extra: list[str] | None = None,
             overrides: dict[str, bool] | None = None, coverage: bool = False,
-            debug: bool = False) -> str:
+            debug: bool = False, kasan: bool = False) -> str:
     """base.config, the arch fragment, the coverage fragment (--coverage),
-    the detectors (--debug: debug.config),
+    the detectors (--debug: debug.config, and debug_kasan.config where
+    the arch runs KASAN),
     what the selected specs need, then the user's --kconfig overrides
     (kunit.py keeps the last entry of an option)."""
     configs = kunit_dir().joinpath("configs")
@@ -18,6 +19,8 @@ def compose(arch: str, extra: list[str] | None = None,
         parts.append(configs.joinpath(f"coverage_{arch}.config").read_text())
     if debug:
         parts.append(configs.joinpath("debug.config").read_text())
+    if debug and kasan:
+        parts.append(configs.joinpath("debug_kasan.config").read_text())
     if extra:
         parts.append("# kgen: needed by the selected specs\n" + "\n".join(extra) + "\n")
     if overrides:

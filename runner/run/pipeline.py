@@ -121,7 +121,7 @@ def _run(target: Target, req: RunRequest, timings: Timings) -> RunOutcome:
     patched = req.patched if req.patched is not None \
         else patched_files(target.tree, req.patches)
     kunitconfig = compose(target.arch.name, plan.kconfig, req.kconfig, coverage=req.coverage,
-                          debug=req.debug)
+                          debug=req.debug, kasan=not target.arch.debug_no_kasan)
     req.log(f"kgen: {target.arch.name}: {plan.nr_run} case(s) to run, {plan.nr_skip} to skip "
             f"(`kgen plan` says why); {plan.cpus} CPU(s)"
             + (f" ({plan.cpus_note})" if plan.cpus_note else ""))
@@ -265,7 +265,9 @@ def _properties(target: Target, req: RunRequest, plan: Plan,
     if req.coverage:
         props["kgen.coverage"] = "gcc gcov (arch/um CONFIG_GCOV)"
     if req.debug:
-        props["kgen.debug"] = "PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_LIST KASAN"
+        props["kgen.debug"] = "PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_LIST" + (
+            f" (no KASAN: {target.arch.debug_no_kasan})" if target.arch.debug_no_kasan
+            else " KASAN")
     if req.patches:
         props["kernel.patches"] = " ".join(p.name for p in req.patches)
     if req.kconfig:

@@ -59,10 +59,13 @@ def test_one_cpu_adds_no_arguments():
 def test_debug_profile_adds_the_detectors_in_a_build_dir_of_its_own(tmp_path):
     from kgen.cache import CachePaths
     from kgen.runner.harness.kunitconfig import compose
-    text = compose("um", debug=True)
+    text = compose("arm64", debug=True, kasan=True)
     for option in ("PROVE_LOCKING", "DEBUG_ATOMIC_SLEEP", "DEBUG_LIST", "KASAN"):
         assert f"CONFIG_{option}=y" in text
     assert "CONFIG_PROVE_LOCKING" not in compose("um")
+    # UML keeps KASAN off, and says why (kgen.arch).
+    assert arch("um").debug_no_kasan and not arch("arm64").debug_no_kasan
+    assert "CONFIG_KASAN" not in compose("um", debug=True, kasan=False)
     paths = CachePaths(tmp_path, "linux-x", "um")
     assert paths.build_dir(debug=True).name == "linux-x-um-debug"
     assert paths.build_dir().name == "linux-x-um"
