@@ -509,8 +509,8 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
                       "functions: a table, an lcov tracefile and HTML (needs lcov)")
     runp.add_argument("--debug", action="store_true",
                       help="build with the kernel's detectors (lockdep, DEBUG_ATOMIC_SLEEP, "
-                      "DEBUG_LIST, KASAN: kernel/kunit/configs/debug.config) in a build dir "
-                      "of its own; their reports fail the case they land in")
+                      "DEBUG_LIST; KASAN on x86_64 and arm64: kernel/kunit/configs/debug*.config) "
+                      "in a build dir of its own; their reports fail the case they land in")
     runp.add_argument("--coverage-dir", type=Path, metavar="DIR",
                       help="where --coverage writes coverage.info and html/ "
                       "(default: under the kgen cache)")
