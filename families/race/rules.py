@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kgen.spec.model import Case, Expect, Need, NeedKind, Variant
+from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Case, Expect, Need, NeedKind, Variant
 from kgen.spec.steps import (
     FamilyRules,
     RawCase,
@@ -112,6 +112,11 @@ def needs_of(case: Case, variant: Variant) -> set[Need]:
         needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
     if case.alloc == "frozen":
         needs.add(Need(NeedKind.API, "alloc_contig_frozen_pages", "frozen span"))
+    # A scanner's reference is a holder too (held pages are covered by
+    # Case.needs_of): the old per-page free_contig_range() WARNs at it.
+    if variant.free == "free_contig_range" and "scanner" in case.options.actors:
+        needs.add(Need(NeedKind.BEHAVIOUR, FREE_CONTIG_RANGE_WARNS_IN_USE,
+                       "a free_contig_range() that leaves referenced pages to their holders"))
     return needs
 
 
