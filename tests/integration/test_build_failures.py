@@ -24,7 +24,7 @@ from kgen.spec.loader import load_specs
 from kgen.target.capabilities import probe_tree
 
 PATCHES = REPO / "tests" / "fixtures" / "patches"
-KUNIT_CASE_USERS = {"kgen_frozen", "kgen_refcount_hold"}
+KUNIT_CASE_USERS = {"kgen_frozen", "kgen_race", "kgen_refcount_hold"}
 
 
 def results(path) -> dict:
