@@ -49,6 +49,13 @@ def test_uml_skips_every_boundary_case_with_its_reason(kernel_tree, results_dir)
                     not shutil.which("qemu-system-aarch64") or not shutil.which("dtc"),
                     reason="arm64 boundaries need gcc-aarch64-linux-gnu, qemu-system-arm "
                     "and device-tree-compiler (scripts/test.sh installs them)")
+def fine(state: str, msg: str) -> bool:
+    """Passed, or unconfirmed: a counter that moved once and matched on the
+    repeat (noise from the other CPU, docs/confirmation.md) is not a
+    failure of a pristine kernel."""
+    return state == "passed" or (state == "skipped" and msg.startswith("unconfirmed:"))
+
+
 def test_arm64_boundaries(kernel_tree, results_dir):
     before = tree_digest(kernel_tree)
     code, results = run("arm64", kernel_tree, results_dir / "boundary-arm64.xml")
@@ -62,13 +69,13 @@ def test_arm64_boundaries(kernel_tree, results_dir):
     # freed through all three APIs, every expectation holds.
     zone = suite("kgen_boundary_zone")
     movable = {k: v for k, v in zone.items() if "_movable/" in k}
-    assert len(movable) == 12 and all(s == "passed" for s, _, _ in movable.values()), movable
+    assert len(movable) == 12 and all(fine(s, m) for s, m, _ in movable.values()), movable
     assert all("crosses pfn" in out and "DMA node 0 | Movable node 0" in out
                for _, _, out in movable.values())
 
     # Two 1024 MiB nodes with the boundary kept free: aligned, so it passes.
     aligned = suite("kgen_boundary_node_aligned_cma")
-    assert len(aligned) == 9 and all(s == "passed" for s, _, _ in aligned.values()), aligned
+    assert len(aligned) == 9 and all(fine(s, m) for s, m, _ in aligned.values()), aligned
 
     # Without a reserved region, NODE_DATA and the memmap fill node 0's top:
     # the case skips naming the reserved pfn, as the issue's obstacle said.
@@ -95,7 +102,7 @@ def test_arm64_boundaries(kernel_tree, results_dir):
         if name.endswith("each=512"):
             known_failure(name, state, msg, "is DMA node 1")
         else:
-            assert state == "passed", (name, state, msg)
+            assert fine(state, msg), (name, state, msg)
     assert code == 0
 
     # The same within one node: a device-tree dma-ranges limit ends ZONE_DMA
@@ -106,12 +113,12 @@ def test_arm64_boundaries(kernel_tree, results_dir):
         if name.endswith("each=512"):
             known_failure(name, state, msg, "[0x80200, 0x80400) is DMA32 node 0")
         else:
-            assert state == "passed", (name, state, msg)
+            assert fine(state, msg), (name, state, msg)
 
     # Sections: VMEMMAP spans pass; the classic SPARSEMEM case says why not.
     for name, (state, msg, _) in suite("kgen_boundary_section").items():
         if "_vmemmap/" in name:
-            assert state == "passed", (name, msg)
+            assert fine(state, msg), (name, msg)
         else:
             assert state == "skipped" and "arm64 does" in msg
 
