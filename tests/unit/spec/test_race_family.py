@@ -2,17 +2,17 @@
 becomes, and whose reports are the case's own."""
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
+
+# The spec writer and problem list every loader test uses.
+from test_spec_loader import problems, write
 
 from kgen import families
 from kgen.arch import arch
 from kgen.generator.generate import generate
 from kgen.runner.results.splats import find_splats
 from kgen.runner.run.plan import make_plan
-from kgen.spec.loader import SpecError, load_spec
+from kgen.spec.loader import load_spec
 from kgen.target.capabilities import assume_all
 
 GOOD = """\
@@ -31,18 +31,6 @@ cases:
     sweep:
       context: [spinlock, bh_off]
 """
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(SpecError) as err:
-        load_spec(write(tmp_path, text))
-    return [str(p) for p in err.value.problems]
 
 
 def test_a_case_with_race_belongs_to_the_family_whatever_its_span(tmp_path):
