@@ -84,9 +84,19 @@ def test_patched_free_path_fails_only_the_new_check(kernel_tree, tmp_path, patch
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     failed = {name for name, msg in results.items() if msg}
     want = {name for name in results if failing(name)}
-    assert want and failed == want, (sorted(failed ^ want), proc.stdout[-2000:])
-    for name in failed:
-        assert f"expect.{key}: " in results[name] and message in results[name], results[name]
+    # A broken kernel may crash in a case the check fails (w1 leaves
+    # unprepared pages in the buddy: a later put_page() may BUG); the
+    # parameters after it in that case then cannot run.  Those are the
+    # crash's, not a false failure of an unaffected case.
+    crashed = {name for name in failed - want
+               if any(results[name].startswith(f"not run: the kernel stopped in {w}")
+                      for w in want & failed)}
+    assert want and failed - crashed == want, (sorted((failed - crashed) ^ want),
+                                               proc.stdout[-2000:])
+    for name in failed - crashed:
+        assert (f"expect.{key}: " in results[name] and message in results[name]
+                or "kernel output ended while this test was running" in results[name]), \
+            results[name]
 
     old, old_results = _run(kernel_tree, _without(SUITES / spec, key, tmp_path), patch,
                             tmp_path / "old.xml")
