@@ -37,6 +37,7 @@ class NeedKind(enum.StrEnum):
     BEHAVIOUR = "behaviour"      # the tree's code must not act as <name> says
     ARCH = "arch"                # one of Need.arches
     GUEST = "guest"              # a QEMU guest layout feature, e.g. two zones
+    CPUS = "cpus"                # at least int(name) CPUs in the boot
 
 
 @dataclass(frozen=True, order=True)
@@ -57,6 +58,8 @@ class Need:
             return "arch " + " or ".join(self.arches)
         if self.kind == NeedKind.GUEST:
             return f"a guest with {self.name}"
+        if self.kind == NeedKind.CPUS:
+            return f"{self.name} CPUs"
         if self.kind == NeedKind.SYMBOL:
             return self.name
         if self.kind == NeedKind.BEHAVIOUR:

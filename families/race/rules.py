@@ -112,6 +112,8 @@ def needs_of(case: Case, variant: Variant) -> set[Need]:
         needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
     if case.alloc == "frozen":
         needs.add(Need(NeedKind.API, "alloc_contig_frozen_pages", "frozen span"))
+    if case.options.actors:
+        needs.add(Need(NeedKind.CPUS, "2", "its actors run on a CPU other than the free's"))
     # A scanner's reference is a holder too (held pages are covered by
     # Case.needs_of): the old per-page free_contig_range() WARNs at it.
     if variant.free == "free_contig_range" and "scanner" in case.options.actors:

@@ -120,6 +120,10 @@ class Capabilities:
     tree: Path | None = None
     # kgen run --kconfig: what the user set (True) or unset (False).
     kconfig_overrides: dict[str, bool] = field(default_factory=dict)
+    # CPUs the boots get (cpus()) and why fewer than asked; 0 where no boot
+    # is planned (kgen generate), and then no case skips for CPUs.
+    boot_cpus: int = 0
+    boot_cpus_note: str = ""
 
     def smp(self) -> bool:
         """Whether kgen run builds this arch with CONFIG_SMP."""
@@ -174,6 +178,9 @@ class Capabilities:
             return f"needs {need}: {need.why}"
         elif need.kind == NeedKind.GUEST and need.name in self.arch.guest_limits:
             return f"needs {need}: {self.arch.guest_limits[need.name]}"
+        elif need.kind == NeedKind.CPUS and 0 < self.boot_cpus < int(need.name):
+            why = f" ({self.boot_cpus_note})" if self.boot_cpus_note else " (kgen run --cpus)"
+            return f"needs {need} ({need.why}): this boot has {self.boot_cpus}{why}"
         return None
 
     def have(self) -> dict[str, bool]:

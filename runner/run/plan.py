@@ -163,6 +163,8 @@ class Plan:
 
 def make_plan(specs: list[Spec], caps: Capabilities,
               extra_kernel_args: list[str] | None = None, cpus: int = 1) -> Plan:
+    cpus, cpus_note = caps.cpus(cpus)
+    caps = replace(caps, boot_cpus=cpus, boot_cpus_note=cpus_note)
     cases: list[PlannedCase] = []
     needs_all = []
     memory = 0
@@ -184,7 +186,6 @@ def make_plan(specs: list[Spec], caps: Capabilities,
     if memory:
         memory_kernel_args, qemu_args = caps.arch.memory_args(memory)
         kernel_args += memory_kernel_args
-    cpus, cpus_note = caps.cpus(cpus)
     cpu_kernel_args, cpu_qemu_args = caps.arch.cpu_args(cpus)
     kernel_args += cpu_kernel_args
     qemu_args += cpu_qemu_args

@@ -69,3 +69,25 @@ def test_debug_profile_adds_the_detectors_in_a_build_dir_of_its_own(tmp_path):
     paths = CachePaths(tmp_path, "linux-x", "um")
     assert paths.build_dir(debug=True).name == "linux-x-um-debug"
     assert paths.build_dir().name == "linux-x-um"
+
+
+def _race_plan(caps: Capabilities, cpus: int):
+    from kgen.cli import shipped_specs
+    from kgen.spec.loader import load_spec
+    race = next(p for p in shipped_specs() if p.name == "race.yaml")
+    return make_plan([load_spec(race)], caps, cpus=cpus)
+
+
+def test_on_one_cpu_the_plan_skips_the_cases_with_actors_and_says_why():
+    plan = _race_plan(assume_all(arch("um")), cpus=2)
+    actors = [c for c in plan.cases if "CPUs" in (c.skip or "")]
+    assert actors, "the race suite has cases with actors"
+    assert all("needs 2 CPUs" in c.skip and "this boot has 1" in c.skip
+               and "arch/um/Kconfig" in c.skip for c in actors)
+    # The atomic-context cases need no second CPU: they still run.
+    assert any(not c.skip and "context" in str(c.id) for c in plan.cases)
+
+
+def test_with_two_cpus_no_case_skips_for_cpus():
+    plan = _race_plan(_smp_uml(), cpus=2)
+    assert not [c for c in plan.cases if "CPUs" in (c.skip or "")]
