@@ -16,6 +16,7 @@ def kunit_dir():
 # Static files of the core library, copied next to the generated suites in
 # mm/kgen/: what every family uses (kgen_kunit.h says what each file does).
 CORE_FILES = ("kgen_kunit.c", "kgen_kunit.h", "kgen_page.c", "kgen_zone.c", "kgen_free.c",
+              "kgen_context.c",
               "kgen_prepared.c", "kgen_batching.c", "kgen_confirm.c", "kgen_bench.c",
               "kgen_gcov.c",
               "kgen_protocol.h",

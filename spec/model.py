@@ -24,7 +24,47 @@ FREE_APIS: dict[str, str] = {
     "free_page_loop": "KGEN_FREE_PAGE_LOOP",
     "free_contig_frozen_range": "KGEN_FREE_CONTIG_FROZEN_RANGE",
     "vfree": "KGEN_FREE_VFREE",       # vmalloc family calls vfree() itself
+    "free_pages_nolock": "KGEN_FREE_PAGES_NOLOCK",
+    "free_frozen_pages_nolock": "KGEN_FREE_FROZEN_PAGES_NOLOCK",
 }
+# Free APIs that take frozen pages (refcount 0), and only those.
+FROZEN_APIS = ("free_contig_frozen_range", "free_frozen_pages_nolock")
+
+# Spec context -> C enum kgen_free_context (kgen_context.c).
+FREE_CONTEXTS: dict[str, str] = {
+    "process": "KGEN_CTX_PROCESS",
+    "spinlock": "KGEN_CTX_SPINLOCK",
+    "raw_spinlock": "KGEN_CTX_RAW_SPINLOCK",
+    "irqs_off": "KGEN_CTX_IRQS_OFF",
+    "bh_off": "KGEN_CTX_BH_OFF",
+    "hardirq": "KGEN_CTX_HARDIRQ",
+}
+# The contexts each free API's kernel-doc allows besides process context.
+# The contiguous frees and __free_pages() "may be called in interrupt
+# context or while holding a normal spinlock, but not in NMI context or
+# while holding a raw spinlock"; the _nolock frees "can be called while
+# holding raw_spin_lock or from IRQ and NMI" (NMI is not reachable from a
+# KUnit case).  free_pages_bulk() calls cond_resched(), and vfree() defers
+# to a work item in interrupt context (the vmalloc family's bh_disabled).
+_ATOMIC = ("spinlock", "irqs_off", "bh_off", "hardirq")
+API_CONTEXTS: dict[str, tuple[str, ...]] = {
+    "free_contig_range": _ATOMIC,
+    "__free_contig_range": _ATOMIC,
+    "free_contig_frozen_range": _ATOMIC,
+    "free_page_loop": _ATOMIC,
+    "free_pages_nolock": _ATOMIC + ("raw_spinlock",),
+    "free_frozen_pages_nolock": _ATOMIC + ("raw_spinlock",),
+    "free_pages_bulk": (),
+    "vfree": (),
+}
+
+
+def context_refusal(api: str, context: str) -> str | None:
+    """Why api cannot be called from context (per its kernel-doc), or None."""
+    if context == "process" or context in API_CONTEXTS.get(api, ()):
+        return None
+    allowed = ", ".join(("process",) + API_CONTEXTS.get(api, ()))
+    return f"{api}() cannot be called with context {context}: its kernel-doc allows {allowed}"
 
 
 class NeedKind(enum.StrEnum):
@@ -76,6 +116,9 @@ FREE_CONTIG_RANGE_WARNS_IN_USE = "free_contig_range_warns_in_use"
 # page by page, and expect.batched has nothing to check.
 BATCHED_FREE = "batched_free"
 BATCHED_VFREE = "batched_vfree"
+# ... and a vrealloc() whose shrink frees the dropped tail pages (7.2+;
+# before, the area kept them until vfree()).
+VREALLOC_FREES_TAIL = "vrealloc_frees_tail"
 # ... and pcp lists in use: without them every free goes straight to the
 # buddy, where a batched and a per-page free end in the same state.
 PCP_LISTS = "pcp_lists"
@@ -227,6 +270,7 @@ class Expect:
     splats: tuple[tuple[str, int], ...] = ()
     prepared: bool = True              # freed pages went through free_pages_prepare()
     batched: bool = True               # freed in whole chunks, seen before a drain
+    pgfree: bool = True                # PGFREE rose by exactly the pages freed
 
 
 @dataclass(frozen=True)
@@ -373,7 +417,8 @@ class Case:
             needs.add(Need(NeedKind.KCONFIG_OFF, "DEBUG_VM",
                            "after its WARN the kernel frees with the wrong order, "
                            "which hits VM_BUG_ON_PAGE(compound_order != order) in "
-                           "free_pages_prepare() under DEBUG_VM and crashes the kernel"))
+                           "free_pages_prepare() under DEBUG_VM and crashes the kernel "
+                           "(it runs with kgen run --kconfig CONFIG_DEBUG_VM=n)"))
         return sorted(needs)
 
     def checks_batching(self, variant: Variant) -> bool:

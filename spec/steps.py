@@ -47,7 +47,8 @@ def _all_sweep_keys() -> tuple[str, ...]:
     """Every sweep key, the families' own in registry order (schema order)."""
     own = [k for name in families.FAMILIES for k in families.schema_fragment(name)
            .get("sweep", {})]
-    return COMMON_SWEEP_KEYS + tuple(own)
+    # Two families may share a key (span and race both take context).
+    return COMMON_SWEEP_KEYS + tuple(dict.fromkeys(own))
 
 
 SWEEP_KEYS = _all_sweep_keys()

@@ -369,6 +369,32 @@ static void kgen_bspan_snapshot(struct kgen_bspan *bs, unsigned long *free)
 	free[1] = kgen_zone_nr_free(bs->zone[1]);
 }
 
+/* Each side's zone's NR_FREE_CMA_PAGES; the caller drained first. */
+static void kgen_bspan_cma_snapshot(struct kgen_bspan *bs, unsigned long *cma)
+{
+	cma[0] = zone_page_state_snapshot(bs->zone[0], NR_FREE_CMA_PAGES);
+	cma[1] = zone_page_state_snapshot(bs->zone[1], NR_FREE_CMA_PAGES);
+}
+
+/*
+ * How many of the span's pages each side's zone must count as free CMA
+ * pages once they are back: those in MIGRATE_CMA pageblocks.  One zone on
+ * both sides counts everything in [0].
+ */
+static void kgen_bspan_cma_pages(struct kgen_bspan *bs)
+{
+	unsigned long i;
+
+	bs->cma_want[0] = 0;
+	bs->cma_want[1] = 0;
+	for (i = 0; i < 2 * bs->nr_each; i++) {
+		int side = i >= bs->nr_each && bs->zone[1] != bs->zone[0];
+
+		if (is_migrate_cma_page(pfn_to_page(bs->pfn + i)))
+			bs->cma_want[side]++;
+	}
+}
+
 /*
  * vfree() of a vmap(VM_MAP | VM_MAP_PUT_PAGES) area hands the array to
  * free_pages_bulk().  vmap() itself may allocate page tables, so it runs
@@ -461,14 +487,22 @@ void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api)
 	kgen_log_straddling_chunks(bs);
 	kgen_settle();
 	kgen_bspan_snapshot(bs, bs->free_before);
+	kgen_bspan_cma_snapshot(bs, bs->cma_before);
+	kgen_bspan_cma_pages(bs);
+	/* vfree() frees the array with the span; the test frees its own later. */
+	bs->pgfree_want = nr + bs->array_pages;
+	bs->pgfree = kgen_pgfree();
 
 	/* From here the pages belong to the free path, whatever it does. */
 	bs->owned[0] = false;
 	bs->owned[1] = false;
 	/* The span is refcounted pages for one call: no loop, nothing frozen. */
 	if (api != KGEN_FREE_PAGE_LOOP && api != KGEN_FREE_CONTIG_FROZEN_RANGE &&
-	    kgen_free_api_call(api, bs->pfn, nr, bs->pages, addr))
+	    kgen_free_api_call(api, bs->pfn, nr, bs->pages, addr)) {
+		bs->pgfree = kgen_pgfree() - bs->pgfree;
+		bs->api = kgen_free_api_name(api);
 		return;
+	}
 
 	/* Not in this tree: nothing was freed, the pages are still ours. */
 	bs->owned[0] = true;
@@ -689,6 +723,29 @@ static void kgen_bspan_check_deltas(struct kunit *test, struct kgen_bspan *bs,
 		zone_to_nid(bs->zone[1]), want[1]);
 }
 
+/*
+ * NR_FREE_CMA_PAGES, the part of NR_FREE_PAGES on CMA pageblocks: each
+ * zone must gain exactly the span's pages in its CMA pageblocks (the
+ * reusable regions of the aligned_cma layouts; none elsewhere, and then
+ * the counter must not move).  Called right after the NR_FREE_PAGES
+ * check, whose snapshot drained the pcp lists.
+ */
+static void kgen_bspan_check_cma_deltas(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long now[2];
+	long delta[2];
+
+	kgen_bspan_cma_snapshot(bs, now);
+	delta[0] = now[0] - bs->cma_before[0];
+	delta[1] = bs->zone[1] == bs->zone[0] ? 0 : now[1] - bs->cma_before[1];
+	kgen_expect_count(test, delta[0] == bs->cma_want[0] &&
+			  delta[1] == bs->cma_want[1],
+		"expect.nr_free_pages: NR_FREE_CMA_PAGES changed by %+ld in %s node %d (expected %+lu, the span's pages in CMA pageblocks there) and by %+ld in %s node %d (expected %+lu)",
+		delta[0], bs->zone[0]->name, zone_to_nid(bs->zone[0]),
+		bs->cma_want[0], delta[1], bs->zone[1]->name,
+		zone_to_nid(bs->zone[1]), bs->cma_want[1]);
+}
+
 /**
  * kgen_expect_bspan_free_deltas() - each zone gained exactly its own pages
  * @test: the test case
@@ -701,6 +758,7 @@ static void kgen_bspan_check_deltas(struct kunit *test, struct kgen_bspan *bs,
 void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs)
 {
 	kgen_bspan_check_deltas(test, bs, "nr_free_pages");
+	kgen_bspan_check_cma_deltas(test, bs);
 }
 
 /*
@@ -797,4 +855,16 @@ void kgen_expect_bspan_balanced(struct kunit *test, struct kgen_bspan *bs)
 		bs->pages = NULL;
 	}
 	kgen_bspan_check_deltas(test, bs, "balanced");
+}
+
+/**
+ * kgen_expect_bspan_pgfree() - PGFREE rose by exactly the pages freed
+ * @test: the test case
+ * @bs: the span, freed
+ *
+ * Both sides' pages, and for vfree() the pages of the array it frees too.
+ */
+void kgen_expect_bspan_pgfree(struct kunit *test, struct kgen_bspan *bs)
+{
+	kgen_expect_pgfree(test, bs->pgfree, bs->pgfree_want, bs->api);
 }

@@ -49,6 +49,13 @@ struct kgen_boundary_param {
  * @taint_before: kernel taint flags before the span was allocated
  * @set_pages: the span's pages in pfn order, for @set
  * @set: the span's pages, for the checks made after the free
+ * @pgfree: how far the free moved the PGFREE event (kgen_pgfree())
+ * @pgfree_want: pages the free hands back: the span's, and the array's
+ *               for vfree()
+ * @api: name of the free path that freed the span, for messages
+ * @cma_before: NR_FREE_CMA_PAGES of @zone[0] and @zone[1] just before the free
+ * @cma_want: the span's pages in CMA pageblocks, per side (all in [0] when
+ *            both sides are one zone)
  */
 struct kgen_bspan {
 	struct kunit *test;
@@ -66,6 +73,11 @@ struct kgen_bspan {
 	unsigned long taint_before;
 	struct page **set_pages;
 	struct kgen_pageset *set;
+	unsigned long pgfree;
+	unsigned long pgfree_want;
+	const char *api;
+	unsigned long cma_before[2];
+	unsigned long cma_want[2];
 };
 
 void kgen_guest_require(struct kunit *test, const char *layout);
@@ -79,6 +91,7 @@ void kgen_expect_bspan_free_deltas(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_merged(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_prepared(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_balanced(struct kunit *test, struct kgen_bspan *bs);
+void kgen_expect_bspan_pgfree(struct kunit *test, struct kgen_bspan *bs);
 
 /**
  * kgen_expect_bspan_no_warning() - the kernel did not complain

@@ -49,7 +49,7 @@ _BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect",
 
 
 _BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
-                         "merged", "prepared", "balanced", "no_warning"}
+                         "merged", "prepared", "balanced", "no_warning", "pgfree"}
 
 
 def _boundary_case_ok(c: RawCase) -> bool:
@@ -99,6 +99,7 @@ def _boundary_expect(c: RawCase) -> Expect:
                   merged=merged(raw.get("merged", "max")),
                   prepared=raw.get("prepared", True),
                   balanced=raw.get("balanced", True),
+                  pgfree=raw.get("pgfree", True),
                   guards=False, batched=False)
 
 

@@ -6,7 +6,7 @@
  * Each iteration allocates a fresh span, points the actors (started once
  * per attempt, bound to a CPU other than the case's: kgen_race_actors.c)
  * at it, waits until each has made a round, frees the span from the
- * case's context (kgen_race_context.c), parks the actors and checks:
+ * case's context (kgen_context.c), parks the actors and checks:
  *
  * - the scanner never saw its own reference vanish (a page freed, or its
  *   refcount overwritten, while the scanner held it);
@@ -172,7 +172,7 @@ static bool kgen_race_iteration(struct kunit *test,
 		if (!kgen_actors_go(test, a))
 			return false;
 	}
-	kgen_free_in_context(span, p->api, p->context);
+	kgen_span_free_in(span, p->api, p->context);
 	if (a->nr_tasks && !kgen_actors_park(test, a))
 		return false;
 	/* The holder's last put_page() frees what the free path left. */

@@ -27,14 +27,6 @@ enum kgen_actor {
 
 #define KGEN_NR_ACTORS	3
 
-/* The context the free is called from. */
-enum kgen_free_context {
-	KGEN_CTX_PROCESS,	/* the sleepable KUnit thread */
-	KGEN_CTX_SPINLOCK,	/* under a (non-raw) spinlock */
-	KGEN_CTX_IRQS_OFF,	/* local_irq_save() */
-	KGEN_CTX_BH_OFF,	/* local_bh_disable(): in_interrupt() is true */
-};
-
 /**
  * struct kgen_race_param - one parameter of a concurrency case
  * @alloc: how each iteration's block is allocated
@@ -71,8 +63,5 @@ struct kgen_race_param {
 };
 
 void kgen_race_run(struct kunit *test, const struct kgen_race_param *p);
-void kgen_free_in_context(struct kgen_span *span, enum kgen_free_api api,
-			  enum kgen_free_context context);
-const char *kgen_context_name(enum kgen_free_context context);
 
 #endif /* _MM_KGEN_RACE_H */

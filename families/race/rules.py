@@ -7,7 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kgen.spec.model import FREE_CONTIG_RANGE_WARNS_IN_USE, Case, Expect, Need, NeedKind, Variant
+from kgen.spec.model import (
+    FREE_CONTIG_RANGE_WARNS_IN_USE,
+    FROZEN_APIS,
+    Case,
+    Expect,
+    Need,
+    NeedKind,
+    Variant,
+    context_refusal,
+)
 from kgen.spec.steps import (
     FamilyRules,
     RawCase,
@@ -21,11 +30,6 @@ from kgen.spec.steps import (
 ALLOCS = ("split_page", "contig", "frozen")
 ACTORS = ("scanner", "churn", "drain")
 DEFAULT_ITERATIONS = 20
-# Documented contexts (the kernel-doc "Context:" of each API): the
-# contiguous frees may run in interrupt context or under a spinlock;
-# free_pages_bulk() calls cond_resched() and is sleepable only.
-ATOMIC_OK = ("free_contig_range", "__free_contig_range", "free_contig_frozen_range",
-             "free_page_loop")
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def build(c: RawCase) -> Case | None:
     expect = Expect(balanced=raw.get("balanced", True), no_warning=raw.get("no_warning", True),
                     freed=True, guards=False, retained=False, released=False, leaked=False,
                     merged=None, nr_free_pages=False, prepared=False, batched=False,
-                    nr_vmalloc=False, no_straddle=False, zones_kept=False)
+                    nr_vmalloc=False, no_straddle=False, zones_kept=False, pgfree=False)
     return make_case(c, swept, variants, expect, guards=True, options=options)
 
 
@@ -95,14 +99,13 @@ def _check_variant(c: RawCase, variant: Variant) -> None:
     elif variant.hold and c.alloc == "frozen":
         c.problem(c.given("hold"), "frozen pages have refcount 0: "
                   "get_page_unless_zero() cannot hold them")
-    elif (variant.free == "free_contig_frozen_range") != (c.alloc == "frozen"):
+    elif (variant.free in FROZEN_APIS) != (c.alloc == "frozen"):
         c.problem(c.swept_or("free", ("free",)),
-                  "free_contig_frozen_range() frees frozen spans, and frozen spans "
-                  "need free_contig_frozen_range()")
-    if context != "process" and variant.free not in ATOMIC_OK:
-        c.problem(c.swept_or("context", ("span", "context")),
-                  f"{variant.free}() may sleep (its kernel-doc says sleepable process "
-                  f"context only): it cannot be called with context {context}")
+                  "free_contig_frozen_range() and free_frozen_pages_nolock() free frozen "
+                  "spans, and frozen spans need one of them")
+    refusal = context_refusal(variant.free, context)
+    if refusal:
+        c.problem(c.swept_or("context", ("span", "context")), refusal)
 
 
 def needs_of(case: Case, variant: Variant) -> set[Need]:

@@ -293,12 +293,28 @@ struct kgen_span *kgen_span_alloc_unsettled(struct kunit *test,
  */
 void kgen_span_free(struct kgen_span *span, enum kgen_free_api api)
 {
+	kgen_span_free_in(span, api, KGEN_CTX_PROCESS);
+}
+
+/**
+ * kgen_span_free_in() - hand the whole span to a free API from a context
+ * @span: the span; its pages count as given to the API from here on
+ * @api: free path under test
+ * @context: where to call it from (kgen_context.c)
+ *
+ * The same as kgen_span_free(), but the call is made under a spinlock,
+ * with interrupts or bottom halves off, or in hardirq context.  A tree
+ * without the API skips the case, after the context is left again.
+ */
+void kgen_span_free_in(struct kgen_span *span, enum kgen_free_api api,
+		       enum kgen_free_context context)
+{
 	unsigned long idx, base = span->pfn - span->block_pfn;
 
 	for (idx = 0; idx < span->nr_pages; idx++)
 		span->owner[base + idx] = KGEN_GIVEN;
-	if (kgen_free_api_call(api, span->pfn, span->nr_pages, span->array,
-			       NULL))
+	if (kgen_free_api_call_in(span->test, context, api, span->pfn,
+				  span->nr_pages, span->array, NULL))
 		return;
 
 	/* Not in this tree: nothing was freed, so the pages are still ours. */

@@ -93,11 +93,14 @@ void kgen_span_hold(struct kgen_span *span, const struct kgen_sel *sel,
 void kgen_span_spoil(struct kgen_span *span, const struct kgen_sel *sel,
 		     unsigned int nr_sel, enum kgen_spoil how);
 void kgen_span_free(struct kgen_span *span, enum kgen_free_api api);
+void kgen_span_free_in(struct kgen_span *span, enum kgen_free_api api,
+		       enum kgen_free_context context);
 void kgen_span_put_held(struct kgen_span *span);
 void kgen_span_release(struct kgen_span *span);
 void kgen_span_misuse_tail_start(struct kunit *test, struct kgen_span *span,
 				 int warnings);
-void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span);
+void kgen_span_misuse_order_mismatch(struct kunit *test, struct kgen_span *span,
+				     int warnings);
 void kgen_span_misuse_compound_head(struct kunit *test, struct kgen_span *span,
 				    int warnings);
 

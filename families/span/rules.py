@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kgen.spec.model import Case, Expect, Need, NeedKind, Variant
+from kgen.spec.model import FROZEN_APIS, Case, Expect, Need, NeedKind, Variant, context_refusal
 from kgen.spec.steps import (
     FamilyRules,
     RawCase,
@@ -100,13 +100,20 @@ def _finish_span_case(c: RawCase, guards: bool) -> Case | None:
 
 
 def _check_span_free(c: RawCase, variant: Variant) -> None:
-    """split_page/contig spans and frozen spans each have their free APIs."""
+    """split_page/contig spans and frozen spans each have their free APIs,
+    and each API its contexts."""
     if variant.free == "vfree":
         c.problem(("free",), "vfree() frees vmalloc spans only")
-    elif (variant.free == "free_contig_frozen_range") != (c.alloc == "frozen"):
+    elif (variant.free in FROZEN_APIS) != (c.alloc == "frozen"):
         c.problem(c.swept_or("free", ("free",)),
-                  "free_contig_frozen_range() frees frozen spans, and frozen spans "
-                  "need free_contig_frozen_range()")
+                  "free_contig_frozen_range() and free_frozen_pages_nolock() free frozen "
+                  "spans, and frozen spans need one of them")
+    elif c.compound and variant.free != "free_contig_frozen_range":
+        c.problem(c.swept_or("free", ("free",)),
+                  "a compound frozen span is one folio: free_contig_frozen_range() frees it")
+    refusal = context_refusal(variant.free, variant.axis("context") or "process")
+    if refusal:
+        c.problem(c.swept_or("context", ("span", "context")), refusal)
 
 
 def _span_expect(c: RawCase, guards: bool, variants: list[Variant]) -> Expect:
@@ -126,11 +133,11 @@ def _span_expect(c: RawCase, guards: bool, variants: list[Variant]) -> Expect:
         zones_kept=raw.get("zones_kept", False),
         leaked=raw.get("leaked", True),
         nr_vmalloc=raw.get("nr_vmalloc", False),
-        warnings=raw.get("warnings", 1 if c.misuse in ("tail_start", "compound_head")
-                         else None),
+        warnings=raw.get("warnings", 1 if c.misuse else None),
         splats=splats(c),
         prepared=raw.get("prepared", True),
         batched=raw.get("batched", True),
+        pgfree=raw.get("pgfree", True),
     )
     if expect.guards and not guards:
         c.problem(("expect", "guards"), "expect.guards needs span.guards: true")
@@ -160,4 +167,5 @@ def nr_pages(values: dict[str, Any]) -> int:
     return 1 << values["order"]
 
 
-RULES = FamilyRules("span", build, needs_of, nr_pages, span_and_swept=("order",))
+RULES = FamilyRules("span", build, needs_of, nr_pages, sweep_keys={"context": "context"},
+                    span_and_swept=("order", "context"))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kgen.generator.family_view import FamilyView, SelectorTables
-from kgen.spec.model import FREE_APIS, Case, Variant
+from kgen.spec.model import FREE_APIS, FREE_CONTEXTS, Case, Variant
 
 # Spec span.alloc (+ compound) -> C enum kgen_alloc.
 ALLOCS: dict[tuple[str, bool], str] = {
@@ -23,7 +23,8 @@ def param(case: Case, variant: Variant, sels: SelectorTables) -> dict:
             "hold": sels.table(variant.hold), "nr_hold": len(variant.hold),
             "refs": variant.hold_refs,
             "spoil": sels.table(variant.spoil), "nr_spoil": len(variant.spoil),
-            "batched": case.checks_batching(variant)}
+            "batched": case.checks_batching(variant),
+            "context": FREE_CONTEXTS[variant.axis("context") or "process"]}
 
 
 def case_view(case: Case) -> dict:

@@ -20,6 +20,7 @@
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
+#include <asm/tlbflush.h>
 
 #include "../internal.h"
 #include "kgen_kunit.h"
@@ -63,6 +64,78 @@ long kgen_nr_vmalloc(void)
 	/* No counter at all: the cases that check it are skips. */
 	return 0;
 #endif
+}
+
+/**
+ * kgen_nr_vmalloc_node() - NR_VMALLOC of one node, exactly
+ * @nid: an online node
+ *
+ * Return: the node's counter with the per-cpu deltas, or 0 on a tree
+ * without NR_VMALLOC (6.12 counts vmalloc pages globally only).
+ */
+long kgen_nr_vmalloc_node(int nid)
+{
+#if KGEN_HAVE_NR_VMALLOC
+	struct pglist_data *pgdat = NODE_DATA(nid);
+	long sum = node_page_state(pgdat, NR_VMALLOC);
+	int cpu;
+
+	for_each_online_cpu(cpu)
+		sum += per_cpu_ptr(pgdat->per_cpu_nodestats,
+				   cpu)->vm_node_stat_diff[NR_VMALLOC];
+	return sum;
+#else
+	return 0;
+#endif
+}
+
+/*
+ * A memory node other than the one this CPU is on, or NUMA_NO_NODE.  The
+ * case's kthread may migrate, but kgen's guest layouts put every CPU on
+ * node 0, so "other" stays other.
+ */
+static int kgen_remote_node(void)
+{
+	int nid, here = numa_node_id();
+
+	for_each_node_state(nid, N_MEMORY)
+		if (nid != here)
+			return nid;
+	return NUMA_NO_NODE;
+}
+
+/**
+ * kgen_vmalloc_charge_by_node() - what an area charges each node's NR_VMALLOC
+ * @addr: the area
+ * @want: per node (nr_node_ids entries), the count to add the charge to
+ *
+ * Its own pages, and those of its pages[] array when that is vmalloc()ed
+ * too (above PAGE_SIZE, __vmalloc_area_node()).  A VM_MAP_PUT_PAGES area
+ * charges nothing.
+ */
+void kgen_vmalloc_charge_by_node(const void *addr, long *want)
+{
+	struct vm_struct *area = find_vm_area(addr);
+	unsigned long i;
+
+	if (!area || (area->flags & VM_MAP_PUT_PAGES))
+		return;
+	for (i = 0; i < area->nr_pages; i++)
+		want[page_to_nid(area->pages[i])]++;
+	if (is_vmalloc_addr(area->pages))
+		kgen_vmalloc_charge_by_node(area->pages, want);
+}
+
+/**
+ * kgen_nr_vmalloc_nodes() - every online node's NR_VMALLOC, exactly
+ * @out: per node (nr_node_ids entries)
+ */
+void kgen_nr_vmalloc_nodes(long *out)
+{
+	int nid;
+
+	for_each_online_node(nid)
+		out[nid] = kgen_nr_vmalloc_node(nid);
 }
 
 static void kgen_parr_release(void *data)
@@ -113,6 +186,7 @@ static struct kgen_parr *kgen_parr_new(struct kunit *test, unsigned long nr,
 	KUNIT_ASSERT_NOT_NULL(test, arr);
 	arr->test = test;
 	arr->nr = nr;
+	arr->alloc_nr = nr;
 	arr->pages = kunit_kcalloc(test, nr, sizeof(*arr->pages), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, arr->pages);
 	arr->nr_owned = nr_owned;
@@ -120,11 +194,16 @@ static struct kgen_parr *kgen_parr_new(struct kunit *test, unsigned long nr,
 				   GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, arr->owned);
 	arr->set = kgen_pageset_new(test, arr->pages, nr);
+	arr->node_before = kunit_kcalloc(test, nr_node_ids, sizeof(long), GFP_KERNEL);
+	arr->node_charged = kunit_kcalloc(test, nr_node_ids, sizeof(long), GFP_KERNEL);
+	arr->node_want = kunit_kcalloc(test, nr_node_ids, sizeof(long), GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, arr->node_before && arr->node_charged && arr->node_want);
 	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_parr_release,
 							     arr));
 	kgen_settle();
 	arr->free_at_start = kgen_nr_free_all();
 	arr->vmalloc_before = kgen_nr_vmalloc();
+	kgen_nr_vmalloc_nodes(arr->node_before);
 	arr->taint_before = get_taint();
 	return arr;
 }
@@ -134,21 +213,33 @@ static struct kgen_parr *kgen_parr_new(struct kunit *test, unsigned long nr,
  * @test: the test case
  * @nr_pages: size in pages
  * @huge: use vmalloc_huge(), which may back the area with PMD-sized pages
+ * @remote: allocate on a memory node other than this CPU's (vmalloc_node()),
+ *          so that the free counts another node's pages; skips the case on
+ *          a boot with one memory node
  *
  * Return: the tracked pages; vfree()d by a cleanup action if the case ends
  * before it frees them itself.
  */
 struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
-				    bool huge)
+				    bool huge, bool remote)
 {
 	struct kgen_parr *arr = kgen_parr_new(test, nr_pages, 0);
 	unsigned long size = nr_pages << PAGE_SHIFT, i;
 	struct vm_struct *area;
+	int nid = remote ? kgen_remote_node() : NUMA_NO_NODE;
 
-	arr->addr = huge ? vmalloc_huge(size, GFP_KERNEL) : vmalloc(size);
+	if (remote && nid == NUMA_NO_NODE)
+		kunit_skip(test, "needs a memory node other than this CPU's (node %d): this boot has one",
+			   numa_node_id());
+	if (remote)
+		arr->addr = vmalloc_node(size, nid);
+	else
+		arr->addr = huge ? vmalloc_huge(size, GFP_KERNEL) : vmalloc(size);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, arr->addr, "vmalloc of %lu pages failed",
 				  nr_pages);
 	arr->vmalloc_after_alloc = kgen_nr_vmalloc();
+	kgen_nr_vmalloc_nodes(arr->node_charged);
+	kgen_vmalloc_charge_by_node(arr->addr, arr->node_want);
 	for (i = 0; i < nr_pages; i++)
 		arr->pages[i] = vmalloc_to_page(arr->addr + i * PAGE_SIZE);
 	kgen_pageset_ready(arr->set);
@@ -219,14 +310,19 @@ struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages
 	memset(arr->owned, 0, nr_pages * sizeof(*arr->owned));
 	arr->put_pages = true;
 	arr->vmalloc_after_alloc = kgen_nr_vmalloc();
+	kgen_nr_vmalloc_nodes(arr->node_charged);
 	return arr;
 }
 
-/*
- * Pages behind an allocation that is not a slab object: a vmalloc area
- * (with, in turn, its own pages[] array) or a large kmalloc.
+/**
+ * kgen_backing_pages() - pages a free of an allocation gives back
+ * @ptr: a vmalloc area (with, in turn, its own pages[] array), a large
+ *       kmalloc, a slab object, or NULL
+ *
+ * Return: the pages behind it that are not slab memory; 0 for a slab
+ * object or NULL.
  */
-static unsigned long kgen_backing_pages(const void *ptr)
+unsigned long kgen_backing_pages(const void *ptr)
 {
 	struct vm_struct *area;
 	struct folio *folio;
@@ -251,17 +347,22 @@ static unsigned long kgen_backing_pages(const void *ptr)
  * vm_reset_perms() (invalidate the pages' direct map, flush, restore it)
  * before it frees the pages.  Asserts the mark took.
  *
+ * Then it leaves each page's direct map invalid (and flushed), as a user
+ * of such an area that changed its permissions does: restoring it is
+ * vfree()'s job, which kgen_expect_direct_map_restored() checks.  Call it
+ * right before the free: nothing may touch the pages through the direct
+ * map until vfree() restored it.
+ *
  * Where the direct map uses large pages (x86_64), invalidating one 4 KiB
- * page of it splits the large page, and the new page table stays.  Done
- * first inside vm_reset_perms(), that split would take a page out of the
- * count expect.balanced makes across the free.  So each page's direct map
- * is set invalid and valid here first, as vm_reset_perms() will: any split
- * happens now, and the free only changes entries that already exist.
+ * page of it splits the large page, and the new page table stays.  That
+ * happens here, before kgen_vfree_area() reads the counters, so the free
+ * only changes entries that already exist and expect.balanced counts the
+ * area's pages alone.
  */
 void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr)
 {
+	unsigned long i, start = ULONG_MAX, end = 0;
 	struct vm_struct *area;
-	unsigned long i;
 
 	for (i = 0; i < arr->nr; i++) {
 		KUNIT_ASSERT_EQ_MSG(test, set_direct_map_invalid_noflush(arr->pages[i]), 0,
@@ -273,6 +374,48 @@ void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr)
 	KUNIT_ASSERT_NOT_NULL(test, area);
 	KUNIT_ASSERT_TRUE_MSG(test, area->flags & VM_FLUSH_RESET_PERMS,
 			      "the area is not marked VM_FLUSH_RESET_PERMS");
+	for (i = 0; i < arr->nr; i++) {
+		unsigned long addr = (unsigned long)page_address(arr->pages[i]);
+
+		KUNIT_ASSERT_EQ(test, set_direct_map_invalid_noflush(arr->pages[i]), 0);
+		start = min(start, addr);
+		end = max(end, addr + PAGE_SIZE);
+	}
+	flush_tlb_kernel_range(start, end);
+}
+
+/**
+ * kgen_expect_direct_map_restored() - vfree() gave each page its direct map back
+ * @test: the test case
+ * @arr: pages of an area kgen_vm_flush_reset_perms() left with an invalid
+ *       direct map, now vfree()d
+ *
+ * vm_reset_perms() must set every page's direct map back to the default
+ * (present and writable) before the pages go back to the allocator, or
+ * the next user of a page faults on it.  Checked first after the free:
+ * every later check reads the pages through the direct map.
+ */
+void kgen_expect_direct_map_restored(struct kunit *test, struct kgen_parr *arr)
+{
+	unsigned long i, bad = 0, first = 0;
+
+	for (i = 0; i < arr->nr; i++) {
+		bool ok = kernel_page_present(arr->pages[i]);
+#ifdef CONFIG_X86
+		unsigned int level;
+		pte_t *pte = lookup_address((unsigned long)page_address(arr->pages[i]),
+					    &level);
+
+		ok = ok && pte && pte_write(*pte);
+#endif
+		if (ok)
+			continue;
+		if (!bad++)
+			first = i;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0,
+		"expect.freed: after vfree() of a VM_FLUSH_RESET_PERMS area, %lu of its %lu pages have no present, writable direct map; first: page %lu (pfn %#lx)",
+		bad, arr->nr, first, page_to_pfn(arr->pages[first]));
 }
 
 /**
@@ -305,8 +448,10 @@ void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled)
 	kgen_settle();
 	arr->free_before_free = kgen_nr_free_all();
 	arr->given = true;
+	arr->pgfree = kgen_pgfree();
 	if (!bh_disabled) {
 		kgen_free_api_call(KGEN_FREE_VFREE, 0, arr->nr, NULL, arr->addr);
+		arr->pgfree = kgen_pgfree() - arr->pgfree;
 		return;
 	}
 	local_bh_disable();
@@ -319,6 +464,7 @@ void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled)
 	deferred = find_vm_area(arr->addr) != NULL;
 	local_bh_enable();
 	__flush_workqueue(system_percpu_wq);
+	arr->pgfree = kgen_pgfree() - arr->pgfree;
 	KUNIT_EXPECT_TRUE_MSG(arr->test, deferred,
 		"vfree() with bottom halves off removed the area at once: in_interrupt() must defer it to vfree_atomic()");
 	KUNIT_EXPECT_NULL_MSG(arr->test, find_vm_area(arr->addr),
@@ -457,9 +603,11 @@ void kgen_free_array_bulk(struct kgen_parr *arr)
 	arr->back_pages = arr->nr;
 	kgen_settle();
 	arr->free_before_free = kgen_nr_free_all();
+	arr->pgfree = kgen_pgfree();
 	if (!kgen_free_api_call(KGEN_FREE_PAGES_BULK, 0, arr->nr, arr->pages,
 				NULL))
 		kunit_skip(arr->test, "free_pages_bulk() is not available in this kernel");
+	arr->pgfree = kgen_pgfree() - arr->pgfree;
 }
 
 /**
@@ -512,6 +660,29 @@ void kgen_expect_array_freed(struct kunit *test, struct kgen_parr *arr,
 	}
 }
 
+/*
+ * Per node: the allocation charged each node exactly its own pages, and
+ * the free took exactly those back.  A free that uncharges the wrong
+ * node (this CPU's, or the first page's for all) keeps the total right.
+ */
+static void kgen_expect_vmalloc_nodes(struct kunit *test, struct kgen_parr *arr)
+{
+	int nid;
+
+	for_each_online_node(nid) {
+		long charged = arr->node_charged[nid] - arr->node_before[nid];
+		long now = kgen_nr_vmalloc_node(nid) - arr->node_before[nid];
+
+		if (arr->addr)
+			kgen_expect_count(test, charged == arr->node_want[nid],
+				"expect.nr_vmalloc: the allocation raised node %d's NR_VMALLOC by %ld, expected %ld (its pages on that node)",
+				nid, charged, arr->node_want[nid]);
+		kgen_expect_count(test, now == 0,
+			"expect.nr_vmalloc: node %d's NR_VMALLOC is %+ld from before the case after the free (%ld of the area's pages were on that node)",
+			nid, now, arr->node_want[nid]);
+	}
+}
+
 /**
  * kgen_expect_vmalloc_balanced() - NR_VMALLOC is back where it was
  * @test: the test case
@@ -533,8 +704,9 @@ void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr)
 	 * (__vmalloc_area_node()), and counted.
 	 */
 	if (arr->addr) {
-		unsigned long array_size = arr->nr * sizeof(struct page *);
-		long want = arr->nr;
+		/* The size it was allocated with: a vrealloc() may have changed it. */
+		unsigned long array_size = arr->alloc_nr * sizeof(struct page *);
+		long want = arr->alloc_nr;
 
 		if (array_size > PAGE_SIZE)
 			want += PAGE_ALIGN(array_size) >> PAGE_SHIFT;
@@ -543,11 +715,13 @@ void kgen_expect_vmalloc_balanced(struct kunit *test, struct kgen_parr *arr)
 		kgen_expect_count(test,
 			arr->vmalloc_after_alloc - arr->vmalloc_before == want,
 			"expect.nr_vmalloc: vmalloc of %lu pages raised NR_VMALLOC by %ld, expected %ld",
-			arr->nr, arr->vmalloc_after_alloc - arr->vmalloc_before, want);
+			arr->alloc_nr, arr->vmalloc_after_alloc - arr->vmalloc_before, want);
 	}
 	kgen_expect_count(test, now == arr->vmalloc_before,
 		"expect.nr_vmalloc: NR_VMALLOC is %ld, was %ld before the case (%+ld)",
 		now, arr->vmalloc_before, now - arr->vmalloc_before);
+	if (KGEN_HAVE_NR_VMALLOC)
+		kgen_expect_vmalloc_nodes(test, arr);
 }
 
 /**
@@ -605,4 +779,18 @@ void kgen_expect_array_balanced(struct kunit *test, struct kgen_parr *arr)
 	kgen_expect_count(test, back == 0,
 		"expect.balanced: after the case gave back every page, NR_FREE_PAGES is %+ld from before the case",
 		back);
+}
+
+/**
+ * kgen_expect_array_pgfree() - PGFREE rose by exactly the pages given back
+ * @test: the test case
+ * @arr: the case's pages, freed
+ *
+ * The same pages expect.balanced counts: the area's and its own pages[]
+ * array's, or a page array's.
+ */
+void kgen_expect_array_pgfree(struct kunit *test, struct kgen_parr *arr)
+{
+	kgen_expect_pgfree(test, arr->pgfree, arr->back_pages,
+			   arr->addr ? "vfree" : "free_pages_bulk");
 }

@@ -19,6 +19,7 @@ enum kgen_array_layout {
  * @test: the KUnit test
  * @pages: the pages, in the order the free API sees them
  * @nr: entries in @pages
+ * @alloc_nr: pages the area was allocated with (a vrealloc() changes @nr)
  * @owned: pages the test allocated itself and still owns (NULL once given)
  * @nr_owned: entries in @owned
  * @order: allocation order backing the pages (vmalloc_huge: PMD order)
@@ -33,11 +34,16 @@ enum kgen_array_layout {
  * @free_before_free: kgen_nr_free_all() just before the free
  * @back_pages: pages the free must give back (the area's, its array's)
  * @array_pages: of those, the pages of the area's own pages[] array
+ * @pgfree: how far the free moved the PGFREE event (kgen_pgfree())
+ * @node_before: per node, NR_VMALLOC before the allocation
+ * @node_charged: per node, NR_VMALLOC right after it
+ * @node_want: per node, the pages the allocation must have charged there
  */
 struct kgen_parr {
 	struct kunit *test;
 	struct page **pages;
 	unsigned long nr;
+	unsigned long alloc_nr;
 	struct page **owned;
 	unsigned long nr_owned;
 	unsigned int order;
@@ -52,14 +58,25 @@ struct kgen_parr {
 	unsigned long free_before_free;
 	unsigned long back_pages;
 	unsigned long array_pages;
+	unsigned long pgfree;
+	long *node_before;
+	long *node_charged;
+	long *node_want;
 };
 
 long kgen_nr_vmalloc(void);
+long kgen_nr_vmalloc_node(int nid);
+void kgen_nr_vmalloc_nodes(long *out);
+void kgen_vmalloc_charge_by_node(const void *addr, long *want);
+unsigned long kgen_backing_pages(const void *ptr);
+void kgen_vrealloc_area(struct kunit *test, struct kgen_parr *arr,
+			unsigned long to_pages);
 struct kgen_parr *kgen_vmalloc_area(struct kunit *test, unsigned long nr_pages,
-				    bool huge);
+				    bool huge, bool remote);
 struct kgen_parr *kgen_vmap_put_pages(struct kunit *test, unsigned long nr_pages,
 				     bool contiguous);
 void kgen_vm_flush_reset_perms(struct kunit *test, struct kgen_parr *arr);
+void kgen_expect_direct_map_restored(struct kunit *test, struct kgen_parr *arr);
 void kgen_vfree_area(struct kgen_parr *arr, bool bh_disabled);
 void kgen_vfree_misuse_not_vmalloc(struct kunit *test, struct kgen_parr *arr,
 				   int warnings);
@@ -74,6 +91,7 @@ void kgen_expect_array_batched(struct kunit *test, struct kgen_parr *arr,
 			       bool check);
 void kgen_expect_array_prepared(struct kunit *test, struct kgen_parr *arr);
 void kgen_expect_array_balanced(struct kunit *test, struct kgen_parr *arr);
+void kgen_expect_array_pgfree(struct kunit *test, struct kgen_parr *arr);
 
 /**
  * kgen_expect_parr_no_warning() - no WARN, bad page or oops during the case

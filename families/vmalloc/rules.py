@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kgen.spec.model import Case, Expect, Need, NeedKind, Variant
+from kgen.spec.model import VREALLOC_FREES_TAIL, Case, Expect, Need, NeedKind, Variant
 from kgen.spec.steps import (
     FamilyRules,
     RawCase,
@@ -29,6 +29,7 @@ class VmallocOptions:
     contiguous: bool = False           # vmap of one alloc_contig_pages() range
     reset_perms: bool = False          # VM_FLUSH_RESET_PERMS: vfree() runs vm_reset_perms()
     bh_disabled: bool = False          # vfree() with bottom halves off: vfree_atomic()
+    remote_node: bool = False          # vmalloc_node() on a node other than this CPU's
 
 
 def _build_array_case(c: RawCase) -> Case | None:
@@ -40,14 +41,19 @@ def _build_array_case(c: RawCase) -> Case | None:
         return None
     swept, variants = expanded
     options = VmallocOptions(**{key: c.span.get(key, False) for key in
-                               ("huge", "contiguous", "reset_perms", "bh_disabled")})
+                               ("huge", "contiguous", "reset_perms", "bh_disabled",
+                                "remote_node")})
     return make_case(c, swept, variants, _array_expect(c), guards=False, options=options)
 
 
 def _check_array_size(c: RawCase, variant: Variant) -> None:
     """free_pages_bulk() takes a page_array of a power-of-two size; a
-    contiguous vmap is one aligned alloc_contig_pages() range."""
+    contiguous vmap is one aligned alloc_contig_pages() range; a vrealloc()
+    changes the size."""
     pages = variant.axis("pages")
+    if variant.axis("realloc_to") == pages:
+        c.problem(c.swept_or("realloc_to", ("span", "realloc_to")),
+                  f"realloc_to {pages} is the area's size: vrealloc() would change nothing")
     if c.alloc == "page_array" and (pages < 2 or pages & (pages - 1) or pages > 1024):
         c.problem(c.swept_or("pages", ("span", "pages")),
                   f"a page_array needs a power-of-two size from 2 to 1024, not {pages}")
@@ -62,14 +68,14 @@ _ARRAY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect", "n
 
 
 _ARRAY_EXPECT_KEYS = {"freed", "merged", "nr_vmalloc", "prepared", "batched",
-                      "balanced", "no_warning", "warnings"}
+                      "balanced", "no_warning", "warnings", "pgfree"}
 
 
 def _array_case_ok(c: RawCase) -> bool:
     raw, span, sweep, alloc, problem = c.raw, c.span, c.sweep, c.alloc, c.problem
     ok = only_keys(c, _ARRAY_CASE_KEYS, _ARRAY_EXPECT_KEYS, alloc)
-    for key in sorted(set(sweep) - {"pages", "layout"}):
-        problem(("sweep", key), f"{alloc} spans sweep pages or layout only")
+    for key in sorted(set(sweep) - {"pages", "layout", "realloc_to"}):
+        problem(("sweep", key), f"{alloc} spans sweep pages, layout or realloc_to only")
         ok = False
     for key in ("order", "guards", "compound"):
         if key in span:
@@ -93,6 +99,13 @@ def _array_case_ok(c: RawCase) -> bool:
         ok = False
     if alloc != "vmap" and "contiguous" in span:
         problem(("span", "contiguous"), "contiguous applies to vmap spans")
+        ok = False
+    if alloc != "vmalloc" and ("realloc_to" in span or "realloc_to" in sweep):
+        problem(("span",), "realloc_to applies to vmalloc spans (vrealloc() of the area)")
+        ok = False
+    if span.get("remote_node") and (alloc != "vmalloc" or span.get("huge")):
+        problem(("span", "remote_node"), "remote_node applies to vmalloc spans "
+                "that are not huge (vmalloc_node())")
         ok = False
     for key in ("reset_perms", "bh_disabled"):
         if alloc == "page_array" and key in span:
@@ -129,6 +142,7 @@ def _array_expect(c: RawCase) -> Expect:
                   nr_vmalloc=raw.get("nr_vmalloc", c.alloc in ("vmalloc", "vmap")),
                   prepared=raw.get("prepared", True), batched=raw.get("batched", True),
                   balanced=raw.get("balanced", True), guards=False,
+                  pgfree=raw.get("pgfree", True),
                   warnings=raw.get("warnings", 1 if c.misuse else None))
 
 
@@ -140,6 +154,17 @@ def needs_of(case: Case, variant: Variant) -> set[Need]:
         needs.add(Need(NeedKind.SYMBOL, "NR_VMALLOC", "expect.nr_vmalloc"))
     if case.options.contiguous:
         needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
+    if case.options.remote_node:
+        needs.add(Need(NeedKind.KCONFIG, "NUMA", "an area on another node"))
+    if case.options.reset_perms:
+        needs.add(Need(NeedKind.KCONFIG, "ARCH_HAS_SET_DIRECT_MAP",
+                       "direct map permissions for vfree() to restore"))
+    to = variant.axis("realloc_to")
+    if to is not None:
+        needs.add(Need(NeedKind.API, "vrealloc", "span.realloc_to"))
+        if to < variant.nr_pages:
+            needs.add(Need(NeedKind.BEHAVIOUR, VREALLOC_FREES_TAIL,
+                           "a vrealloc() that frees a shrunk area's tail pages"))
     return needs
 
 
@@ -148,5 +173,5 @@ def nr_pages(values: dict[str, Any]) -> int:
 
 
 RULES = FamilyRules("vmalloc", build=_build_array_case, needs_of=needs_of, nr_pages=nr_pages,
-                    sweep_keys={"pages": "pages", "layout": "layout"},
-                    span_and_swept=("pages", "layout"))
+                    sweep_keys={"pages": "pages", "layout": "layout", "realloc_to": "to"},
+                    span_and_swept=("pages", "layout", "realloc_to"))

@@ -19,7 +19,8 @@ def param(case: Case, variant: Variant, _sels: SelectorTables) -> dict:
     return {"nr_pages": variant.nr_pages,
             "layout": LAYOUTS.get(variant.axis("layout") or "", "KGEN_ARRAY_SORTED"),
             "merge_order": _merge_order(case, variant),
-            "batched": case.checks_batching(variant)}
+            "batched": case.checks_batching(variant),
+            "realloc_to": variant.axis("realloc_to") or 0}
 
 
 def _merge_order(case: Case, variant: Variant) -> int:
@@ -44,7 +45,8 @@ def case_view(case: Case) -> dict:
     options = case.options
     return {"span_alloc": case.alloc, "huge": options.huge,
             "contiguous": options.contiguous, "reset_perms": options.reset_perms,
-            "bh_disabled": options.bh_disabled}
+            "bh_disabled": options.bh_disabled, "remote_node": options.remote_node,
+            "realloc": any(v.axis("realloc_to") for v in case.variants)}
 
 
 VIEW = FamilyView("kgen_split_param", param, case_view)

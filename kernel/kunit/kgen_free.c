@@ -35,6 +35,10 @@ const char *kgen_free_api_name(enum kgen_free_api api)
 		return "free_contig_frozen_range";
 	case KGEN_FREE_VFREE:
 		return "vfree";
+	case KGEN_FREE_PAGES_NOLOCK:
+		return "free_pages_nolock";
+	case KGEN_FREE_FROZEN_PAGES_NOLOCK:
+		return "free_frozen_pages_nolock";
 	}
 	return "?";
 }
@@ -42,7 +46,7 @@ const char *kgen_free_api_name(enum kgen_free_api api)
 /**
  * kgen_free_api_call() - hand pages to a free API under test
  * @api: the free path
- * @pfn: first pfn of the pages, for the range APIs and the per-page loop
+ * @pfn: first pfn of the pages, for the range APIs and the per-page loops
  * @nr: number of pages
  * @pages: the same pages as an array, for free_pages_bulk(); or NULL
  * @addr: for vfree(), the vmap() or vmalloc() area that owns the pages;
@@ -101,6 +105,23 @@ bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
 			return false;
 		vfree(addr);
 		return true;
+	case KGEN_FREE_PAGES_NOLOCK:
+#if KGEN_HAVE_FREE_PAGES_NOLOCK
+		/* Order-0 pages, one call each, as BPF's arena frees them. */
+		for (i = 0; i < nr; i++)
+			free_pages_nolock(pfn_to_page(pfn + i), 0);
+		return true;
+#else
+		return false;
+#endif
+	case KGEN_FREE_FROZEN_PAGES_NOLOCK:
+#if KGEN_HAVE_FREE_FROZEN_PAGES_NOLOCK
+		for (i = 0; i < nr; i++)
+			free_frozen_pages_nolock(pfn_to_page(pfn + i), 0);
+		return true;
+#else
+		return false;
+#endif
 	}
 	return false;
 }

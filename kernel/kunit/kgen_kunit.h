@@ -31,6 +31,18 @@ enum kgen_free_api {
 	KGEN_FREE_PAGE_LOOP,		/* __free_page() per page: pre-7.1 way */
 	KGEN_FREE_CONTIG_FROZEN_RANGE,	/* free_contig_frozen_range() */
 	KGEN_FREE_VFREE,		/* vmap(VM_MAP_PUT_PAGES) + vfree() */
+	KGEN_FREE_PAGES_NOLOCK,		/* free_pages_nolock() per page */
+	KGEN_FREE_FROZEN_PAGES_NOLOCK,	/* free_frozen_pages_nolock() per page */
+};
+
+/* The context a free API is called from (kgen_context.c). */
+enum kgen_free_context {
+	KGEN_CTX_PROCESS,	/* the sleepable KUnit thread */
+	KGEN_CTX_SPINLOCK,	/* under a (non-raw) spinlock */
+	KGEN_CTX_RAW_SPINLOCK,	/* under a raw spinlock, interrupts off */
+	KGEN_CTX_IRQS_OFF,	/* local_irq_save() */
+	KGEN_CTX_BH_OFF,	/* local_bh_disable(): in_interrupt() is true */
+	KGEN_CTX_HARDIRQ,	/* a hard irq_work: in_hardirq() is true */
 };
 
 /* A set of span pages chosen by a spec ("first", "last", "every 4" ...). */
@@ -54,6 +66,7 @@ struct kgen_sel {
  */
 void kgen_fill_page(struct page *page);
 bool kgen_page_intact(struct page *page);
+bool kgen_page_holds(struct page *page, unsigned long pfn);
 int kgen_unprepared_in_buddy(struct page *page);
 
 /* A page and its index in a kgen_pageset, sorted by pfn. */
@@ -123,12 +136,14 @@ void kgen_skip_unchecked(struct kunit *test, const char *why);
  * @skip: reason this parameter cannot run on this tree or arch, or NULL
  * @nr_pages: vmalloc family: size in pages
  * @layout: vmalloc family: page array layout
+ * @realloc_to: vmalloc family: vrealloc() the area to this many pages, or 0
  * @merge_order: vmalloc family: order every freed page's block must reach,
  *               or -1 for the vmalloc area's own page order
  * @batched: @api batches: check that it freed whole chunks (else only log
  *           where the pages went)
  * @unchecked: why an expectation cannot be checked on this tree, or NULL;
  *             a case that passes everything else then ends as a skip
+ * @context: the context the free is called from
  * @desc: KUnit parameter description ("order=9,free=free_contig_range")
  */
 struct kgen_split_param {
@@ -142,20 +157,30 @@ struct kgen_split_param {
 	const char *skip;
 	unsigned long nr_pages;
 	int layout;
+	unsigned long realloc_to;
 	int merge_order;
 	bool batched;
 	const char *unchecked;
+	enum kgen_free_context context;
 	char desc[KUNIT_PARAM_DESC_SIZE];
 };
 
 bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
 			unsigned long nr, struct page **pages, const void *addr);
+bool kgen_free_api_call_in(struct kunit *test, enum kgen_free_context context,
+			   enum kgen_free_api api, unsigned long pfn,
+			   unsigned long nr, struct page **pages,
+			   const void *addr);
+const char *kgen_context_name(enum kgen_free_context context);
 
 
 void kgen_settle(void);
 unsigned long kgen_zone_nr_free(struct zone *zone);
 int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn);
 int kgen_free_block_order(struct page *page);
+unsigned long kgen_pgfree(void);
+void kgen_expect_pgfree(struct kunit *test, unsigned long delta, long expected,
+			const char *api);
 
 /*
  * The taint check.  The generated suites call it through one wrapper per

@@ -30,6 +30,24 @@ void kgen_fill_page(struct page *page)
 }
 
 /**
+ * kgen_page_holds() - whether a page holds another pfn's pattern
+ * @page: any page
+ * @pfn: the pfn whose pattern it should hold (its own, or the page's a
+ *       copy was made from)
+ *
+ * Return: true if every byte is @pfn's pattern.
+ */
+bool kgen_page_holds(struct page *page, unsigned long pfn)
+{
+	void *addr = kmap_local_page(page);
+	bool holds;
+
+	holds = !memchr_inv(addr, kgen_pattern(pfn), PAGE_SIZE);
+	kunmap_local(addr);
+	return holds;
+}
+
+/**
  * kgen_page_intact() - whether a page still holds its pfn pattern
  * @page: a page kgen_fill_page() filled
  *
@@ -37,10 +55,5 @@ void kgen_fill_page(struct page *page)
  */
 bool kgen_page_intact(struct page *page)
 {
-	void *addr = kmap_local_page(page);
-	bool intact;
-
-	intact = !memchr_inv(addr, kgen_pattern(page_to_pfn(page)), PAGE_SIZE);
-	kunmap_local(addr);
-	return intact;
+	return kgen_page_holds(page, page_to_pfn(page));
 }

@@ -106,6 +106,47 @@ unsigned long kgen_zone_nr_free(struct zone *zone)
 }
 
 /**
+ * kgen_pgfree() - the PGFREE vm event, summed over every CPU
+ *
+ * PGFREE counts each page handed back to the allocator once, where it
+ * enters a pcp list or a buddy free list (free_frozen_page_commit(),
+ * free_one_page()); a later pcp drain does not count it again.  The event
+ * has no global total: each CPU counts its own, and a CPU going offline
+ * folds its counts into a live one, so the sum over possible CPUs is
+ * exact.  Like NR_FREE_PAGES it is the whole kernel's, so the checks that
+ * use it are confirmed by repetition (kgen_confirm.c).
+ *
+ * Return: pages freed since boot.
+ */
+unsigned long kgen_pgfree(void)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu(vm_event_states, cpu).event[PGFREE]);
+	return sum;
+}
+
+/**
+ * kgen_expect_pgfree() - PGFREE rose by exactly the pages a free gave back
+ * @test: the test case
+ * @delta: PGFREE after the free minus PGFREE before it (kgen_pgfree())
+ * @expected: pages the free handed to the allocator
+ * @api: the free path, for the message
+ *
+ * A free that counts a batched chunk twice, or not at all, keeps every
+ * page and free-page count right: only the event shows it.
+ */
+void kgen_expect_pgfree(struct kunit *test, unsigned long delta, long expected,
+			const char *api)
+{
+	kgen_expect_count(test, (long)delta == expected,
+		"expect.pgfree: PGFREE rose by %ld across %s, expected %ld (the pages it freed)",
+		(long)delta, api, expected);
+}
+
+/**
  * kgen_buddy_block_locked() - the free buddy block holding a pfn
  * @pfn: any valid pfn
  * @head_pfn: set to the first pfn of the block if there is one; may be NULL

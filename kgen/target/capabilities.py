@@ -21,12 +21,14 @@ from kgen.spec.model import (
     BATCHED_FREE,
     BATCHED_VFREE,
     FREE_CONTIG_RANGE_WARNS_IN_USE,
+    VREALLOC_FREES_TAIL,
     PCP_LISTS,
     Need,
     NeedKind,
 )
 
-# API -> (header relative to the tree, pattern of its declaration).
+# API -> (header relative to the tree, pattern of its declaration); a
+# declaration that moved between headers names each, separated by " or ".
 API_PROBES: dict[str, tuple[str, str]] = {
     "free_contig_range": ("include/linux/gfp.h", r"\bvoid\s+free_contig_range\s*\("),
     "__free_contig_range": ("include/linux/gfp.h", r"\bvoid\s+__free_contig_range\s*\("),
@@ -47,6 +49,11 @@ API_PROBES: dict[str, tuple[str, str]] = {
     "NR_VMALLOC": ("include/linux/mmzone.h", r"^\s*NR_VMALLOC\s*,"),
     "vmalloc_nr_pages": ("include/linux/vmalloc.h",
                          r"\bunsigned\s+long\s+vmalloc_nr_pages\s*\(\s*void\s*\)"),
+    "vrealloc": ("include/linux/vmalloc.h", r"#define\s+vrealloc\("),
+    # The _nolock frees (BPF, kmalloc_nolock()): since 6.15 and 6.18.
+    "free_pages_nolock": ("include/linux/gfp.h", r"\bvoid\s+free_pages_nolock\s*\("),
+    "free_frozen_pages_nolock": ("mm/internal.h or mm/page_alloc.h",
+                                 r"\bvoid\s+free_frozen_pages_nolock\s*\("),
 }
 # A need met by any of several symbols: the helper library reads whichever
 # the tree has (kgen_nr_vmalloc()).
@@ -70,6 +77,9 @@ NEEDED_BEHAVIOUR_PROBES: dict[str, tuple[str, str, str]] = {
     BATCHED_VFREE: (
         "mm/vmalloc.c", r"\bfree_pages_bulk\s*\(",
         "vfree() frees the area page by page with __free_page()"),
+    VREALLOC_FREES_TAIL: (
+        "mm/vmalloc.c", r"vm_area_free_pages\(vm,\s*new_nr_pages",
+        "vrealloc() keeps a shrunk area's tail pages until vfree()"),
 }
 # Kconfig a tree's own kunit.py defaults get wrong for kgen:
 # (arch, file, pattern that shows the problem, kunitconfig lines).
@@ -101,6 +111,9 @@ FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
 
 # Options every kgen build sets (kernel/kunit/configs/base.config).
 ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_ALLOC"}
+# Options an arch selects, which no kunitconfig can set: a need of one is
+# met or not by the arch alone (Arch.kconfig_limits says where it is not).
+ARCH_SELECTED = {"ARCH_HAS_SET_DIRECT_MAP"}
 
 
 @dataclass
@@ -204,7 +217,7 @@ class Capabilities:
         families need, so the common case adds nothing), then the lines
         that fix this tree's kunit.py defaults (KCONFIG_FIXES) and the
         options kgen run sets wherever the tree has them (RUN_KCONFIG)."""
-        fixed = ALWAYS_ON | fragment_options(self.arch.name)
+        fixed = ALWAYS_ON | ARCH_SELECTED | fragment_options(self.arch.name)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
                        if n.kind == NeedKind.KCONFIG and n.name not in fixed
                        and not self.unmet(n)}) + self.tree_kconfig + self.run_kconfig
@@ -226,7 +239,8 @@ def probe_tree(tree: Path, arch: Arch) -> Capabilities:
             cache[rel] = path.read_text(errors="replace") if path.is_file() else ""
         return re.search(pattern, cache[rel], re.MULTILINE) is not None
 
-    apis = {api: found(header, pattern) for api, (header, pattern) in API_PROBES.items()}
+    apis = {api: any(found(h, pattern) for h in headers.split(" or "))
+            for api, (headers, pattern) in API_PROBES.items()}
     behaviours = {name: found(rel, pattern)
                   for name, (rel, pattern, _) in BEHAVIOUR_PROBES.items()}
     behaviours |= {name: not found(rel, pattern)

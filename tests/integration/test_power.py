@@ -8,7 +8,11 @@ way only one of the new expectations sees:
 - w5: the batched free hands every page over as an order-0 chunk
   (expect.batched);
 - w6: vfree() leaks the pages[] array of a VM_MAP_PUT_PAGES area
-  (expect.balanced of the vmalloc family).
+  (expect.balanced of the vmalloc family);
+- issue 26: PGFREE not counted for the batched free's pcp chunks
+  (expect.pgfree), vm_area_free_pages() freeing from the array's start
+  (the vrealloc cases), nolock frees that skip free_pages_prepare() (the
+  nolock suite).
 
 `kgen run --patch` builds the cached tree as if the patch were applied (only
 the patched object is rebuilt, the tree is never written).  Each test runs
@@ -26,7 +30,7 @@ import os
 
 import pytest
 import yaml
-from conftest import REPO, kgen
+from conftest import REPO, kgen, planned
 from junitparser import Error, Failure, JUnitXml
 from treehash import tree_digest
 
@@ -102,3 +106,54 @@ def test_patched_free_path_fails_only_the_new_check(kernel_tree, tmp_path, patch
                             tmp_path / "old.xml")
     assert old.returncode == 0, old.stdout[-3000:] + old.stderr[-3000:]
     assert not any(old_results.values())
+
+
+def _without_cases(spec, prefix: str, tmp_path):
+    """The spec without the cases whose name starts with prefix."""
+    data = yaml.safe_load(spec.read_text())
+    data["cases"] = [c for c in data["cases"] if not c["name"].startswith(prefix)]
+    out = tmp_path / spec.name
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+@pytest.mark.parametrize("patch, spec, key, new_cases", [
+    # Issue 26 item 1: PGFREE is short by every pcp chunk of the batched free.
+    ("pgfree-skips-prepared-chunks.patch", "contig_split.yaml", "pgfree", None),
+    # Issue 26 item 3: only vrealloc()'s shrink frees from a start above 0.
+    ("vrealloc-frees-head.patch", "vmalloc.yaml", None, "vrealloc_"),
+])
+def test_issue_26_fixtures_fail_only_the_new_checks(kernel_tree, tmp_path, patch, spec, key,
+                                                     new_cases):
+    """Each fixture fails cases of the new check (or the new cases) only, and
+    the spec as it was before (the check off, the cases gone) passes on the
+    same patched kernel.  Two UML boots with one rebuilt object each: about
+    1 minute warm."""
+    proc, results = _run(kernel_tree, SUITES / spec, patch, tmp_path / "new.xml")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    failed = {name: msg for name, msg in results.items() if msg}
+    assert failed
+    if key:
+        assert all(f"expect.{key}: " in msg for msg in failed.values()), failed
+        before = _without(SUITES / spec, key, tmp_path)
+    else:
+        assert all(name.split(".", 1)[1].startswith(f"kgen_vmalloc_{new_cases}")
+                   for name in failed), failed
+        before = _without_cases(SUITES / spec, new_cases, tmp_path)
+    old, old_results = _run(kernel_tree, before, patch, tmp_path / "old.xml")
+    assert old.returncode == 0, old.stdout[-3000:] + old.stderr[-3000:]
+    assert not any(old_results.values())
+
+
+def test_nolock_frees_that_skip_the_prepare_step_fail_every_nolock_case(kernel_tree, tmp_path):
+    """Issue 26 item 5: free_pages_nolock() and free_frozen_pages_nolock()
+    called from every context their kernel-doc allows; a nolock path that
+    skips free_pages_prepare() fails each case UML runs on expect.prepared.
+    (No spec called a nolock free before, so the old suite passes it.)
+    One UML boot, about 30 s warm."""
+    proc, results = _run(kernel_tree, SUITES / "nolock.yaml", "nolock-skips-prepare.patch",
+                         tmp_path / "new.xml")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ran = planned(kernel_tree, SUITES / "nolock.yaml")
+    assert ran and {n for n, msg in results.items() if msg} == ran
+    assert all("expect.prepared: " in results[n] for n in ran)

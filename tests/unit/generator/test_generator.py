@@ -110,6 +110,46 @@ def test_power_checks_are_generated_where_they_apply(tmp_path):
     assert "kgen_skip_unchecked" not in text.split("static void kgen_g_b(")[1]
 
 
+def test_pgfree_is_read_right_around_the_free(tmp_path):
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        cases:
+          - name: c
+            span: {alloc: split_page, order: 2}
+            free: __free_contig_range
+          - name: nocheck
+            span: {alloc: split_page, order: 2}
+            free: __free_contig_range
+            expect: {pgfree: false}
+          - name: v
+            span: {alloc: vmalloc, pages: 8}
+            free: vfree
+          - name: b
+            span: {alloc: boundary, boundary: node, pages_each_side: 8}
+            free: free_pages_bulk
+          - name: n
+            span: {alloc: frozen, order: 3}
+            free: free_frozen_pages_nolock
+            sweep: {context: [raw_spinlock, hardirq]}
+        """)
+    text = render_suite(spec)
+    c = text.split("static void kgen_g_c_attempt(")[1].split("static void")[0]
+    # PGFREE is read right around the call, the pcp lists before any drain.
+    assert c.index("pgfree = kgen_pgfree();") < c.index("kgen_span_free_in(") < \
+        c.index("pgfree = kgen_pgfree() - pgfree;") < c.index("kgen_drain(span);")
+    assert "kgen_expect_pgfree(test, pgfree," in c
+    off = text.split("static void kgen_g_nocheck_attempt(")[1].split("static void")[0]
+    assert "pgfree" not in off
+    v = text.split("static void kgen_g_v_attempt(")[1].split("static void")[0]
+    assert "kgen_expect_array_pgfree(test, arr);" in v
+    b = text.split("static void kgen_g_b_attempt(")[1].split("static void")[0]
+    assert "kgen_expect_bspan_pgfree(test, bs);" in b
+    params = text.split("kgen_g_n_params[] = {")[1].split("};")[0]
+    assert ".api = KGEN_FREE_FROZEN_PAGES_NOLOCK" in params
+    assert ".context = KGEN_CTX_RAW_SPINLOCK" in params and ".context = KGEN_CTX_HARDIRQ" in params
+
+
 def test_free_text_cannot_escape_the_comment(tmp_path):
     spec = spec_from(tmp_path, """\
         kgen: 1
@@ -195,7 +235,7 @@ def test_bh_disabled_vfree(tmp_path):
     ("{alloc: vmalloc, pages: 4}", "vfree", "not_vmalloc",
      "kgen_vfree_misuse_not_vmalloc(test, arr, 1);", "kgen_vfree_area(arr, false);"),
     ("{alloc: frozen, compound: true, order: 4}", "free_contig_frozen_range", "compound_head",
-     "kgen_span_misuse_compound_head(test, span, 1);", "kgen_span_free(span, p->api);"),
+     "kgen_span_misuse_compound_head(test, span, 1);", "kgen_span_free_in(span, p->api, p->context);"),
 ])
 def test_misuse_counts_one_warn_before_the_real_free(tmp_path, span, free, misuse, call,
                                                      real_free):

@@ -19,6 +19,7 @@ void __free_contig_range(unsigned long pfn, unsigned long nr_pages);
 void free_contig_frozen_range(unsigned long pfn, unsigned long nr_pages);
 #define alloc_contig_frozen_pages(...) alloc_hooks(x(__VA_ARGS__))
 #define ACR_FLAGS_NONE ((__force acr_flags_t)0) // ordinary allocation request
+extern void free_pages_nolock(struct page *page, unsigned int order);
 """
 # What linux-source-6.12 declares: none of the batched-free entry points.
 GFP_612 = """
@@ -47,7 +48,8 @@ extern unsigned long vmalloc_nr_pages(void);
 static inline unsigned long vmalloc_nr_pages(void) { return 0; }
 #endif
 """
-VMALLOC_H_73 = "extern void vm_unmap_aliases(void);\n"
+VMALLOC_H_73 = ("extern void vm_unmap_aliases(void);\n"
+                "#define vrealloc(...)\t\t\t\talloc_hooks(vrealloc_noprof(__VA_ARGS__))\n")
 # free_contig_range() in 6.12 (mm/page_alloc.c), and its 7.3 replacement.
 PAGE_ALLOC_612 = """
 void free_contig_range(unsigned long pfn, unsigned long nr_pages)
@@ -78,7 +80,8 @@ void free_contig_range(unsigned long pfn, unsigned long nr_pages)
 
 # vfree() in 7.3 (mm/vmalloc.c) frees through free_pages_bulk(); 6.12 page
 # by page.
-VMALLOC_73 = "\tfree_pages_bulk(vm->pages + start_idx, end_idx - start_idx);\n"
+VMALLOC_73 = ("\tfree_pages_bulk(vm->pages + start_idx, end_idx - start_idx);\n"
+              "\t\t\tvm_area_free_pages(vm, new_nr_pages, old_nr_pages);\n")
 VMALLOC_612 = "\t\t__free_page(page);\n\t\tcond_resched();\n"
 
 
@@ -88,7 +91,8 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     (tmp_path / "mm").mkdir()
     if gfp is GFP_73:
         (tmp_path / "mm/page_alloc.h").write_text(
-            "#define alloc_frozen_pages(...) alloc_hooks(x(__VA_ARGS__))\n")
+            "#define alloc_frozen_pages(...) alloc_hooks(x(__VA_ARGS__))\n"
+            "void free_frozen_pages_nolock(struct page *page, unsigned int order);\n")
     (tmp_path / "mm/page_alloc.c").write_text(PAGE_ALLOC_73 if gfp is GFP_73
                                               else PAGE_ALLOC_612)
     (tmp_path / "include/linux/mmzone.h").write_text(MMZONE_73 if gfp is GFP_73
@@ -290,3 +294,13 @@ def test_bench_config_leaves_out_what_the_tree_cannot_build_in():
     assert "CONFIG_TEST_VMALLOC=y" not in text
     assert "# left out here: lib/test_vmalloc cannot be built in: why\n" in text
     assert text.endswith("\n# CONFIG_UML_PCI_OVER_VIRTIO is not set\n")
+
+
+def test_an_api_that_moved_between_headers_is_found_in_either(tmp_path):
+    """7.2 declares free_frozen_pages_nolock() in mm/internal.h, 7.3 in
+    mm/page_alloc.h; 6.12 in neither."""
+    root = tree(tmp_path, GFP_612)
+    assert not probe_tree(root, arch("um")).apis["free_frozen_pages_nolock"]
+    (root / "mm/internal.h").write_text(
+        "void free_frozen_pages_nolock(struct page *page, unsigned int order);\n")
+    assert probe_tree(root, arch("um")).apis["free_frozen_pages_nolock"]

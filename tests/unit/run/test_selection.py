@@ -48,7 +48,7 @@ def test_suite_glob_keeps_whole_suites(specs):
     chosen = select(specs, ["kgen_refcount*"])
     assert [s.suite for s in chosen] == ["kgen_refcount_hold"]
     everything = [t for t in names_of(specs) if t.startswith("kgen_refcount_hold.")]
-    assert names_of(chosen) == everything and len(everything) == 14
+    assert names_of(chosen) == everything and len(everything) == 16
 
 
 def test_case_glob_keeps_matching_cases_only(specs):

@@ -62,7 +62,7 @@ def test_generated_parameters_name_actors_and_contexts(tmp_path):
 @pytest.mark.parametrize("case, where, says", [
     # free_pages_bulk() calls cond_resched(): never from an atomic context.
     ("    span: {alloc: split_page, order: 2, context: irqs_off}\n"
-     "    free: free_pages_bulk\n    race: {}\n", ":5:", "may sleep"),
+     "    free: free_pages_bulk\n    race: {}\n", ":5:", "cannot be called with context irqs_off"),
     ("    span: {alloc: vmalloc, pages: 4}\n    free: vfree\n    race: {}\n",
      ":5:", "split_page, contig or frozen"),
     ("    span: {alloc: split_page, order: 2}\n    free: free_contig_range\n"

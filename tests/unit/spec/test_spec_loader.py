@@ -92,6 +92,16 @@ def test_invalid_specs_name_the_place(tmp_path, text, expected):
                expected.split(":", 1)[1] in p[len(str(tmp_path)) + 1:] for p in found), found
 
 
+AREA = """\
+kgen: 1
+suite: kgen_a
+cases:
+  - name: a
+    span: {alloc: vmalloc, pages: 8}
+    free: vfree
+    sweep: {realloc_to: [2, 16]}
+"""
+
 FROZEN = """\
 kgen: 1
 suite: kgen_f
@@ -105,10 +115,23 @@ cases:
 @pytest.mark.parametrize("text, message", [
     (FROZEN + "    hold: [first]\n", "frozen pages have refcount 0"),
     (FROZEN.replace("free_contig_frozen_range", "free_contig_range"),
-     "frozen spans need free_contig_frozen_range()"),
+     "frozen spans need one of them"),
     (VALID.replace("free_contig_range", "free_contig_frozen_range"),
-     "free_contig_frozen_range() frees frozen spans"),
+     "free_contig_frozen_range() and free_frozen_pages_nolock() free frozen spans"),
+    (VALID.replace("free_contig_range", "free_frozen_pages_nolock"),
+     "free_contig_frozen_range() and free_frozen_pages_nolock() free frozen spans"),
+    (VALID.replace("free: free_contig_range", "free: free_pages_bulk")
+     .replace("order: 3", "order: 3, context: irqs_off"),
+     "free_pages_bulk() cannot be called with context irqs_off: its kernel-doc allows process"),
+    (VALID.replace("order: 3", "order: 3, context: raw_spinlock"),
+     "free_contig_range() cannot be called with context raw_spinlock"),
     (VALID + "    poison: [first]\n    bad_state: [last]\n", "not both"),
+    (AREA.replace("[2, 16]", "[2, 8]"),
+     "realloc_to 8 is the area's size: vrealloc() would change nothing"),
+    (AREA.replace("alloc: vmalloc", "alloc: vmap"),
+     "realloc_to applies to vmalloc spans"),
+    (AREA.replace("pages: 8", "pages: 8, remote_node: true, huge: true"),
+     "remote_node applies to vmalloc spans that are not huge"),
     (VALID + "    hold: [first]\n    poison: [first]\n", "a page is both held and poison"),
     (VALID.replace("order: 3}", "order: 3, compound: true}"), "compound spans are frozen"),
     (FROZEN.replace("order: 3}", "order: 3, compound: true, guards: true}"),
@@ -278,8 +301,8 @@ def test_problems_keep_their_order_and_places(tmp_path):
         "s.yaml:8:13: spoiling a page of a compound span is not supported",
         "s.yaml:7:12: force only applies to misuse: order_mismatch",
         "s.yaml:8:14: poison index 9 is outside an order-2 span (4 pages)",
-        "s.yaml:6:11: free_contig_frozen_range() frees frozen spans, and frozen spans "
-        "need free_contig_frozen_range()",
+        "s.yaml:6:11: free_contig_frozen_range() and free_frozen_pages_nolock() free "
+        "frozen spans, and frozen spans need one of them",
         "s.yaml:9:42: held_refcount without any held pages",
         "s.yaml:9:24: expect.warnings counts the WARNs of a misuse: case",
         "s.yaml:10:11: duplicate case name 'a'",
