@@ -92,6 +92,7 @@ void kgen_expect_array_batched(struct kunit *test, struct kgen_parr *arr,
 void kgen_expect_array_prepared(struct kunit *test, struct kgen_parr *arr);
 void kgen_expect_array_balanced(struct kunit *test, struct kgen_parr *arr);
 void kgen_expect_array_pgfree(struct kunit *test, struct kgen_parr *arr);
+bool kgen_vmalloc_shadow_freed(struct kunit *test);
 
 /**
  * kgen_expect_parr_no_warning() - no WARN, bad page or oops during the case

@@ -33,11 +33,13 @@
  * @mismatch: the current attempt had a counter mismatch
  * @msg: the current attempt's first mismatch
  * @first: the first attempt's first mismatch, reported at the end
+ * @unchecked: why a check this kernel cannot support was left out, or NULL
  */
 struct kgen_confirm {
 	bool mismatch;
 	char msg[256];
 	char first[256];
+	const char *unchecked;
 };
 
 /*
@@ -80,6 +82,24 @@ void kgen_expect_count(struct kunit *test, bool ok, const char *fmt, ...)
 }
 
 /**
+ * kgen_note_unchecked() - a check this kernel build cannot support is left out
+ * @test: the test case
+ * @why: a static string: the expectation and why (it becomes the skip
+ *       reason of a case that passes everything else)
+ *
+ * For checks whose premise the running kernel's own configuration breaks,
+ * known only at run time (KASAN_VMALLOC freeing shadow pages inside an
+ * exact page count, say).  Outside kgen_run_confirmed() it does nothing.
+ */
+void kgen_note_unchecked(struct kunit *test, const char *why)
+{
+	struct kgen_confirm *c = kgen_confirm_of(test);
+
+	if (c && !c->unchecked)
+		c->unchecked = why;
+}
+
+/**
  * kgen_run_confirmed() - run a case body, repeating it on a counter mismatch
  * @test: the test case
  * @attempt: the case body: allocates, frees and checks, owning nothing
@@ -117,6 +137,9 @@ void kgen_run_confirmed(struct kunit *test, kgen_attempt_fn attempt,
 			break;
 	}
 	test->priv = NULL;
+	/* A case that passed everything it could check says what it could not. */
+	if (c->unchecked && READ_ONCE(test->status) == KUNIT_SUCCESS && !mismatched)
+		kunit_skip(test, "%s", c->unchecked);
 	if (!mismatched)
 		return;
 	/* A case that complains on purpose complained once per attempt. */

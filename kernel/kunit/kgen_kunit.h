@@ -205,6 +205,7 @@ void kgen_run_confirmed(struct kunit *test, kgen_attempt_fn attempt,
 			const void *param);
 __printf(3, 4)
 void kgen_expect_count(struct kunit *test, bool ok, const char *fmt, ...);
+void kgen_note_unchecked(struct kunit *test, const char *why);
 
 /* Each family's helpers: kgen_families.h is generated from the registry. */
 #include "kgen_families.h"
