@@ -121,8 +121,6 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
             "MEMORY_FAILURE": "UML has no MEMORY_FAILURE (no ARCH_SUPPORTS_MEMORY_FAILURE)",
             "NUMA": "UML has no NUMA",
             "SPARSEMEM": "UML is FLATMEM: it has no memory sections",
-            "ARCH_HAS_SET_DIRECT_MAP": ("UML has no direct map permissions to change "
-                                        "(no ARCH_HAS_SET_DIRECT_MAP)"),
         },
         guest_limits={
             TWO_ZONES: ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), "

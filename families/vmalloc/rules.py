@@ -156,9 +156,6 @@ def needs_of(case: Case, variant: Variant) -> set[Need]:
         needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
     if case.options.remote_node:
         needs.add(Need(NeedKind.KCONFIG, "NUMA", "an area on another node"))
-    if case.options.reset_perms:
-        needs.add(Need(NeedKind.KCONFIG, "ARCH_HAS_SET_DIRECT_MAP",
-                       "direct map permissions for vfree() to restore"))
     to = variant.axis("realloc_to")
     if to is not None:
         needs.add(Need(NeedKind.API, "vrealloc", "span.realloc_to"))

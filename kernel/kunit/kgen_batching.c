@@ -283,18 +283,3 @@ void kgen_pageset_log(struct kunit *test, struct kgen_pageset *set)
 	kunit_info(test, KGEN_PROTO_LOG "right after the free by %s, before any drain: %lu pages in buddy blocks, %lu in pcp entries (%lu of them order-0 entries), %lu in neither\n",
 		   set->api, set->in_buddy, set->in_pcp, set->in_pcp0, set->nowhere);
 }
-
-/**
- * kgen_skip_unchecked() - end a case that passed as a skip, saying what
- *                         it could not check
- * @test: the test case
- * @why: the expectation this tree cannot show and why, or NULL
- *
- * Called last.  A case that failed stays failed: the skip only replaces
- * a pass.
- */
-void kgen_skip_unchecked(struct kunit *test, const char *why)
-{
-	if (why && READ_ONCE(test->status) == KUNIT_SUCCESS)
-		kunit_skip(test, "%s", why);
-}

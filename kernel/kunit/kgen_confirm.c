@@ -34,21 +34,31 @@
  * @msg: the current attempt's first mismatch
  * @first: the first attempt's first mismatch, reported at the end
  * @unchecked: why a check this kernel cannot support was left out, or NULL
+ * @done: the attempts are over (the state stays for kgen_skip_unchecked())
  */
 struct kgen_confirm {
 	bool mismatch;
 	char msg[256];
 	char first[256];
 	const char *unchecked;
+	bool done;
 };
 
 /*
  * Generated suites have no init of their own, so test->priv is free to
- * point at the confirmation state while kgen_run_confirmed() runs.
+ * point at the confirmation state from kgen_run_confirmed() on.
  */
 static struct kgen_confirm *kgen_confirm_of(struct kunit *test)
 {
 	return test->priv;
+}
+
+/* The state of the attempts running now, or NULL outside them. */
+static struct kgen_confirm *kgen_attempts_of(struct kunit *test)
+{
+	struct kgen_confirm *c = kgen_confirm_of(test);
+
+	return c && !c->done ? c : NULL;
 }
 
 /**
@@ -63,7 +73,7 @@ static struct kgen_confirm *kgen_confirm_of(struct kunit *test)
  */
 void kgen_expect_count(struct kunit *test, bool ok, const char *fmt, ...)
 {
-	struct kgen_confirm *c = kgen_confirm_of(test);
+	struct kgen_confirm *c = kgen_attempts_of(test);
 	char msg[256];
 	va_list args;
 
@@ -93,7 +103,7 @@ void kgen_expect_count(struct kunit *test, bool ok, const char *fmt, ...)
  */
 void kgen_note_unchecked(struct kunit *test, const char *why)
 {
-	struct kgen_confirm *c = kgen_confirm_of(test);
+	struct kgen_confirm *c = kgen_attempts_of(test);
 
 	if (c && !c->unchecked)
 		c->unchecked = why;
@@ -136,10 +146,7 @@ void kgen_run_confirmed(struct kunit *test, kgen_attempt_fn attempt,
 		if (other)
 			break;
 	}
-	test->priv = NULL;
-	/* A case that passed everything it could check says what it could not. */
-	if (c->unchecked && READ_ONCE(test->status) == KUNIT_SUCCESS && !mismatched)
-		kunit_skip(test, "%s", c->unchecked);
+	c->done = true;
 	if (!mismatched)
 		return;
 	/* A case that complains on purpose complained once per attempt. */
@@ -159,4 +166,27 @@ void kgen_run_confirmed(struct kunit *test, kgen_attempt_fn attempt,
 	else
 		kunit_info(test, KGEN_PROTO_UNCONFIRMED "%s [mismatch in %d of %d attempts; attempt %d matched]",
 			   c->first, mismatched, n, n);
+}
+
+/**
+ * kgen_skip_unchecked() - end a case that passed as a skip, saying what
+ *                         it could not check
+ * @test: the test case
+ * @why: the expectation this tree cannot show and why (from the plan), or
+ *       NULL
+ *
+ * Called last.  The reason is @why, and what the attempts noted with
+ * kgen_note_unchecked(), joined.  A case that failed stays failed: the
+ * skip only replaces a pass.
+ */
+void kgen_skip_unchecked(struct kunit *test, const char *why)
+{
+	struct kgen_confirm *c = kgen_confirm_of(test);
+	const char *noted = c && c->done ? c->unchecked : NULL;
+
+	if (READ_ONCE(test->status) != KUNIT_SUCCESS || (!why && !noted))
+		return;
+	if (why && noted)
+		kunit_skip(test, "%s; %s", why, noted);
+	kunit_skip(test, "%s", why ?: noted);
 }

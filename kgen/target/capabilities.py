@@ -111,9 +111,7 @@ FILE_PROBES = {"mm_page_alloc_h": "mm/page_alloc.h"}
 
 # Options every kgen build sets (kernel/kunit/configs/base.config).
 ALWAYS_ON = {"DEBUG_VM", "DEBUG_KERNEL", "KUNIT", "CMA", "COMPACTION", "CONTIG_ALLOC"}
-# Options an arch selects, which no kunitconfig can set: a need of one is
-# met or not by the arch alone (Arch.kconfig_limits says where it is not).
-ARCH_SELECTED = {"ARCH_HAS_SET_DIRECT_MAP"}
+
 
 
 @dataclass
@@ -217,7 +215,7 @@ class Capabilities:
         families need, so the common case adds nothing), then the lines
         that fix this tree's kunit.py defaults (KCONFIG_FIXES) and the
         options kgen run sets wherever the tree has them (RUN_KCONFIG)."""
-        fixed = ALWAYS_ON | ARCH_SELECTED | fragment_options(self.arch.name)
+        fixed = ALWAYS_ON | fragment_options(self.arch.name)
         return sorted({f"CONFIG_{n.name}=y" for n in needs
                        if n.kind == NeedKind.KCONFIG and n.name not in fixed
                        and not self.unmet(n)}) + self.tree_kconfig + self.run_kconfig

@@ -48,11 +48,18 @@ def _results(junit) -> dict[str, str]:
     return out
 
 
+# Checks that came after issue 12's, off in its "before" runs: PGFREE
+# (issue 26) also sees w6's leaked array, short by its pages.
+LATER_KEYS = ("pgfree",)
+
+
 def _without(spec, key: str, tmp_path):
-    """The spec with expect.<key> switched off in every case."""
+    """The spec with expect.<key> (and the later checks) switched off in
+    every case."""
     data = yaml.safe_load(spec.read_text())
     for case in data["cases"]:
-        case.setdefault("expect", {})[key] = False
+        for off in (key, *LATER_KEYS):
+            case.setdefault("expect", {})[off] = False
     out = tmp_path / spec.name
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
@@ -92,11 +99,11 @@ def test_patched_free_path_fails_only_the_new_check(kernel_tree, tmp_path, patch
     # unprepared pages in the buddy: a later put_page() may BUG); the
     # parameters after it in that case then cannot run.  Those are the
     # crash's, not a false failure of an unaffected case.
-    crashed = {name for name in failed - want
+    crashed = {name for name in failed
                if any(results[name].startswith(f"not run: the kernel stopped in {w}")
                       for w in want & failed)}
-    assert want and failed - crashed == want, (sorted((failed - crashed) ^ want),
-                                               proc.stdout[-2000:])
+    assert want and failed - crashed == want - crashed, (
+        sorted((failed - crashed) ^ (want - crashed)), proc.stdout[-2000:])
     for name in failed - crashed:
         assert (f"expect.{key}: " in results[name] and message in results[name]
                 or "kernel output ended while this test was running" in results[name]), \
