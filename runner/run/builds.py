@@ -8,9 +8,11 @@ errors that quote the compiler, and the other suites still run.  Anything
 else (the helper library, a header, the tree itself, Kconfig, the link)
 stays a build error.
 
-Bounded: at most MAX_BUILDS builds.  make stops at its first failure, so
-two broken suites usually cost two builds, each incremental.  Each build
-keeps its log beside the build dir: build.log, build.retry1.log, ...
+Bounded: every build after the first drops at least one suite, so there
+are at most as many builds as suites, plus one (max_builds()).  make stops
+at its first failure (with -j, after the jobs running then), so each build
+usually finds one or two broken suites, each rebuild incremental.  Each
+build keeps its log beside the build dir: build.log, build.retry1.log, ...
 """
 from __future__ import annotations
 
@@ -28,7 +30,12 @@ from kgen.runner.run.plan import Plan
 from kgen.spec.model import Spec
 from kgen.target.capabilities import Capabilities
 
-MAX_BUILDS = 4
+
+
+def max_builds(specs: list[Spec]) -> int:
+    """Builds before kgen gives up: one per suite it could drop, plus one."""
+    return len(specs) + 1
+
 # Build-log lines kept with each case of a suite that did not compile: with
 # the file's diagnostics (build_log.MAX_DIAGNOSTICS) they fit in the lines
 # JUnit shows of an error (junit.ERROR_TAIL_LINES).
@@ -98,7 +105,8 @@ def build_leaving_out_broken_suites(session: Session, specs: list[Spec],
     for ``specs``)."""
     log = session.config.log
     outcome = BuildOutcome(kunit_tool.PhaseResult(False, 0.0, []), list(specs))
-    for attempt in range(1, MAX_BUILDS + 1):
+    limit = max_builds(specs)
+    for attempt in range(1, limit + 1):
         suffix = "build.log" if attempt == 1 else f"build.retry{attempt - 1}.log"
         outcome.phase = session.build(suffix)
         outcome.seconds += outcome.phase.seconds
@@ -116,11 +124,11 @@ def build_leaving_out_broken_suites(session: Session, specs: list[Spec],
         if outcome.nothing_to_boot:
             log("kgen: no suite left to build")
             return outcome
-        if attempt == MAX_BUILDS:
+        if attempt == limit:
             break
         log(f"kgen: building again without {', '.join(sorted(broken))}")
         session.prepare(generate(outcome.specs, caps, plan), kunitconfig, patched)
-    log(f"kgen: still failing after {MAX_BUILDS} builds; giving up")
+    log(f"kgen: still failing after {limit} builds; giving up")
     return outcome
 
 
