@@ -21,8 +21,8 @@ from kgen.spec.model import (
     BATCHED_FREE,
     BATCHED_VFREE,
     FREE_CONTIG_RANGE_WARNS_IN_USE,
-    VREALLOC_FREES_TAIL,
     PCP_LISTS,
+    VREALLOC_FREES_TAIL,
     Need,
     NeedKind,
 )

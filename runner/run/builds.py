@@ -31,7 +31,6 @@ from kgen.spec.model import Spec
 from kgen.target.capabilities import Capabilities
 
 
-
 def max_builds(specs: list[Spec]) -> int:
     """Builds before kgen gives up: one per suite it could drop, plus one."""
     return len(specs) + 1

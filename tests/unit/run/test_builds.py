@@ -18,10 +18,10 @@ from kgen.runner.results.model import CaseResult, ResultKind, RunResult, Status
 from kgen.runner.results.summary import render_summary
 from kgen.runner.run.builds import (
     HELPER_NOT_COMPILED,
-    max_builds,
     NOT_COMPILED,
     build_error_message,
     build_leaving_out_broken_suites,
+    max_builds,
     suite_object,
     uncompiled_suite_results,
     uncompiled_suites,
