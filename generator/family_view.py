@@ -24,10 +24,14 @@ class FamilyView:
     case: the case's own data for the part's attempt() macro.
     guest_require: its cases check they run in their suite's guest layout.
     skip_unchecked: its parameters carry .unchecked (expectations a tree
-    cannot check end the case as a skip)."""
+    cannot check end the case as a skip).
+    suite_exit: C function (struct kunit_suite *) a suite with cases of the
+    family calls when it ends: it gives back what the family kept between
+    cases."""
 
     param_type: str
     param: Callable[[Case, Variant, SelectorTables], dict[str, Any]]
     case: Callable[[Case], dict[str, Any]]
     guest_require: bool = False
     skip_unchecked: bool = True
+    suite_exit: str | None = None

@@ -162,6 +162,7 @@ def render_suite(spec: Spec, skips: Mapping[TestId, str] | None = None,
         spec_hash=spec_hash(spec)[:16],
         cases=[_case_view(spec, c, skips, unchecked, boots) for c in spec.cases],
         guest=spec.guest is not None,
+        suite_exits=sorted({families.view(c.family).suite_exit for c in spec.cases} - {None}),
     )
 
 

@@ -92,6 +92,49 @@ static void kgen_free_side(unsigned long start, unsigned long nr)
 #endif
 }
 
+/*
+ * The pages around the boundary, held between cases.  A case frees its
+ * span into the buddy lists, where the pages are the hottest free pages of
+ * their zone: KUnit's own allocations (a case's log, a slab page) then take
+ * one, keep it for the rest of the boot, and every later case that needs it
+ * can only skip.  So after a case that passed, kgen takes its span back and
+ * keeps it, with the larger spans of earlier cases around it, until the next
+ * case at the same boundary borrows it, or the suite ends.  The next case
+ * gets the same pages alloc_contig_range() would give it (refcounted, each
+ * one order-0 page); its neighbours up to the largest span so far stay
+ * allocated, which no expectation depends on (each looks inside the span).
+ */
+static struct {
+	enum kgen_boundary_kind kind;
+	unsigned long boundary;	/* 0: nothing held */
+	unsigned long nr;	/* pages held each side */
+	unsigned long lent;	/* of which [boundary - lent, boundary + lent) lent */
+} kgen_hold;
+
+/* Gives back what the hold still has, each side on its own. */
+static void kgen_hold_drop(void)
+{
+	unsigned long b = kgen_hold.boundary, nr = kgen_hold.nr;
+	unsigned long lent = kgen_hold.lent;
+
+	if (!b)
+		return;
+	if (nr > lent) {
+		kgen_free_side(b - nr, nr - lent);
+		kgen_free_side(b + lent, nr - lent);
+	}
+	kgen_hold.boundary = 0;
+}
+
+/**
+ * kgen_boundary_suite_exit() - give back the pages held between cases
+ * @suite: the boundary suite that ended
+ */
+void kgen_boundary_suite_exit(struct kunit_suite *suite)
+{
+	kgen_hold_drop();
+}
+
 /* A page alloc_contig_range() can neither take free nor migrate. */
 static bool kgen_busy(struct page *page)
 {
@@ -152,12 +195,26 @@ static void kgen_describe_blocker(char *buf, size_t len, unsigned long start,
 		  start, end, err);
 }
 
-/* Gives back what the test still owns, even after a failed assertion. */
+/*
+ * Gives back what the test still owns, even after a failed assertion.  A
+ * span borrowed from the hold and still allocated (the case skipped before
+ * its free) stays held; one the free path took ends the hold.
+ */
 static void kgen_bspan_release(void *data)
 {
 	struct kgen_bspan *bs = data;
 	int side;
 
+	if (bs->lent) {
+		bs->lent = false;
+		if (bs->owned[0] && bs->owned[1]) {
+			kgen_hold.lent = 0;
+			bs->owned[0] = false;
+			bs->owned[1] = false;
+		} else {
+			kgen_hold_drop();
+		}
+	}
 	for (side = 0; side < 2; side++) {
 		if (bs->owned[side])
 			kgen_free_side(bs->pfn + side * bs->nr_each, bs->nr_each);
@@ -284,6 +341,73 @@ static int kgen_take_section_edge(struct kgen_bspan *bs, char *why, size_t len)
 #endif
 }
 
+/*
+ * Borrows [b - nr_each, b + nr_each) from the hold if it has them; a hold
+ * at another boundary, or smaller, is given back first.
+ */
+static bool kgen_borrow(struct kgen_bspan *bs, enum kgen_boundary_kind kind,
+			unsigned long b)
+{
+	unsigned long n = bs->nr_each;
+
+	if (kgen_hold.boundary && kgen_hold.lent)
+		return false;	/* another span of this case has it */
+	if (!kgen_hold.boundary || kgen_hold.kind != kind ||
+	    kgen_hold.boundary != b || kgen_hold.nr < n) {
+		kgen_hold_drop();
+		return false;
+	}
+	kgen_hold.lent = n;
+	bs->boundary = b;
+	bs->pfn = b - n;
+	bs->owned[0] = true;
+	bs->owned[1] = true;
+	bs->lent = true;
+	return true;
+}
+
+/* A span freshly taken starts the hold when there is none. */
+static void kgen_hold_start(struct kgen_bspan *bs, enum kgen_boundary_kind kind)
+{
+	if (kgen_hold.boundary)
+		return;
+	kgen_hold.kind = kind;
+	kgen_hold.boundary = bs->boundary;
+	kgen_hold.nr = bs->nr_each;
+	kgen_hold.lent = bs->nr_each;
+	bs->lent = true;
+}
+
+/**
+ * kgen_bspan_keep() - after a case that passed, hold its span again
+ * @test: the test case
+ * @bs: the span, freed and checked
+ *
+ * Called after the last expectation.  The span's pages are taken back
+ * (alloc_contig_range(), each side) so that nothing else in the kernel
+ * takes them before the next case; when that is not possible, or the case
+ * failed, the hold ends and the next case allocates afresh.
+ */
+void kgen_bspan_keep(struct kunit *test, struct kgen_bspan *bs)
+{
+	unsigned long b = bs->boundary, n = bs->nr_each;
+
+	if (!bs->lent || bs->owned[0] || bs->owned[1])
+		return;		/* cleanup settles a span still owned */
+	bs->lent = false;
+	if (READ_ONCE(test->status) != KUNIT_SUCCESS ||
+	    kgen_alloc_side(b - n, b)) {
+		kgen_hold_drop();
+		return;
+	}
+	if (kgen_alloc_side(b, b + n)) {
+		kgen_free_side(b - n, n);
+		kgen_hold_drop();
+		return;
+	}
+	kgen_hold.lent = 0;
+}
+
 /**
  * kgen_bspan_alloc() - take nr_each pages on each side of a boundary
  * @test: the test case
@@ -309,7 +433,8 @@ struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
 	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, kgen_bspan_release, bs));
 
 	if (p->kind == KGEN_BOUNDARY_SECTION) {
-		err = kgen_take_section_edge(bs, why, sizeof(why));
+		err = kgen_borrow(bs, p->kind, kgen_hold.boundary) ? 0 :
+		      kgen_take_section_edge(bs, why, sizeof(why));
 		if (err)
 			kunit_skip(test, "cannot take %lu pages each side of a section edge: %s",
 				   p->nr_each, why);
@@ -320,7 +445,8 @@ struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
 		if (b < p->nr_each || !pfn_valid(b - 1))
 			kunit_skip(test, "boundary pfn %#lx (zone %s starts there): pfn %#lx below it is not memory (a hole)",
 				   b, page_zone(pfn_to_page(b))->name, b - 1);
-		err = kgen_take_sides(bs, b, why, sizeof(why));
+		err = kgen_borrow(bs, p->kind, b) ? 0 :
+		      kgen_take_sides(bs, b, why, sizeof(why));
 		if (err)
 			kunit_skip(test, "boundary pfn %#lx (%s node %d | %s node %d): cannot take %lu pages each side: %s",
 				   b, page_zone(pfn_to_page(b - 1))->name,
@@ -329,6 +455,7 @@ struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
 				   page_to_nid(pfn_to_page(b)), p->nr_each, why);
 	}
 
+	kgen_hold_start(bs, p->kind);
 	bs->zone[0] = page_zone(pfn_to_page(bs->boundary - 1));
 	bs->zone[1] = page_zone(pfn_to_page(bs->boundary));
 	bs->zid = kunit_kcalloc(test, 2 * bs->nr_each, sizeof(*bs->zid), GFP_KERNEL);

@@ -56,6 +56,8 @@ struct kgen_boundary_param {
  * @cma_before: NR_FREE_CMA_PAGES of @zone[0] and @zone[1] just before the free
  * @cma_want: the span's pages in CMA pageblocks, per side (all in [0] when
  *            both sides are one zone)
+ * @lent: the span is borrowed from the pages kgen holds between cases, and
+ *        goes back to them at kgen_bspan_keep() or cleanup
  */
 struct kgen_bspan {
 	struct kunit *test;
@@ -78,6 +80,7 @@ struct kgen_bspan {
 	const char *api;
 	unsigned long cma_before[2];
 	unsigned long cma_want[2];
+	bool lent;
 };
 
 void kgen_guest_require(struct kunit *test, const char *layout);
@@ -92,6 +95,8 @@ void kgen_expect_bspan_merged(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_prepared(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_balanced(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_pgfree(struct kunit *test, struct kgen_bspan *bs);
+void kgen_bspan_keep(struct kunit *test, struct kgen_bspan *bs);
+void kgen_boundary_suite_exit(struct kunit_suite *suite);
 
 /**
  * kgen_expect_bspan_no_warning() - the kernel did not complain

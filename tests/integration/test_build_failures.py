@@ -14,7 +14,7 @@ applied (never writing the tree):
 """
 from __future__ import annotations
 
-from conftest import REPO, kgen
+from conftest import REPO, clean, kgen
 from junitparser import Error, Failure, JUnitXml
 from treehash import tree_digest
 
@@ -62,8 +62,9 @@ def test_suites_that_do_not_compile_are_errors_and_the_rest_runs(kernel_tree, re
         else:
             bad = [r for r in case.result if isinstance(r, (Error, Failure))]
             assert not bad, (suite, name, bad)
-    # Every case of the other suites that the plan runs passed.
-    passed = {k for k, c in found.items() if not c.result}
+    # Every case of the other suites that the plan runs passed (or was
+    # unconfirmed: noise that did not come back on the repeat).
+    passed = {k for k, c in found.items() if clean(c)}
     assert passed == {(c.suite, c.name) for c in plan.cases
                       if c.suite not in users and not c.skip}
     assert len(passed) >= 50      # contig_split and hwpoison's runnable cases at least
