@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import ResultKind, Status
-from kgen.runner.results.ratelimit import BAD_PAGE_BURST, mark_muted
+from kgen.generator.decisions import COMPLAINT_BOOT_BAD_PAGES
+from kgen.runner.results.ratelimit import BAD_PAGE_BURST, MUTED_FROM, mark_muted
 from kgen.runner.results.splats import find_splats
 
 
@@ -33,16 +34,18 @@ def cases(lines):
     return {c.name: c for c in result.suites[0].cases}
 
 
-def test_below_the_burst_nothing_is_muted():
-    found = cases(console(BAD_PAGE_BURST - 1))
+def test_below_the_threshold_nothing_is_muted():
+    found = cases(console(MUTED_FROM - 1))
     assert found["kgen_t_after"].status is Status.PASSED
 
 
-def test_after_the_60th_report_a_passing_case_is_muted():
-    found = cases(console(BAD_PAGE_BURST))
+def test_short_of_the_60th_report_a_passing_case_is_muted():
+    # A real UML boot under load showed 59 of bad_page()'s 60 reports: the
+    # console lost one, and the next cases ran muted.
+    found = cases(console(BAD_PAGE_BURST - 1))
     after = found["kgen_t_after"]
     assert after.status is Status.ERROR and after.kind == ResultKind.MUTED
-    assert "60th bad-page report in kgen_t.kgen_t_flood" in after.message
+    assert "45th bad-page report in kgen_t.kgen_t_flood" in after.message
     assert found["kgen_t_before"].status is Status.PASSED
     assert found["kgen_t_flood"].status is Status.FAILED      # its own failure stands
 
@@ -59,3 +62,7 @@ def test_printk_dropping_messages_fails_the_case_it_lands_in():
     after = found["kgen_t_after"]
     assert after.status is Status.FAILED and after.kind == "splat:printk dropped"
 
+
+
+def test_a_healthy_complaint_boot_is_never_muted():
+    assert COMPLAINT_BOOT_BAD_PAGES < MUTED_FROM

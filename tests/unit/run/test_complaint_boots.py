@@ -52,7 +52,7 @@ def test_boots_hold_at_most_the_bad_page_budget(tmp_path):
     spec = tmp_path / "many.yaml"
     spec.write_text(f"kgen: 1\nsuite: kgen_many\ncases:{cases}")
     plan = make_plan([load_spec(spec)], assume_all(arch("um")))
-    assert [b.bad_pages for b in plan.complaint_boots] == [48, 16]
+    assert [b.bad_pages for b in plan.complaint_boots] == [32, 32]
     assert all(b.bad_pages <= COMPLAINT_BOOT_BAD_PAGES for b in plan.complaint_boots)
     assert [b.glob for b in plan.complaint_boots] == ["kgen_many", "kgen_many"]
 
