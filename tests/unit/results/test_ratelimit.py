@@ -1,9 +1,9 @@
-"""bad_page()'s ratelimit: cases after a boot's 60th report are not clean."""
+"""bad_page()'s ratelimit: cases after a boot's 45th report seen are not clean."""
 from __future__ import annotations
 
+from kgen.generator.decisions import COMPLAINT_BOOT_BAD_PAGES
 from kgen.runner.results.ktap import parse_console
 from kgen.runner.results.model import ResultKind, Status
-from kgen.generator.decisions import COMPLAINT_BOOT_BAD_PAGES
 from kgen.runner.results.ratelimit import BAD_PAGE_BURST, MUTED_FROM, mark_muted
 from kgen.runner.results.splats import find_splats
 
