@@ -18,6 +18,7 @@
  * cannot be allocated the case is skipped with the pfns, the error and the
  * state of the first page in the way: that is the finding for the layout.
  */
+#include <linux/delay.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -46,6 +47,8 @@ MODULE_PARM_DESC(guest, "name of the QEMU guest layout kgen booted");
 
 /* Section edges tried before a section case gives up. */
 #define KGEN_SECTION_TRIES	16
+/* alloc_contig_range() calls per side while it says -EBUSY (200 ms in all). */
+#define KGEN_ACR_TRIES		5
 
 /**
  * kgen_guest_require() - skip unless this boot has a spec's guest layout
@@ -64,6 +67,17 @@ void kgen_guest_require(struct kunit *test, const char *layout)
 			   layout, layout, guest);
 }
 
+/* A boot-time reservation in [start, end): it never goes away. */
+static bool kgen_reserved_in(unsigned long start, unsigned long end)
+{
+	unsigned long pfn;
+
+	for (pfn = start; pfn < end; pfn++)
+		if (pfn_valid(pfn) && PageReserved(pfn_to_page(pfn)))
+			return true;
+	return false;
+}
+
 /*
  * One side at a time: alloc_contig_range() works inside one zone.  Without
  * CONTIG_ALLOC the cases are skips (a derived need), but this still builds.
@@ -75,13 +89,27 @@ static int kgen_alloc_side(unsigned long start, unsigned long end)
 #else
 	/* CMA pageblocks (a reusable DT region) are isolated only for CMA. */
 	bool cma = is_migrate_cma_page(pfn_to_page(start));
+	int tries, err;
+
+	/*
+	 * -EBUSY can be a page someone holds for a moment (a DMA buffer, a
+	 * page on its way to an LRU): retry a few times, with a pause, as
+	 * cma_alloc() does.  A page held for good, or reserved at boot, still
+	 * ends the case as a skip that names it.
+	 */
+	for (tries = 1; ; tries++) {
 #if KGEN_HAVE_ACR_FLAGS
-	return alloc_contig_range(start, end, cma ? ACR_FLAGS_CMA : ACR_FLAGS_NONE,
-				  GFP_KERNEL);
+		err = alloc_contig_range(start, end, cma ? ACR_FLAGS_CMA : ACR_FLAGS_NONE,
+					 GFP_KERNEL);
 #else
-	return alloc_contig_range(start, end, cma ? MIGRATE_CMA : MIGRATE_MOVABLE,
-				  GFP_KERNEL);
+		err = alloc_contig_range(start, end, cma ? MIGRATE_CMA : MIGRATE_MOVABLE,
+					 GFP_KERNEL);
 #endif
+		if (err != -EBUSY || tries == KGEN_ACR_TRIES ||
+		    kgen_reserved_in(start, end))
+			return err;
+		msleep(20 * tries);
+	}
 #endif
 }
 

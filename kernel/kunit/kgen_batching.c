@@ -14,6 +14,17 @@
  * merging.  So right after the free, before any drain, every page must sit
  * in a free unit (a pcp entry or a buddy block) at least as large as the
  * chunk that holds it.  A per-page free leaves order-0 pcp entries instead.
+ * A pcp entry never merges: it must be exactly its chunk's order, on the
+ * pcp list of the chunk's migratetype (__free_frozen_pages(): its
+ * pageblock's, HIGHATOMIC and CMA as MOVABLE).  A buddy block sits on the
+ * free list of its pageblock's migratetype.
+ *
+ * The scan is one pass under stop_machine(): every other CPU spins with
+ * interrupts off outside any pcp or zone lock section, so no pcp list or
+ * free list changes while it reads.  What happened between the free and
+ * the scan (a vmstat drain moving an entry to the buddy, where it only
+ * grows; an allocation taking a page) is allowed for: a page found in no
+ * free unit is a counter mismatch that kgen_run_confirmed() repeats.
  *
  * The chunks are cut as the kernel cuts them: runs of consecutive struct
  * pages in one memory section (num_pages_contiguous(), for arrays), ended
@@ -25,6 +36,7 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/sort.h>
+#include <linux/stop_machine.h>
 
 #include "../internal.h"
 #include "kgen_kunit.h"
@@ -33,8 +45,8 @@
 #include "../page_alloc.h"
 #endif
 
-/* Placement scans before a page missing from both pcp and buddy counts. */
-#define KGEN_PLACEMENT_TRIES	3
+/* Buddy blocks whose free list one scan looks up (each walk is a list). */
+#define KGEN_LIST_LOOKUPS	64
 
 static int kgen_cmp_pfn(const void *a, const void *b)
 {
@@ -68,8 +80,10 @@ struct kgen_pageset *kgen_pageset_new(struct kunit *test, struct page **pages,
 	set->want = kunit_kcalloc(test, nr, sizeof(*set->want), GFP_KERNEL);
 	set->got = kunit_kcalloc(test, nr, sizeof(*set->got), GFP_KERNEL);
 	set->on_pcp = kunit_kcalloc(test, nr, sizeof(*set->on_pcp), GFP_KERNEL);
+	set->list = kunit_kcalloc(test, nr, sizeof(*set->list), GFP_KERNEL);
+	set->mt_ready = kunit_kcalloc(test, nr, sizeof(*set->mt_ready), GFP_KERNEL);
 	KUNIT_ASSERT_TRUE(test, set->by_pfn && set->refused && set->want &&
-			  set->got && set->on_pcp);
+			  set->got && set->on_pcp && set->list && set->mt_ready);
 	return set;
 }
 
@@ -84,6 +98,7 @@ void kgen_pageset_ready(struct kgen_pageset *set)
 	for (i = 0; i < set->nr; i++) {
 		set->by_pfn[i].pfn = page_to_pfn(set->pages[i]);
 		set->by_pfn[i].idx = i;
+		set->mt_ready[i] = get_pageblock_migratetype(set->pages[i]);
 	}
 	sort(set->by_pfn, set->nr, sizeof(*set->by_pfn), kgen_cmp_pfn, NULL);
 }
@@ -140,7 +155,7 @@ static void kgen_chunk_orders(struct kgen_pageset *set)
 
 /* Records a free unit [pfn, pfn + 2^order) for the set's pages inside it. */
 static void kgen_note_unit(struct kgen_pageset *set, unsigned long pfn,
-			   int order, bool on_pcp)
+			   int order, bool on_pcp, int list)
 {
 	unsigned long lo = 0, hi = set->nr, end = pfn + (1UL << order);
 
@@ -155,6 +170,7 @@ static void kgen_note_unit(struct kgen_pageset *set, unsigned long pfn,
 	for (; lo < set->nr && set->by_pfn[lo].pfn < end; lo++) {
 		set->got[set->by_pfn[lo].idx] = order;
 		set->on_pcp[set->by_pfn[lo].idx] = on_pcp;
+		set->list[set->by_pfn[lo].idx] = list;
 	}
 }
 
@@ -168,6 +184,21 @@ static int kgen_pindex_order(int pindex)
 	return pindex / MIGRATE_PCPTYPES;
 }
 
+/*
+ * The pcp list a chunk of @order from a pageblock of @mt goes to:
+ * __free_frozen_pages() and order_to_pindex() (static in page_alloc.c).
+ */
+static int kgen_pcp_pindex(int mt, int order)
+{
+	if (mt >= MIGRATE_PCPTYPES)
+		mt = MIGRATE_MOVABLE;	/* HIGHATOMIC and CMA */
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	if (order > PAGE_ALLOC_COSTLY_ORDER)
+		return NR_LOWORDER_PCP_LISTS + (mt == MIGRATE_MOVABLE);
+#endif
+	return MIGRATE_PCPTYPES * order + mt;
+}
+
 /* Every pcp list entry of every zone and CPU that holds a page of the set. */
 static void kgen_scan_pcp(struct kgen_pageset *set)
 {
@@ -177,68 +208,115 @@ static void kgen_scan_pcp(struct kgen_pageset *set)
 	for_each_populated_zone(zone) {
 		for_each_online_cpu(cpu) {
 			struct per_cpu_pages *pcp = per_cpu_ptr(zone->per_cpu_pageset, cpu);
-			unsigned long flags;
 			int pindex;
 
-			spin_lock_irqsave(&pcp->lock, flags);
+			spin_lock(&pcp->lock);
 			for (pindex = 0; pindex < NR_PCP_LISTS; pindex++) {
 				int order = kgen_pindex_order(pindex);
 				struct page *page;
 
 				list_for_each_entry(page, &pcp->lists[pindex], pcp_list)
-					kgen_note_unit(set, page_to_pfn(page), order, true);
+					kgen_note_unit(set, page_to_pfn(page), order, true,
+						       pindex);
 			}
-			spin_unlock_irqrestore(&pcp->lock, flags);
+			spin_unlock(&pcp->lock);
 		}
 	}
 }
 
 /*
- * Where each page of the set is now: pcp lists first, then the buddy for
- * the rest, so a page a pcp overflow moves to the buddy in between is
- * still found.  Returns the number of pages in a smaller unit than wanted.
+ * The migratetype of the free list the buddy block at @head is on, or
+ * MIGRATE_TYPES if it is on none.
  */
-static unsigned long kgen_scan_placement(struct kgen_pageset *set)
+static int kgen_buddy_list(struct zone *zone, struct page *head, int order)
 {
-	unsigned long i, short_units = 0;
+	struct page *pos;
+	int mt;
+
+	for (mt = 0; mt < MIGRATE_TYPES; mt++)
+		list_for_each_entry(pos, &zone->free_area[order].free_list[mt], buddy_list)
+			if (pos == head)
+				return mt;
+	return MIGRATE_TYPES;
+}
+
+/*
+ * Where each page of the set is: pcp lists first, the buddy for the rest.
+ * Runs under stop_machine() (kgen_scan_placement()); the locks it takes
+ * are for lockdep's sake, nobody else can hold them now.
+ */
+static int kgen_scan_stopped(void *data)
+{
+	struct kgen_pageset *set = data;
+	unsigned long k, covered = 0;
+	int lookups = 0;
 
 	memset(set->got, -1, set->nr);
 	memset(set->on_pcp, 0, set->nr);
+	memset(set->list, -1, set->nr);
 	kgen_scan_pcp(set);
-	for (i = 0; i < set->nr; i++) {
-		if (set->got[i] < 0)
-			set->got[i] = kgen_free_block_order(set->pages[i]);
-		short_units += set->want[i] >= 0 && set->got[i] < set->want[i];
+	/* In pfn order, so each buddy block is looked up once. */
+	for (k = 0; k < set->nr; k++) {
+		unsigned long idx = set->by_pfn[k].idx, pfn = set->by_pfn[k].pfn;
+		unsigned long head;
+		struct zone *zone;
+		int order;
+
+		if (set->got[idx] >= 0 || pfn < covered)
+			continue;
+		zone = page_zone(set->pages[idx]);
+		spin_lock(&zone->lock);
+		order = kgen_buddy_block_locked(pfn, &head);
+		if (order >= 0) {
+			int list = lookups++ < KGEN_LIST_LOOKUPS ?
+				   kgen_buddy_list(zone, pfn_to_page(head), order) : -1;
+
+			/* Not its pageblock's list: -2 - the list, for the message. */
+			if (list >= 0 &&
+			    list != get_pageblock_migratetype(pfn_to_page(head)))
+				list = -2 - list;
+			kgen_note_unit(set, head, order, false, list);
+			covered = head + (1UL << order);
+		}
+		spin_unlock(&zone->lock);
 	}
-	return short_units;
+	return 0;
 }
 
-/**
- * kgen_expect_pageset_batched() - the free handed whole chunks to the allocator
- * @test: the test case
- * @set: the pages, with @set->refused filled in, just after the free and
- *       before any drain
- * @api: the free API, for the messages
- * @check: false for a free path that is not batched (the __free_page() loop,
- *         or a tree without the batched free): only record where pages went
- *
- * Records where the pages sit for kgen_pageset_log(); with @check, fails
- * when a page sits in a smaller free unit than the chunk the batched free
- * cuts around it (kgen_batching.c says why that is exact).
- */
-void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
-				 const char *api, bool check)
+/* One stable scan of where the set's pages are (see the top of the file). */
+static void kgen_scan_placement(struct kgen_pageset *set)
 {
-	unsigned long i, bad = 0, first = 0;
-	int tries = 0;
+	stop_machine(kgen_scan_stopped, set, NULL);
+}
 
-	kgen_chunk_orders(set);
-	do {
-		bad = kgen_scan_placement(set);
-	} while (bad && ++tries < KGEN_PLACEMENT_TRIES);
+/* A page that breaks one rule, and how many do: for one message each. */
+struct kgen_breach {
+	unsigned long n;
+	unsigned long first;
+};
 
-	bad = 0;
-	set->api = api;
+static void kgen_breach(struct kgen_breach *b, unsigned long i)
+{
+	if (!b->n++)
+		b->first = i;
+}
+
+/* Whether the pcp entry holding page @i is on the list its chunk goes to. */
+static bool kgen_pcp_list_right(struct kgen_pageset *set, unsigned long i)
+{
+	int order = set->got[i];
+
+	/* The pageblock's type then or now: it may change in between. */
+	return set->list[i] == kgen_pcp_pindex(set->mt_ready[i], order) ||
+	       set->list[i] == kgen_pcp_pindex(get_pageblock_migratetype(set->pages[i]),
+					       order);
+}
+
+/* Counts where the pages sit, for kgen_pageset_log(). */
+static void kgen_count_placement(struct kgen_pageset *set)
+{
+	unsigned long i;
+
 	set->in_buddy = 0;
 	set->in_pcp = 0;
 	set->in_pcp0 = 0;
@@ -254,17 +332,79 @@ void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
 		} else {
 			set->in_buddy++;
 		}
-		if (set->got[i] < set->want[i] && !bad++)
-			first = i;
 	}
+}
+
+static const char *kgen_unit_name(struct kgen_pageset *set, unsigned long i)
+{
+	return set->on_pcp[i] ? "a pcp list entry" : "a buddy block";
+}
+
+/**
+ * kgen_expect_pageset_batched() - the free handed whole chunks to the allocator
+ * @test: the test case
+ * @set: the pages, with @set->refused filled in, just after the free and
+ *       before any drain
+ * @api: the free API, for the messages
+ * @check: false for a free path that is not batched (the __free_page() loop,
+ *         or a tree without the batched free): only record where pages went
+ *
+ * Records where the pages sit for kgen_pageset_log(); with @check, fails
+ * when a page sits in a smaller free unit than the chunk the batched free
+ * cuts around it, in a pcp entry of another order than its chunk, or on
+ * another list than its migratetype's (kgen_batching.c says why each is
+ * exact).  A page in no free unit is a counter mismatch, repeated by
+ * kgen_run_confirmed(): someone may have allocated it since the free.
+ */
+void kgen_expect_pageset_batched(struct kunit *test, struct kgen_pageset *set,
+				 const char *api, bool check)
+{
+	struct kgen_breach small = {}, big = {}, pcp_list = {}, buddy_list = {}, gone = {};
+	unsigned long i;
+
+	kgen_chunk_orders(set);
+	kgen_scan_placement(set);
+	set->api = api;
+	kgen_count_placement(set);
 	if (!check)
 		return;
-	KUNIT_EXPECT_EQ_MSG(test, bad, 0UL,
+	for (i = 0; i < set->nr; i++) {
+		if (set->want[i] < 0)
+			continue;
+		if (set->got[i] < 0)
+			kgen_breach(&gone, i);
+		else if (set->got[i] < set->want[i])
+			kgen_breach(&small, i);
+		else if (set->on_pcp[i] && set->got[i] > set->want[i])
+			kgen_breach(&big, i);
+		else if (set->on_pcp[i] && !kgen_pcp_list_right(set, i))
+			kgen_breach(&pcp_list, i);
+		else if (!set->on_pcp[i] && set->list[i] < -1)
+			kgen_breach(&buddy_list, i);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, small.n, 0UL,
 		"expect.batched: %lu of %lu pages were not freed in whole chunks; first: page %lu (pfn %#lx) sits in %s of order %d right after the free by %s, before any drain, but the batched free hands it over in an order-%d chunk",
-		bad, set->nr, first, page_to_pfn(set->pages[first]),
-		set->got[first] < 0 ? "no free unit" :
-		set->on_pcp[first] ? "a pcp list entry" : "a buddy block",
-		set->got[first], api, set->want[first]);
+		small.n, set->nr, small.first, page_to_pfn(set->pages[small.first]),
+		kgen_unit_name(set, small.first), set->got[small.first], api,
+		set->want[small.first]);
+	KUNIT_EXPECT_EQ_MSG(test, big.n, 0UL,
+		"expect.batched: %lu of %lu pages sit in pcp entries larger than their chunk; first: page %lu (pfn %#lx) in an order-%d pcp entry right after the free by %s, but the aligned decomposition gives it an order-%d chunk (a pcp entry never merges)",
+		big.n, set->nr, big.first, page_to_pfn(set->pages[big.first]),
+		set->got[big.first], api, set->want[big.first]);
+	KUNIT_EXPECT_EQ_MSG(test, buddy_list.n, 0UL,
+		"expect.batched: %lu of %lu pages sit in buddy blocks on another free list than their pageblock's migratetype; first: page %lu (pfn %#lx), order-%d block on free list %d (MIGRATE_TYPES: on none)",
+		buddy_list.n, set->nr, buddy_list.first,
+		page_to_pfn(set->pages[buddy_list.first]), set->got[buddy_list.first],
+		-set->list[buddy_list.first] - 2);
+	kgen_expect_count(test, !pcp_list.n,
+		"expect.batched: %lu of %lu pages sit on another pcp list than their migratetype's; first: page %lu (pfn %#lx), order-%d entry on pcp list %d, pageblock migratetype %d (list %d) right after the free by %s",
+		pcp_list.n, set->nr, pcp_list.first, page_to_pfn(set->pages[pcp_list.first]),
+		set->got[pcp_list.first], set->list[pcp_list.first],
+		set->mt_ready[pcp_list.first],
+		kgen_pcp_pindex(set->mt_ready[pcp_list.first], set->got[pcp_list.first]), api);
+	kgen_expect_count(test, !gone.n,
+		"expect.batched: %lu of %lu pages in no free unit right after the free by %s; first: page %lu (pfn %#lx)",
+		gone.n, set->nr, api, gone.first, page_to_pfn(set->pages[gone.first]));
 }
 
 /**

@@ -87,6 +87,11 @@ struct kgen_pfn_idx {
  * @got: per page, the order of the free unit holding it right after the
  *       free (a buddy block or a pcp list entry), or -1 for none
  * @on_pcp: per page, whether that unit is a pcp list entry
+ * @list: per page, the list that unit is on: its pcp list index for a pcp
+ *        entry, its free list's migratetype for a buddy block; -1 if none
+ *        or not looked up
+ * @mt_ready: per page, its pageblock's migratetype when the pages became
+ *            known (kgen_pageset_ready()), before the free
  * @api: the free path whose placement was scanned, or NULL
  * @in_buddy: pages found in buddy blocks by that scan
  * @in_pcp: pages found in pcp list entries
@@ -106,6 +111,8 @@ struct kgen_pageset {
 	s8 *want;
 	s8 *got;
 	u8 *on_pcp;
+	s8 *list;
+	s8 *mt_ready;
 	const char *api;
 	unsigned long in_buddy;
 	unsigned long in_pcp;
