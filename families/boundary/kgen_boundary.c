@@ -418,21 +418,19 @@ static void kgen_hold_start(struct kgen_bspan *bs, enum kgen_boundary_kind kind)
  */
 void kgen_bspan_keep(struct kunit *test, struct kgen_bspan *bs)
 {
-	unsigned long b = bs->boundary, n = bs->nr_each;
+	char why[8];	/* the reason a side cannot be taken is not wanted here */
 
 	if (!bs->lent || bs->owned[0] || bs->owned[1])
 		return;		/* cleanup settles a span still owned */
 	bs->lent = false;
 	if (READ_ONCE(test->status) != KUNIT_SUCCESS ||
-	    kgen_alloc_side(b - n, b)) {
+	    kgen_take_sides(bs, bs->boundary, why, sizeof(why))) {
 		kgen_hold_drop();
 		return;
 	}
-	if (kgen_alloc_side(b, b + n)) {
-		kgen_free_side(b - n, n);
-		kgen_hold_drop();
-		return;
-	}
+	/* The hold has the pages now, not the test. */
+	bs->owned[0] = false;
+	bs->owned[1] = false;
 	kgen_hold.lent = 0;
 }
 
@@ -688,16 +686,11 @@ static void kgen_bspan_unlock(struct kgen_bspan *bs, unsigned long flags)
 static struct zone *kgen_list_zone_locked(struct kgen_bspan *bs,
 					  struct page *head, int order)
 {
-	struct page *pos;
-	int side, mt;
+	int side;
 
 	for (side = 0; side < 2; side++)
-		for (mt = 0; mt < MIGRATE_TYPES; mt++)
-			list_for_each_entry(pos,
-					    &bs->zone[side]->free_area[order].free_list[mt],
-					    buddy_list)
-				if (pos == head)
-					return bs->zone[side];
+		if (kgen_buddy_list_locked(bs->zone[side], head, order) < MIGRATE_TYPES)
+			return bs->zone[side];
 	return NULL;
 }
 

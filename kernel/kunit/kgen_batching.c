@@ -225,22 +225,6 @@ static void kgen_scan_pcp(struct kgen_pageset *set)
 }
 
 /*
- * The migratetype of the free list the buddy block at @head is on, or
- * MIGRATE_TYPES if it is on none.
- */
-static int kgen_buddy_list(struct zone *zone, struct page *head, int order)
-{
-	struct page *pos;
-	int mt;
-
-	for (mt = 0; mt < MIGRATE_TYPES; mt++)
-		list_for_each_entry(pos, &zone->free_area[order].free_list[mt], buddy_list)
-			if (pos == head)
-				return mt;
-	return MIGRATE_TYPES;
-}
-
-/*
  * Where each page of the set is: pcp lists first, the buddy for the rest.
  * Runs under stop_machine() (kgen_scan_placement()); the locks it takes
  * are for lockdep's sake, nobody else can hold them now.
@@ -269,7 +253,8 @@ static int kgen_scan_stopped(void *data)
 		order = kgen_buddy_block_locked(pfn, &head);
 		if (order >= 0) {
 			int list = lookups++ < KGEN_LIST_LOOKUPS ?
-				   kgen_buddy_list(zone, pfn_to_page(head), order) : -1;
+				   kgen_buddy_list_locked(zone, pfn_to_page(head), order) :
+				   -1;
 
 			/* Not its pageblock's list: -2 - the list, for the message. */
 			if (list >= 0 &&

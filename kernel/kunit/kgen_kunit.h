@@ -184,6 +184,7 @@ const char *kgen_context_name(enum kgen_free_context context);
 void kgen_settle(void);
 unsigned long kgen_zone_nr_free(struct zone *zone);
 int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn);
+int kgen_buddy_list_locked(struct zone *zone, struct page *head, int order);
 int kgen_free_block_order(struct page *page);
 unsigned long kgen_pgfree(void);
 void kgen_expect_pgfree(struct kunit *test, unsigned long delta, long expected,

@@ -178,6 +178,27 @@ int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn)
 }
 
 /**
+ * kgen_buddy_list_locked() - the free list a buddy block is on
+ * @zone: the zone whose free lists to look in; the caller holds its lock
+ * @head: first page of a free buddy block
+ * @order: the block's order
+ *
+ * Return: the migratetype of the list of @zone that holds @head, or
+ * MIGRATE_TYPES if none does.  Each call walks the lists of one order.
+ */
+int kgen_buddy_list_locked(struct zone *zone, struct page *head, int order)
+{
+	struct page *pos;
+	int mt;
+
+	for (mt = 0; mt < MIGRATE_TYPES; mt++)
+		list_for_each_entry(pos, &zone->free_area[order].free_list[mt], buddy_list)
+			if (pos == head)
+				return mt;
+	return MIGRATE_TYPES;
+}
+
+/**
  * kgen_free_block_order() - order of the free buddy block holding a page
  * @page: any page
  *
