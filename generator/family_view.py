@@ -22,7 +22,6 @@ class FamilyView:
     """param_type: the C struct of a parameter (kgen_kunit.h or the family's
     header).  param: one variant's fields for the part's fields() macro.
     case: the case's own data for the part's attempt() macro.
-    guest_require: its cases check they run in their suite's guest layout.
     skip_unchecked: its parameters carry .unchecked (expectations a tree
     cannot check end the case as a skip).
     suite_exit: C function (struct kunit_suite *) a suite with cases of the
@@ -32,6 +31,5 @@ class FamilyView:
     param_type: str
     param: Callable[[Case, Variant, SelectorTables], dict[str, Any]]
     case: Callable[[Case], dict[str, Any]]
-    guest_require: bool = False
     skip_unchecked: bool = True
     suite_exit: str | None = None

@@ -121,6 +121,8 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
             "MEMORY_FAILURE": "UML has no MEMORY_FAILURE (no ARCH_SUPPORTS_MEMORY_FAILURE)",
             "NUMA": "UML has no NUMA",
             "SPARSEMEM": "UML is FLATMEM: it has no memory sections",
+            "DMA_CMA": ("UML has no DMA API (no HAS_DMA), so no DMA_CMA and no default "
+                        "CMA area (cma=)"),
         },
         guest_limits={
             TWO_ZONES: ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), "

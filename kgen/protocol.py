@@ -31,7 +31,7 @@ KGEN_PROTO_ATTEMPTS = "kgen: attempts="
 KGEN_PROTO_EXPECT = "expect."
 
 # Command-line argument for a guest-layout boot, followed by the suite name.
-KGEN_PROTO_GUEST_ARG = "kgen_boundary.guest="
+KGEN_PROTO_GUEST_ARG = "kgen_kunit.guest="
 
 # Command-line argument of a complaint boot, followed by its number: the
 # cases that make the kernel complain on purpose run only there.

@@ -201,7 +201,7 @@ def _build_guest(path: Path, data: dict, pos: Positions) -> Guest | None:
     guest = Guest(memory_mb=raw.get("memory_mb"), nodes_mb=tuple(raw.get("nodes_mb", [])),
                   movablecore_mb=raw.get("movablecore_mb"),
                   boundary_cma_mb=raw.get("boundary_cma_mb"),
-                  dma_limit_mb=raw.get("dma_limit_mb"))
+                  dma_limit_mb=raw.get("dma_limit_mb"), cma_mb=raw.get("cma_mb"))
     problems = [SpecProblem(path, *pos.at(("guest",) + sub), msg)
                 for sub, msg in _guest_problems(guest)]
     if problems:
@@ -232,6 +232,9 @@ def _guest_problems(guest: Guest) -> list[tuple[JsonPath, str]]:
                     f"boundary_cma_mb {guest.boundary_cma_mb}: the region around a node "
                     f"boundary [{start:#x}, {start + size:#x}) overlaps the next one or "
                     "leaves its nodes; use smaller regions or larger nodes"))
+    if guest.cma_mb and guest.cma_mb * 4 > total:
+        out.append((("cma_mb",), f"cma {guest.cma_mb}M is more than a quarter of a "
+                    f"{total}M guest: the kernel's own allocations would crowd it"))
     if guest.movablecore_mb and guest.movablecore_mb >= total:
         out.append((("movablecore_mb",), f"movablecore {guest.movablecore_mb}M leaves no "
                     f"kernel memory in a {total}M guest"))

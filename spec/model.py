@@ -26,9 +26,14 @@ FREE_APIS: dict[str, str] = {
     "vfree": "KGEN_FREE_VFREE",       # vmalloc family calls vfree() itself
     "free_pages_nolock": "KGEN_FREE_PAGES_NOLOCK",
     "free_frozen_pages_nolock": "KGEN_FREE_FROZEN_PAGES_NOLOCK",
+    "cma_release": "KGEN_FREE_CMA_RELEASE",
+    "cma_release_frozen": "KGEN_FREE_CMA_RELEASE_FROZEN",
 }
 # Free APIs that take frozen pages (refcount 0), and only those.
-FROZEN_APIS = ("free_contig_frozen_range", "free_frozen_pages_nolock")
+FROZEN_APIS = ("free_contig_frozen_range", "free_frozen_pages_nolock", "cma_release_frozen")
+# Free APIs that give pages back to the CMA area they came from: the only
+# way to free a span taken from it (the area's bitmap must be cleared too).
+CMA_APIS = ("cma_release", "cma_release_frozen")
 
 # Spec context -> C enum kgen_free_context (kgen_context.c).
 FREE_CONTEXTS: dict[str, str] = {
@@ -56,6 +61,10 @@ API_CONTEXTS: dict[str, tuple[str, ...]] = {
     "free_frozen_pages_nolock": _ATOMIC + ("raw_spinlock",),
     "free_pages_bulk": (),
     "vfree": (),
+    # cma_release()'s kernel-doc names no context; kgen calls it as its
+    # callers (dma_free_contiguous(), hugetlb) do: from process context.
+    "cma_release": (),
+    "cma_release_frozen": (),
 }
 
 
@@ -124,7 +133,7 @@ VREALLOC_FREES_TAIL = "vrealloc_frees_tail"
 PCP_LISTS = "pcp_lists"
 # Free APIs that batch; free_page_loop is the per-page reference.
 BATCHED_APIS = ("free_contig_range", "__free_contig_range", "free_pages_bulk",
-                "free_contig_frozen_range", "vfree")
+                "free_contig_frozen_range", "vfree", "cma_release", "cma_release_frozen")
 
 # "merged: max" - every freed page in the largest block the holes allow.
 MERGED_MAX = -1
@@ -271,6 +280,7 @@ class Expect:
     prepared: bool = True              # freed pages went through free_pages_prepare()
     batched: bool = True               # freed in whole chunks, seen before a drain
     pgfree: bool = True                # PGFREE rose by exactly the pages freed
+    nr_free_cma: bool = False          # NR_FREE_CMA_PAGES rose by the CMA pages freed
 
 
 @dataclass(frozen=True)
@@ -294,6 +304,7 @@ class Guest:
     movablecore_mb: int | None = None
     boundary_cma_mb: int | None = None
     dma_limit_mb: int | None = None
+    cma_mb: int | None = None          # cma=<n>M: the default CMA area
 
     @property
     def device_tree(self) -> bool:
@@ -345,6 +356,8 @@ class Guest:
         args = [f"{P.KGEN_PROTO_GUEST_ARG}{suite}"]
         if self.movablecore_mb:
             args.append(f"movablecore={self.movablecore_mb}M")
+        if self.cma_mb:
+            args.append(f"cma={self.cma_mb}M")
         return args
 
 
@@ -373,7 +386,7 @@ class Case:
 
     @property
     def frozen(self) -> bool:
-        return self.alloc == "frozen"
+        return self.alloc in ("frozen", "cma_frozen")
 
     @property
     def complains(self) -> bool:
@@ -399,6 +412,8 @@ class Case:
             needs.add(Need(NeedKind.GUEST, DEVICE_TREE, "guest layout"))
         if guest and guest.boundary_cma_mb:
             needs.add(Need(NeedKind.KCONFIG, "DMA_CMA", "device-tree shared-dma-pool regions"))
+        if guest and guest.cma_mb:
+            needs.add(Need(NeedKind.KCONFIG, "DMA_CMA", "the default CMA area (cma=)"))
         if variant.free not in ("free_page_loop", "vfree"):
             needs.add(Need(NeedKind.API, variant.free, "the API under test"))
         if variant.free == "free_contig_range" and variant.hold:

@@ -36,36 +36,10 @@
 #include "../page_alloc.h"	/* buddy_order(), drain_all_pages() in 7.3 */
 #endif
 
-/*
- * The guest layout kgen booted this kernel with (KGEN_PROTO_GUEST_ARG).
- * A boundary suite runs only in the boot made for its layout: in any other
- * boot the boundary it needs is not there.
- */
-static char guest[64];	/* suite names are at most 48 characters */
-module_param_string(guest, guest, sizeof(guest), 0444);
-MODULE_PARM_DESC(guest, "name of the QEMU guest layout kgen booted");
-
 /* Section edges tried before a section case gives up. */
 #define KGEN_SECTION_TRIES	16
 /* alloc_contig_range() calls per side while it says -EBUSY (200 ms in all). */
 #define KGEN_ACR_TRIES		5
-
-/**
- * kgen_guest_require() - skip unless this boot has a spec's guest layout
- * @test: the test case
- * @layout: the layout name the suite's spec declares
- */
-void kgen_guest_require(struct kunit *test, const char *layout)
-{
-	/* kgen passes the parameter by the name in kgen_protocol.h. */
-	BUILD_BUG_ON(__builtin_strcmp(MODULE_PARAM_PREFIX "guest=",
-				      KGEN_PROTO_GUEST_ARG));
-
-	if (strcmp(guest, layout))
-		kunit_skip(test, "runs only in a boot with guest layout %s (kgen run boots it with "
-			   KGEN_PROTO_GUEST_ARG "%s and the layout's QEMU args); this boot has '%s'",
-			   layout, layout, guest);
-}
 
 /* A boot-time reservation in [start, end): it never goes away. */
 static bool kgen_reserved_in(unsigned long start, unsigned long end)

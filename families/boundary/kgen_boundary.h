@@ -83,7 +83,6 @@ struct kgen_bspan {
 	bool lent;
 };
 
-void kgen_guest_require(struct kunit *test, const char *layout);
 struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
 				    const struct kgen_boundary_param *p);
 void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api);

@@ -24,8 +24,8 @@ def case_view(_case: Case) -> dict:
     return {}
 
 
-# Its suites may boot in a guest layout of their own; a tree that cannot
-# check an expectation never runs it (boundary cases check no batching).
+# A tree that cannot check an expectation never runs it (boundary cases
+# check no batching).
 # Its suites give back the pages held around the boundary between cases.
-VIEW = FamilyView("kgen_boundary_param", param, case_view, guest_require=True,
+VIEW = FamilyView("kgen_boundary_param", param, case_view,
                   skip_unchecked=False, suite_exit="kgen_boundary_suite_exit")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kgen.spec.model import (
+    CMA_APIS,
     FREE_CONTIG_RANGE_WARNS_IN_USE,
     FROZEN_APIS,
     Case,
@@ -96,6 +97,9 @@ def _check_variant(c: RawCase, variant: Variant) -> None:
     if variant.free == "vfree":
         c.problem(c.swept_or("free", ("free",)), "vfree() frees vmalloc spans: the vmalloc "
                   "family's bh_disabled covers vfree() from interrupt context")
+    elif variant.free in CMA_APIS:
+        c.problem(c.swept_or("free", ("free",)), f"{variant.free}() gives pages back to a "
+                  "CMA area: the span family's cma spans")
     elif variant.hold and c.alloc == "frozen":
         c.problem(c.given("hold"), "frozen pages have refcount 0: "
                   "get_page_unless_zero() cannot hold them")

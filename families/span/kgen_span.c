@@ -6,6 +6,7 @@
  * cleanup action can give every page back even when an assertion aborts
  * the case half-way.
  */
+#include <linux/cma.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 
@@ -21,6 +22,37 @@ static void kgen_free_owned_page(struct page *page, bool frozen)
 	if (frozen)
 		set_page_refcounted(page);
 	__free_page(page);
+}
+
+/*
+ * Give [@idx, @idx + @nr) of the block back to the CMA area it came from:
+ * cma_release() also clears the area's bitmap, which a plain free would
+ * leave set for good.
+ */
+static void kgen_release_to_cma(struct kgen_span *span, unsigned long idx,
+				unsigned long nr)
+{
+	enum kgen_free_api api = kgen_frozen(span) ?
+		KGEN_FREE_CMA_RELEASE_FROZEN : KGEN_FREE_CMA_RELEASE;
+
+	kgen_free_api_call(api, span->block_pfn + idx, nr, NULL, NULL);
+}
+
+/* The block pages the test still owns, run by run, back to the CMA area. */
+static void kgen_release_owned_cma(struct kgen_span *span)
+{
+	unsigned long i, run = 0;
+
+	for (i = 0; i <= span->block_pages; i++) {
+		if (i < span->block_pages && span->owner[i] == KGEN_OWNED) {
+			span->owner[i] = KGEN_GIVEN;
+			run++;
+			continue;
+		}
+		if (run)
+			kgen_release_to_cma(span, i - run, run);
+		run = 0;
+	}
 }
 
 /*
@@ -74,6 +106,10 @@ void kgen_span_release(struct kgen_span *span)
 		return;
 	}
 #endif
+	if (kgen_from_cma(span)) {
+		kgen_release_owned_cma(span);
+		return;
+	}
 	for (i = 0; i < span->block_pages; i++) {
 		if (span->owner[i] != KGEN_OWNED)
 			continue;
@@ -88,6 +124,30 @@ static void kgen_span_release_action(void *data)
 	kgen_span_release(data);
 }
 
+/*
+ * A naturally aligned block from the default CMA area, as
+ * dma_alloc_contiguous() takes one; skips the case when the kernel has no
+ * such area.
+ */
+static struct page *kgen_alloc_cma_block(struct kunit *test, bool frozen,
+					 unsigned int block_order)
+{
+	struct cma *cma = kgen_cma_area();
+
+	if (!cma)
+		kunit_skip(test, "no default CMA area: needs CONFIG_DMA_CMA and cma= (guest.cma_mb)");
+#if KGEN_HAVE_CMA_ALLOC_FROZEN
+	if (frozen)
+		return cma_alloc_frozen(cma, 1UL << block_order, block_order, true);
+#endif
+#if KGEN_HAVE_CMA_ALLOC
+	if (!frozen)
+		return cma_alloc(cma, 1UL << block_order, block_order, true);
+#endif
+	kunit_skip(test, "needs cma_alloc%s()", frozen ? "_frozen" : "");
+	return NULL;
+}
+
 static struct page *kgen_alloc_block(struct kunit *test, struct kgen_span *span,
 				     unsigned int block_order)
 {
@@ -95,6 +155,9 @@ static struct page *kgen_alloc_block(struct kunit *test, struct kgen_span *span,
 	struct page *block;
 
 	switch (span->alloc) {
+	case KGEN_ALLOC_CMA:
+	case KGEN_ALLOC_CMA_FROZEN:
+		return kgen_alloc_cma_block(test, kgen_frozen(span), block_order);
 	case KGEN_ALLOC_SPLIT:
 		if (block_order <= MAX_PAGE_ORDER) {
 			block = alloc_pages(gfp, block_order);
@@ -198,6 +261,7 @@ static void kgen_span_ready(struct kgen_span *span, enum kgen_span_layout layout
 		kgen_settle();
 	kgen_drain(span);
 	span->free_after_alloc = kgen_zone_free_pages(span);
+	span->cma_after_alloc = kgen_zone_nr_free_cma(span->zone);
 	span->taint_before = get_taint();
 }
 

@@ -17,6 +17,8 @@ enum kgen_alloc {
 	KGEN_ALLOC_CONTIG,		/* alloc_contig_pages() */
 	KGEN_ALLOC_FROZEN,		/* alloc_contig_frozen_pages(), refcount 0 */
 	KGEN_ALLOC_FROZEN_COMPOUND,	/* the same with __GFP_COMP */
+	KGEN_ALLOC_CMA,			/* cma_alloc() from the default area */
+	KGEN_ALLOC_CMA_FROZEN,		/* cma_alloc_frozen(), refcount 0 */
 };
 
 /* How a span is placed in the block the test allocates. */
@@ -61,6 +63,7 @@ enum kgen_page_owner {
  * @array: the span's pages, for free_pages_bulk()
  * @set: the span's pages for the checks made right after the free
  * @free_after_alloc: zone NR_FREE_PAGES right after allocation and a drain
+ * @cma_after_alloc: zone NR_FREE_CMA_PAGES at the same moment
  * @taint_before: kernel taint flags when the span was allocated
  */
 struct kgen_span {
@@ -78,6 +81,7 @@ struct kgen_span {
 	struct page **array;
 	struct kgen_pageset *set;
 	unsigned long free_after_alloc;
+	unsigned long cma_after_alloc;
 	unsigned long taint_before;
 };
 
@@ -123,6 +127,9 @@ void kgen_expect_free_delta(struct kunit *test, struct kgen_span *span,
 			    unsigned long before, long expected);
 void kgen_expect_guards_intact(struct kunit *test, struct kgen_span *span);
 void kgen_expect_balanced(struct kunit *test, struct kgen_span *span);
+void kgen_expect_cma_delta(struct kunit *test, struct kgen_span *span,
+			   unsigned long before, long expected);
+void kgen_expect_cma_balanced(struct kunit *test, struct kgen_span *span);
 /* A span page by its index in the span. */
 static inline struct page *kgen_span_page(const struct kgen_span *span,
 					  unsigned long idx)
@@ -133,7 +140,15 @@ static inline struct page *kgen_span_page(const struct kgen_span *span,
 static inline bool kgen_frozen(const struct kgen_span *span)
 {
 	return span->alloc == KGEN_ALLOC_FROZEN ||
-	       span->alloc == KGEN_ALLOC_FROZEN_COMPOUND;
+	       span->alloc == KGEN_ALLOC_FROZEN_COMPOUND ||
+	       span->alloc == KGEN_ALLOC_CMA_FROZEN;
+}
+
+/* Whether the span came from the default CMA area, and goes back there. */
+static inline bool kgen_from_cma(const struct kgen_span *span)
+{
+	return span->alloc == KGEN_ALLOC_CMA ||
+	       span->alloc == KGEN_ALLOC_CMA_FROZEN;
 }
 
 /**

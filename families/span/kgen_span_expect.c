@@ -252,3 +252,39 @@ void kgen_expect_balanced(struct kunit *test, struct kgen_span *span)
 		span->zone->name, delta, span->block_pages,
 		(long)span->block_pages - delta);
 }
+
+/**
+ * kgen_expect_cma_delta() - NR_FREE_CMA_PAGES moved by exactly @expected
+ * @test: the test case
+ * @span: a span from the CMA area (its zone is the one counted)
+ * @before: kgen_zone_nr_free_cma() taken before the free
+ * @expected: pages the free should have given back to the area's
+ *            MIGRATE_CMA free lists
+ *
+ * A chunk filed under another migratetype still counts in NR_FREE_PAGES,
+ * so only this counter shows it.
+ */
+void kgen_expect_cma_delta(struct kunit *test, struct kgen_span *span,
+			   unsigned long before, long expected)
+{
+	long delta = (long)(kgen_zone_nr_free_cma(span->zone) - before);
+
+	kgen_expect_count(test, delta == expected,
+		"expect.nr_free_cma: zone %s NR_FREE_CMA_PAGES changed by %ld, expected %ld",
+		span->zone->name, delta, expected);
+}
+
+/**
+ * kgen_expect_cma_balanced() - the CMA area got back every page taken
+ * @test: the test case
+ * @span: a span from the CMA area, after kgen_span_release() and a drain
+ */
+void kgen_expect_cma_balanced(struct kunit *test, struct kgen_span *span)
+{
+	long delta = (long)(kgen_zone_nr_free_cma(span->zone) -
+			    span->cma_after_alloc);
+
+	kgen_expect_count(test, delta == (long)span->block_pages,
+		"expect.nr_free_cma: zone %s NR_FREE_CMA_PAGES got %ld of %lu pages back",
+		span->zone->name, delta, span->block_pages);
+}

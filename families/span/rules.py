@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kgen.spec.model import FROZEN_APIS, Case, Expect, Need, NeedKind, Variant, context_refusal
+from kgen.spec.model import CMA_APIS, FROZEN_APIS, Case, Expect, Need, NeedKind, Variant, context_refusal
 from kgen.spec.steps import (
     FamilyRules,
     RawCase,
@@ -19,9 +19,35 @@ from kgen.spec.steps import (
 )
 
 
+# Spans taken from the default CMA area; cma_frozen ones have refcount 0.
+CMA_ALLOCS = ("cma", "cma_frozen")
+FROZEN_ALLOCS = ("frozen", "cma_frozen")
+
+
 def build(c: RawCase) -> Case | None:
-    """split_page and contig spans, or frozen ones."""
+    """split_page and contig spans, frozen ones, or spans from a CMA area."""
+    if c.alloc in CMA_ALLOCS:
+        return _build_cma_case(c)
     return (_build_frozen_case if c.alloc == "frozen" else _build_split_case)(c)
+
+
+def _build_cma_case(c: RawCase) -> Case | None:
+    """A span from the default CMA area, given back with cma_release() or
+    cma_release_frozen(): nothing held, nothing spoiled."""
+    if not _span_shape_ok(c):
+        return None
+    if c.compound:
+        c.problem(("span", "compound"), "compound spans are frozen: alloc: frozen")
+    if c.raw.get("hold") or "hold" in c.sweep:
+        # cma_release() WARNs "pages are still in use" and frees the range
+        # as frozen anyway (mm/cma.c): a held page would be freed under
+        # its holder.  That is the kernel's contract, not a free-path bug.
+        c.problem(c.given("hold"), "cma_release() frees held pages under their holder "
+                  "(it WARNs and frees the range anyway): CMA spans cannot be held")
+    if c.spoil_kind or c.misuse:
+        c.problem(c.given(c.spoil_kind) if c.spoil_kind else ("misuse",),
+                  "CMA spans are not spoiled or misused: the frozen spans cover that path")
+    return _finish_span_case(c, _span_guards(c))
 
 
 def _build_split_case(c: RawCase) -> Case | None:
@@ -104,7 +130,12 @@ def _check_span_free(c: RawCase, variant: Variant) -> None:
     and each API its contexts."""
     if variant.free == "vfree":
         c.problem(("free",), "vfree() frees vmalloc spans only")
-    elif (variant.free in FROZEN_APIS) != (c.alloc == "frozen"):
+    elif (variant.free in CMA_APIS) != (c.alloc in CMA_ALLOCS):
+        c.problem(c.swept_or("free", ("free",)),
+                  "a span from the CMA area goes back with cma_release() (cma) or "
+                  "cma_release_frozen() (cma_frozen), and only such a span: the area's "
+                  "bitmap must be cleared too")
+    elif (variant.free in FROZEN_APIS) != (c.alloc in FROZEN_ALLOCS):
         c.problem(c.swept_or("free", ("free",)),
                   "free_contig_frozen_range() and free_frozen_pages_nolock() free frozen "
                   "spans, and frozen spans need one of them")
@@ -138,7 +169,11 @@ def _span_expect(c: RawCase, guards: bool, variants: list[Variant]) -> Expect:
         prepared=raw.get("prepared", True),
         batched=raw.get("batched", True),
         pgfree=raw.get("pgfree", True),
+        nr_free_cma=raw.get("nr_free_cma", c.alloc in CMA_ALLOCS),
     )
+    if expect.nr_free_cma and c.alloc not in CMA_ALLOCS:
+        c.problem(("expect", "nr_free_cma"), "expect.nr_free_cma applies to spans from "
+                  "the CMA area (alloc: cma or cma_frozen)")
     if expect.guards and not guards:
         c.problem(("expect", "guards"), "expect.guards needs span.guards: true")
     if expect.held_refcount is not None and not any(v.hold for v in variants):
@@ -157,6 +192,11 @@ def needs_of(case: Case, variant: Variant) -> set[Need]:
     needs = set()
     if case.alloc in ("contig", "frozen"):
         needs.add(Need(NeedKind.KCONFIG, "CONTIG_ALLOC", "contiguous allocation"))
+    if case.alloc in CMA_ALLOCS:
+        needs.add(Need(NeedKind.KCONFIG, "DMA_CMA", "the default CMA area (cma=)"))
+        needs.add(Need(NeedKind.API, "cma_alloc_frozen" if case.alloc == "cma_frozen"
+                       else "cma_alloc", "a span from the CMA area"))
+        return needs
     if case.frozen:
         needs.add(Need(NeedKind.API, "alloc_frozen_pages" if case.compound
                        else "alloc_contig_frozen_pages", "frozen span"))

@@ -10,6 +10,8 @@ ALLOCS: dict[tuple[str, bool], str] = {
     ("contig", False): "KGEN_ALLOC_CONTIG",
     ("frozen", False): "KGEN_ALLOC_FROZEN",
     ("frozen", True): "KGEN_ALLOC_FROZEN_COMPOUND",
+    ("cma", False): "KGEN_ALLOC_CMA",
+    ("cma_frozen", False): "KGEN_ALLOC_CMA_FROZEN",
 }
 # Spec key -> C enum kgen_spoil: ways to make free_pages_prepare() refuse.
 SPOILS: dict[str, str] = {

@@ -4,6 +4,8 @@
  * paths under test, for every family, and their names for messages.
  * Each API is called only where this tree declares it (kgen_caps.h).
  */
+#include <linux/cma.h>
+#include <linux/dma-map-ops.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/vmalloc.h>
@@ -39,8 +41,49 @@ const char *kgen_free_api_name(enum kgen_free_api api)
 		return "free_pages_nolock";
 	case KGEN_FREE_FROZEN_PAGES_NOLOCK:
 		return "free_frozen_pages_nolock";
+	case KGEN_FREE_CMA_RELEASE:
+		return "cma_release";
+	case KGEN_FREE_CMA_RELEASE_FROZEN:
+		return "cma_release_frozen";
 	}
 	return "?";
+}
+
+/**
+ * kgen_cma_area() - the default CMA area (cma= on the command line)
+ *
+ * The area dma_alloc_contiguous() takes from when a device has none of
+ * its own: the one kgen's CMA spans come from and go back to.
+ *
+ * Return: the area, or NULL when the kernel has none (no DMA_CMA, or
+ * booted without cma=).
+ */
+struct cma *kgen_cma_area(void)
+{
+#ifdef CONFIG_DMA_CMA
+	return dev_get_cma_area(NULL);
+#else
+	return NULL;
+#endif
+}
+
+/* Give [@pfn, @pfn + @nr) back to the default CMA area; false if absent. */
+static bool kgen_cma_release(enum kgen_free_api api, unsigned long pfn,
+			     unsigned long nr)
+{
+	struct cma *cma = kgen_cma_area();
+
+	if (!cma)
+		return false;
+#if KGEN_HAVE_CMA_RELEASE_FROZEN
+	if (api == KGEN_FREE_CMA_RELEASE_FROZEN)
+		return cma_release_frozen(cma, pfn_to_page(pfn), nr);
+#endif
+#if KGEN_HAVE_CMA_RELEASE
+	if (api == KGEN_FREE_CMA_RELEASE)
+		return cma_release(cma, pfn_to_page(pfn), nr);
+#endif
+	return false;
 }
 
 /**
@@ -122,6 +165,9 @@ bool kgen_free_api_call(enum kgen_free_api api, unsigned long pfn,
 #else
 		return false;
 #endif
+	case KGEN_FREE_CMA_RELEASE:
+	case KGEN_FREE_CMA_RELEASE_FROZEN:
+		return kgen_cma_release(api, pfn, nr);
 	}
 	return false;
 }

@@ -5,9 +5,9 @@
  * kernel did not complain while it ran, and report how long it took.
  *
  * The file keeps the library's old name because a built-in module
- * parameter is named after its object: kgen booted complaint boots with
- * "kgen_kunit.complaint_boot=" (KGEN_PROTO_COMPLAINT_BOOT_ARG) before the
- * library was split, and still does.
+ * parameter is named after its object: kgen boots complaint boots with
+ * "kgen_kunit.complaint_boot=" (KGEN_PROTO_COMPLAINT_BOOT_ARG) and guest
+ * layouts with "kgen_kunit.guest=" (KGEN_PROTO_GUEST_ARG).
  */
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
@@ -23,6 +23,32 @@
 static unsigned int complaint_boot;
 module_param(complaint_boot, uint, 0444);
 MODULE_PARM_DESC(complaint_boot, "number of the complaint boot kgen booted, 0 for none");
+
+/*
+ * The guest layout kgen booted this kernel with (KGEN_PROTO_GUEST_ARG).
+ * A suite with a guest layout runs only in the boot made for it: in any
+ * other boot what it needs (a boundary, a CMA area) is not there.
+ */
+static char guest[64];	/* suite names are at most 48 characters */
+module_param_string(guest, guest, sizeof(guest), 0444);
+MODULE_PARM_DESC(guest, "name of the QEMU guest layout kgen booted");
+
+/**
+ * kgen_guest_require() - skip unless this boot has a spec's guest layout
+ * @test: the test case
+ * @layout: the layout name the suite's spec declares
+ */
+void kgen_guest_require(struct kunit *test, const char *layout)
+{
+	/* kgen passes the parameter by the name in kgen_protocol.h. */
+	BUILD_BUG_ON(__builtin_strcmp(MODULE_PARAM_PREFIX "guest=",
+				      KGEN_PROTO_GUEST_ARG));
+
+	if (strcmp(guest, layout))
+		kunit_skip(test, "runs only in a boot with guest layout %s (kgen run boots it with "
+			   KGEN_PROTO_GUEST_ARG "%s and the layout's QEMU args); this boot has '%s'",
+			   layout, layout, guest);
+}
 
 /**
  * kgen_boot_require() - skip unless this is the boot the case belongs to

@@ -33,6 +33,8 @@ enum kgen_free_api {
 	KGEN_FREE_VFREE,		/* vmap(VM_MAP_PUT_PAGES) + vfree() */
 	KGEN_FREE_PAGES_NOLOCK,		/* free_pages_nolock() per page */
 	KGEN_FREE_FROZEN_PAGES_NOLOCK,	/* free_frozen_pages_nolock() per page */
+	KGEN_FREE_CMA_RELEASE,		/* cma_release() to the default area */
+	KGEN_FREE_CMA_RELEASE_FROZEN,	/* cma_release_frozen() to it */
 };
 
 /* The context a free API is called from (kgen_context.c). */
@@ -183,6 +185,8 @@ const char *kgen_context_name(enum kgen_free_context context);
 
 void kgen_settle(void);
 unsigned long kgen_zone_nr_free(struct zone *zone);
+unsigned long kgen_zone_nr_free_cma(struct zone *zone);
+struct cma *kgen_cma_area(void);
 int kgen_buddy_block_locked(unsigned long pfn, unsigned long *head_pfn);
 int kgen_buddy_list_locked(struct zone *zone, struct page *head, int order);
 int kgen_free_block_order(struct page *page);
@@ -198,6 +202,7 @@ void kgen_expect_pgfree(struct kunit *test, unsigned long delta, long expected,
 void kgen_expect_no_new_taint(struct kunit *test, unsigned long taint_before,
 			      unsigned long allowed_taints);
 /* Every generated case: run only in the boot kgen assigned it. */
+void kgen_guest_require(struct kunit *test, const char *layout);
 void kgen_boot_require(struct kunit *test, unsigned int boot);
 
 const char *kgen_free_api_name(enum kgen_free_api api);

@@ -54,7 +54,7 @@
  * Kernel command-line argument kgen boots a guest-layout suite with,
  * followed by the suite name: the "guest" parameter of kgen_boundary.c.
  */
-#define KGEN_PROTO_GUEST_ARG		"kgen_boundary.guest="
+#define KGEN_PROTO_GUEST_ARG		"kgen_kunit.guest="
 
 /*
  * Kernel command-line argument of a complaint boot, followed by its number

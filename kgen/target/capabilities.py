@@ -54,6 +54,12 @@ API_PROBES: dict[str, tuple[str, str]] = {
     "free_pages_nolock": ("include/linux/gfp.h", r"\bvoid\s+free_pages_nolock\s*\("),
     "free_frozen_pages_nolock": ("mm/internal.h or mm/page_alloc.h",
                                  r"\bvoid\s+free_frozen_pages_nolock\s*\("),
+    # Spans from the default CMA area (the span family's cma and
+    # cma_frozen); the frozen pair came with the frozen ranges (7.2).
+    "cma_alloc": ("include/linux/cma.h", r"\bstruct\s+page\s+\*cma_alloc\s*\("),
+    "cma_release": ("include/linux/cma.h", r"\bbool\s+cma_release\s*\("),
+    "cma_alloc_frozen": ("include/linux/cma.h", r"\bstruct\s+page\s+\*cma_alloc_frozen\s*\("),
+    "cma_release_frozen": ("include/linux/cma.h", r"\bbool\s+cma_release_frozen\s*\("),
 }
 # A need met by any of several symbols: the helper library reads whichever
 # the tree has (kgen_nr_vmalloc()).

@@ -72,7 +72,7 @@ def test_guest_layout_becomes_qemu_and_kernel_args(tmp_path):
     assert [a for a in guest.qemu_args(3) if a.startswith("node,")] == [
         "node,nodeid=0,cpus=0-2,memdev=kgen-mem0",
         "node,nodeid=1,memdev=kgen-mem1"]
-    assert guest.kernel_args("kgen_bnd") == ["kgen_boundary.guest=kgen_bnd",
+    assert guest.kernel_args("kgen_bnd") == ["kgen_kunit.guest=kgen_bnd",
                                              "movablecore=256M"]
 
 
@@ -97,7 +97,7 @@ def test_guest_boot_planned_on_qemu_arches_only(tmp_path):
     assert make_plan([spec], assume_all(arch("um"))).guest_boots == []
     (boot,) = make_plan([spec], assume_all(arch("arm64"))).guest_boots
     assert boot.suite == "kgen_bnd" and "-numa" in boot.qemu_args
-    assert "kgen_boundary.guest=kgen_bnd" in boot.kernel_args
+    assert "kgen_kunit.guest=kgen_bnd" in boot.kernel_args
 
 
 def test_generated_case_checks_the_guest_and_every_expectation(tmp_path):

@@ -85,6 +85,23 @@ VMALLOC_73 = ("\tfree_pages_bulk(vm->pages + start_idx, end_idx - start_idx);\n"
 VMALLOC_612 = "\t\t__free_page(page);\n\t\tcond_resched();\n"
 
 
+# include/linux/cma.h as 7.3.4 and 6.12.117 declare the CMA calls.
+CMA_H_73 = """
+extern struct page *cma_alloc(struct cma *cma, unsigned long count, unsigned int align,
+			      bool no_warn);
+extern bool cma_release(struct cma *cma, const struct page *pages, unsigned long count);
+struct page *cma_alloc_frozen(struct cma *cma, unsigned long count,
+		unsigned int align, bool no_warn);
+bool cma_release_frozen(struct cma *cma, const struct page *pages,
+		unsigned long count);
+"""
+CMA_H_612 = """
+extern struct page *cma_alloc(struct cma *cma, unsigned long count, unsigned int align,
+			      bool no_warn);
+extern bool cma_release(struct cma *cma, const struct page *pages, unsigned long count);
+"""
+
+
 def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     (tmp_path / "include/linux").mkdir(parents=True)
     (tmp_path / "include/kunit").mkdir(parents=True)
@@ -98,6 +115,7 @@ def tree(tmp_path: Path, gfp: str, kunit_suppress: bool = True) -> Path:
     (tmp_path / "include/linux/mmzone.h").write_text(MMZONE_73 if gfp is GFP_73
                                                      else MMZONE_612)
     (tmp_path / "include/linux/gfp.h").write_text(gfp)
+    (tmp_path / "include/linux/cma.h").write_text(CMA_H_73 if gfp is GFP_73 else CMA_H_612)
     (tmp_path / "include/linux/vmalloc.h").write_text(VMALLOC_H_73 if gfp is GFP_73
                                                       else VMALLOC_H_612)
     (tmp_path / "mm/vmalloc.c").write_text(VMALLOC_73 if gfp is GFP_73 else VMALLOC_612)
@@ -304,3 +322,16 @@ def test_an_api_that_moved_between_headers_is_found_in_either(tmp_path):
     (root / "mm/internal.h").write_text(
         "void free_frozen_pages_nolock(struct page *page, unsigned int order);\n")
     assert probe_tree(root, arch("um")).apis["free_frozen_pages_nolock"]
+
+
+def test_cma_spans_skip_on_uml_and_frozen_ones_need_712_calls(tmp_path):
+    """CMA spans need a default CMA area, which UML cannot have; 6.12 has
+    cma_release() but not the frozen pair."""
+    um = probe_tree(tree(tmp_path / "a", GFP_73), arch("um"))
+    plan = make_plan(load_specs(shipped_specs()), um)
+    skip = {c.name: c.skip for c in plan.cases}["kgen_cma_release/order=3"]
+    assert skip and "no DMA API" in skip
+    old = probe_tree(tree(tmp_path / "b", GFP_612, kunit_suppress=False), arch("x86_64"))
+    by_name = {c.name: c.skip for c in make_plan(load_specs(shipped_specs()), old).cases}
+    assert by_name["kgen_cma_release/order=3"] is None
+    assert "cma_release_frozen" in by_name["kgen_cma_release_frozen/order=3"]

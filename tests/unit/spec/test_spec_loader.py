@@ -111,6 +111,16 @@ cases:
     free: free_contig_frozen_range
 """
 
+CMA = """\
+kgen: 1
+suite: kgen_c
+guest: {cma_mb: 64}
+cases:
+  - name: c
+    span: {alloc: cma, order: 3}
+    free: cma_release
+"""
+
 
 @pytest.mark.parametrize("text, message", [
     (FROZEN + "    hold: [first]\n", "frozen pages have refcount 0"),
@@ -145,6 +155,15 @@ cases:
     (VALID + "    needs: {kconfig: [numa]}\n", "does not match"),
     (VALID + "    needs: {kernel_args: [\"a; rm -rf /\"]}\n", "does not match"),
     (VALID + "    poison: [9]\n", "poison index 9 is outside an order-3 span"),
+    (CMA + "    hold: [first]\n", "CMA spans cannot be held"),
+    (CMA + "    poison: [first]\n", "CMA spans are not spoiled"),
+    (CMA.replace("free: cma_release", "free: free_contig_range"),
+     "a span from the CMA area goes back with cma_release()"),
+    (VALID.replace("free: free_contig_range", "free: cma_release"),
+     "a span from the CMA area goes back with cma_release()"),
+    (CMA.replace("alloc: cma,", "alloc: cma_frozen,"), "frozen spans need one of them"),
+    (VALID + "    expect: {nr_free_cma: true}\n", "expect.nr_free_cma applies to spans from"),
+    (CMA.replace("cma_mb: 64", "cma_mb: 512"), "more than a quarter of a 1024M guest"),
 ])
 def test_family_rules(tmp_path, text, message):
     found = problems(tmp_path, text)
