@@ -669,6 +669,25 @@ static struct zone *kgen_list_zone_locked(struct kgen_bspan *bs,
 }
 
 /**
+ * kgen_expect_bspan_batched() - the span was freed in whole chunks
+ * @test: the test case
+ * @bs: the span, right after the free and before any drain
+ * @check: whether to check (a batched API on a tree that batches) or only
+ *         log where the pages went
+ *
+ * The chunks are those of a free path that ends its runs where the zone
+ * or node changes (kgen_batching.c): below an unaligned boundary smaller
+ * chunks, never one across it.  A free path that gives up batching near
+ * the boundary leaves order-0 pcp entries there, which the checks after a
+ * drain cannot tell from whole chunks.
+ */
+void kgen_expect_bspan_batched(struct kunit *test, struct kgen_bspan *bs,
+			       bool check)
+{
+	kgen_expect_pageset_batched(test, bs->set, bs->api, check);
+}
+
+/**
  * kgen_expect_bspan_freed() - every span page is in a free buddy block
  * @test: the test case
  * @bs: the span, freed

@@ -19,7 +19,11 @@ enum kgen_boundary_kind {
  *              or NULL for the first pair of adjacent zones
  * @nr_each: pages taken on each side of the boundary
  * @api: free path the joined span is handed to
+ * @batched: @api batches on this tree: check that it freed whole chunks,
+ *           cut at the boundary (else only log where the pages went)
  * @skip: reason this parameter cannot run on this tree or arch, or NULL
+ * @unchecked: why an expectation cannot be checked on this tree, or NULL;
+ *             a case that passes everything else then ends as a skip
  * @desc: KUnit parameter description
  */
 struct kgen_boundary_param {
@@ -27,7 +31,9 @@ struct kgen_boundary_param {
 	const char *upper_zone;
 	unsigned long nr_each;
 	enum kgen_free_api api;
+	bool batched;
 	const char *skip;
+	const char *unchecked;
 	char desc[KUNIT_PARAM_DESC_SIZE];
 };
 
@@ -86,6 +92,8 @@ struct kgen_bspan {
 struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
 				    const struct kgen_boundary_param *p);
 void kgen_bspan_free(struct kgen_bspan *bs, enum kgen_free_api api);
+void kgen_expect_bspan_batched(struct kunit *test, struct kgen_bspan *bs,
+			       bool check);
 void kgen_expect_bspan_freed(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_no_straddle(struct kunit *test, struct kgen_bspan *bs);
 void kgen_expect_bspan_zones_kept(struct kunit *test, struct kgen_bspan *bs);

@@ -49,7 +49,8 @@ _BOUNDARY_CASE_KEYS = {"name", "description", "span", "free", "sweep", "expect",
 
 
 _BOUNDARY_EXPECT_KEYS = {"freed", "no_straddle", "zones_kept", "nr_free_pages",
-                         "merged", "prepared", "balanced", "no_warning", "pgfree"}
+                         "merged", "prepared", "balanced", "no_warning", "pgfree",
+                         "batched"}
 
 
 def _boundary_case_ok(c: RawCase) -> bool:
@@ -100,7 +101,7 @@ def _boundary_expect(c: RawCase) -> Expect:
                   prepared=raw.get("prepared", True),
                   balanced=raw.get("balanced", True),
                   pgfree=raw.get("pgfree", True),
-                  guards=False, batched=False)
+                  batched=raw.get("batched", True), guards=False)
 
 
 

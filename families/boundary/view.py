@@ -17,15 +17,13 @@ def param(case: Case, variant: Variant, _sels: SelectorTables) -> dict:
     return {"kind": BOUNDARIES[case.options.boundary],
             # The loader admits only fixed zone names, never free text.
             "upper_zone": case.options.upper_zone, "nr_each": variant.axis("pages_each_side"),
-            "api": FREE_APIS[variant.free]}
+            "api": FREE_APIS[variant.free], "batched": case.checks_batching(variant)}
 
 
 def case_view(_case: Case) -> dict:
     return {}
 
 
-# A tree that cannot check an expectation never runs it (boundary cases
-# check no batching).
 # Its suites give back the pages held around the boundary between cases.
 VIEW = FamilyView("kgen_boundary_param", param, case_view,
-                  skip_unchecked=False, suite_exit="kgen_boundary_suite_exit")
+                  suite_exit="kgen_boundary_suite_exit")

@@ -29,7 +29,9 @@
  * The chunks are cut as the kernel cuts them: runs of consecutive struct
  * pages in one memory section (num_pages_contiguous(), for arrays), ended
  * by every page the free path refuses (held or spoiled), then
- * order = min(__ffs(pfn), ilog2(pages left), MAX_PAGE_ORDER).
+ * order = min(__ffs(pfn), ilog2(pages left), MAX_PAGE_ORDER).  Runs also
+ * end at a zone or node boundary, as a free path must end them (7.3 does
+ * not: the boundary family's no_straddle catches that).
  */
 #include <linux/gfp.h>
 #include <linux/log2.h>
@@ -103,10 +105,21 @@ void kgen_pageset_ready(struct kgen_pageset *set)
 	sort(set->by_pfn, set->nr, sizeof(*set->by_pfn), kgen_cmp_pfn, NULL);
 }
 
-/* Whether @cur continues the run ending at @prev (num_pages_contiguous()). */
+/*
+ * Whether @cur continues the run ending at @prev (num_pages_contiguous()),
+ * for a free path that keeps each chunk in one zone of one node.
+ */
 static bool kgen_same_run(struct page *prev, struct page *cur)
 {
 	if (prev + 1 != cur)
+		return false;
+	/*
+	 * A chunk is freed on its first page's zone: one across a zone or
+	 * node boundary would put the other side's pages on that zone's
+	 * lists (findings/0001).  page_zone_id() is what page_is_buddy()
+	 * compares.
+	 */
+	if (page_zone_id(prev) != page_zone_id(cur))
 		return false;
 #if defined(CONFIG_SPARSEMEM) && !defined(CONFIG_SPARSEMEM_VMEMMAP)
 	/* struct pages need not continue across sections: runs end there. */

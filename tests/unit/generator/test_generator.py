@@ -107,7 +107,11 @@ def test_power_checks_are_generated_where_they_apply(tmp_path):
     for call in ("kgen_expect_bspan_merged(test, bs);", "kgen_expect_bspan_prepared(test, bs);",
                  "kgen_expect_bspan_balanced(test, bs);"):
         assert call in b
-    assert "kgen_skip_unchecked" not in text.split("static void kgen_g_b(")[1]
+    # Boundary spans are checked for whole chunks too, before any drain.
+    assert b.index("kgen_bspan_free(bs, p->api);") < \
+        b.index("kgen_expect_bspan_batched(test, bs, p->batched);") < \
+        b.index("kgen_expect_bspan_freed(test, bs);")
+    assert "kgen_skip_unchecked(test, p->unchecked);" in text.split("static void kgen_g_b(")[1]
 
 
 def test_pgfree_is_read_right_around_the_free(tmp_path):

@@ -224,7 +224,7 @@ cases:
     (VALID.replace("free_contig_range", "free_page_loop") + "    expect: {batched: true}\n",
      "free_page_loop frees page by page: expect.batched applies to the batched"),
     (BOUNDARY + "    expect: {merged: 3}\n", "merged is true (or max) or false"),
-    (BOUNDARY + "    expect: {batched: true}\n", "expect.batched does not apply to boundary"),
+    (BOUNDARY + "    expect: {guards: true}\n", "expect.guards does not apply to boundary"),
 ])
 def test_power_expectation_rules(tmp_path, text, message):
     found = problems(tmp_path, text)
@@ -240,8 +240,9 @@ def test_power_expectations_default_on(tmp_path):
     assert "CONFIG_CONTIG_ALLOC" in map(str, vmap.needs_of(vmap.variants[0]))
     bound = load_spec(write(tmp_path, BOUNDARY)).cases[0]
     assert bound.expect.merged == MERGED_MAX and bound.expect.balanced
-    assert bound.expect.prepared and not bound.expect.batched
-    assert bound.expect_needs_of(bound.variants[0]) == []
+    assert bound.expect.prepared and bound.expect.batched
+    # A boundary span is checked for whole chunks where the tree batches.
+    assert [k for k, _ in bound.expect_needs_of(bound.variants[0])] == ["batched", "batched"]
 
 
 def test_vmalloc_sweep(tmp_path):
