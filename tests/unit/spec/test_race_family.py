@@ -75,6 +75,9 @@ def test_generated_parameters_name_actors_and_contexts(tmp_path):
      "    poison: [first]\n    race: {}\n", ":7:", "poison does not apply to race"),
     ("    span: {alloc: frozen, order: 2}\n    free: free_contig_frozen_range\n"
      "    hold: [first]\n    race: {}\n", ":7:", "refcount 0"),
+    # cma_release() of a span that never came from the CMA area.
+    ("    span: {alloc: split_page, order: 2}\n    free: cma_release\n    race: {}\n",
+     ":6:", "the span family's cma spans"),
 ])
 def test_lint_errors_point_at_the_line(tmp_path, case, where, says):
     text = "kgen: 1\nsuite: kgen_r\ncases:\n  - name: c\n" + case
