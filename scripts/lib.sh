@@ -9,7 +9,9 @@
 #                     gcc only recommends libc6-dev; libelf-dev for objtool,
 #                     libssl-dev for the tree's certificate tools
 #   gcc-aarch64-linux-gnu  the arm64 cross compiler
-#   qemu-system-x86 qemu-system-arm  the x86_64 and arm64 guests
+#   qemu-system-x86 qemu-system-arm  the x86_64, i386 and arm64 guests
+#                     (qemu-system-i386 is in qemu-system-x86; the host gcc
+#                     builds i386)
 #   device-tree-compiler   dtc, for arm64 guest-layout device trees
 #   python3 python3-venv   kgen's .venv (ensurepip brings pip into it)
 #   xz-utils debian-archive-keyring  kgen kernel fetch (signed Debian

@@ -15,7 +15,10 @@ import stat
 import sys
 from pathlib import Path
 
-QEMU_BINARIES = ("qemu-system-x86_64", "qemu-system-aarch64")
+from kgen.arch import ARCHES
+
+# Every QEMU binary an Arch boots with (kgen/arch.py).
+QEMU_BINARIES = tuple(a.qemu_binary for a in ARCHES.values() if a.qemu_binary)
 ENV_ACCEL = "KGEN_QEMU_ACCEL"
 ENV_SHIM_DIR = "KGEN_QEMU_SHIM_DIR"
 

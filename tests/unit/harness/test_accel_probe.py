@@ -37,6 +37,21 @@ def test_foreign_arch_guest_is_tcg_without_probe(tmp_path):
                                         "guests of the host's arch")
 
 
+def test_i386_guest_on_x86_64_host_is_probed_like_x86_64(tmp_path):
+    """KVM can run an i386 guest on an x86_64 host in principle; here it
+    fails ("KVM internal error"), which the probe boot finds out."""
+    seen = []
+
+    def fails(guest, image):
+        seen.append(guest.name)
+        return ProbeOutcome(False, "console silent for 20 s after 40 lines")
+
+    choice = resolve("auto", arch("i386"), _image(tmp_path), "7.3:cfg",
+                     tmp_path / "c.json", probe=fails,
+                     host_machine="x86_64", kvm_usable=lambda: None)
+    assert seen == ["i386"] and choice.accel == "tcg" and choice.probed
+
+
 def test_unusable_dev_kvm_is_tcg_without_probe(tmp_path):
     choice = resolve("auto", X86, _image(tmp_path), "7.3:cfg", tmp_path / "c.json",
                      probe=_never,

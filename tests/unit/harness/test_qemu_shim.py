@@ -28,3 +28,9 @@ def test_launcher_execs_the_real_binary_with_filtered_args(tmp_path):
     out = subprocess.run(["qemu-system-x86_64", "-accel", "kvm", "-m", "1"],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["-accel", "tcg", "-m", "1"]
+
+
+def test_every_arch_qemu_binary_gets_a_launcher(tmp_path):
+    shim = install(tmp_path / "shim")
+    for name in ("qemu-system-x86_64", "qemu-system-i386", "qemu-system-aarch64"):
+        assert os.access(shim / name, os.X_OK), name

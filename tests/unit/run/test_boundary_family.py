@@ -92,6 +92,15 @@ def test_skip_reasons_name_what_the_arch_lacks(tmp_path):
     assert x86["kgen_bnd_node/free=vfree,each=512"] is None
 
 
+def test_i386_runs_classic_sparse_sections_and_names_what_it_lacks(tmp_path):
+    spec = load_spec(write(tmp_path, SPEC))
+    skips = {c.name: c.skip for c in make_plan([spec], assume_all(arch("i386"))).cases}
+    # x86_32 is SPARSEMEM_STATIC without VMEMMAP: the classic case runs.
+    assert skips["kgen_bnd_section_classic"] is None
+    assert "x86_32 has no NUMA" in skips["kgen_bnd_node/free=vfree,each=1"]
+    assert "needs arch x86_64" in skips["kgen_bnd_dma"]
+
+
 def test_guest_boot_planned_on_qemu_arches_only(tmp_path):
     spec = load_spec(write(tmp_path, SPEC))
     assert make_plan([spec], assume_all(arch("um"))).guest_boots == []
