@@ -19,6 +19,9 @@ BUILD_TOOLS: dict[str, str] = {
     "python3": "python3",
 }
 
+# HIGHMEM exists on 32-bit arches only: a 64-bit kernel maps all memory.
+_NO_HIGHMEM = "{} is 64-bit: every page has a direct map, there is no HIGHMEM"
+
 _VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
                    "SPARSEMEM_VMEMMAP_ENABLE (mm/Kconfig), and {} does: its struct "
                    "pages are always virtually contiguous")
@@ -123,6 +126,7 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
             "SPARSEMEM": "UML is FLATMEM: it has no memory sections",
             "DMA_CMA": ("UML has no DMA API (no HAS_DMA), so no DMA_CMA and no default "
                         "CMA area (cma=)"),
+            "HIGHMEM": "UML has no HIGHMEM",
         },
         guest_limits={
             TWO_ZONES: ("UML has one node and one zone, ZONE_NORMAL (arch/um/kernel/mem.c), "
@@ -150,6 +154,7 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         name="x86_64",
         tools={"qemu-system-x86_64": "qemu-system-x86"},
         qemu_binary="qemu-system-x86_64",
+        kconfig_limits={"HIGHMEM": _NO_HIGHMEM.format("x86_64")},
         forced_on={"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("x86_64")},
         guest_limits={
             DEVICE_TREE: ("x86 boots from ACPI, and initmem_init() puts NODE_DATA at each "
@@ -207,6 +212,7 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         qemu_machine=("-nodefaults", "-machine", "virt", "-cpu", "max"),
         # QEMU virt puts RAM at 1 GiB (hw/arm/virt.c, VIRT_MEM).
         ram_base=0x4000_0000,
+        kconfig_limits={"HIGHMEM": _NO_HIGHMEM.format("arm64")},
         forced_on={"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("arm64")},
         bench_iterations=(300, 3),
         vmalloc_loops=500,

@@ -312,6 +312,26 @@ static int kgen_take_sides(struct kgen_bspan *bs, unsigned long b,
 	return 0;
 }
 
+/*
+ * Whether the struct pages on the two sides of section edge @b are
+ * neighbours in memory.  Only where they are not can a free that walks
+ * page += 1 across the edge (a missing memdesc_section() check) reach the
+ * wrong struct page, so a section case says which it had.  With VMEMMAP
+ * they always are; classic SPARSEMEM allocates each section's memmap on
+ * its own (mm/sparse.c, memmap_alloc()).
+ */
+static void kgen_log_memmap_edge(struct kunit *test, unsigned long b)
+{
+	unsigned long below = (unsigned long)pfn_to_page(b - 1);
+	unsigned long above = (unsigned long)pfn_to_page(b);
+
+	if (above == below + sizeof(struct page))
+		kunit_info(test, "section edge pfn %#lx: struct pages contiguous\n", b);
+	else
+		kunit_info(test, "section edge pfn %#lx: struct pages not contiguous: pfn %#lx's is %ld bytes from the one after pfn %#lx's\n",
+			   b, b, (long)(above - below - sizeof(struct page)), b - 1);
+}
+
 /* A section case: the first section edge inside one zone that allocates. */
 static int kgen_take_section_edge(struct kgen_bspan *bs, char *why, size_t len)
 {
@@ -478,6 +498,8 @@ struct kgen_bspan *kgen_bspan_alloc(struct kunit *test,
 		   bs->pfn, bs->pfn + 2 * bs->nr_each, bs->boundary,
 		   bs->zone[0]->name, zone_to_nid(bs->zone[0]),
 		   bs->zone[1]->name, zone_to_nid(bs->zone[1]));
+	if (p->kind == KGEN_BOUNDARY_SECTION)
+		kgen_log_memmap_edge(test, bs->boundary);
 	return bs;
 }
 
