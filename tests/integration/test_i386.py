@@ -2,7 +2,8 @@
 
 The one kgen arch whose struct pages are not contiguous across memory
 sections and whose pages can lack a kernel mapping.  Cost on a 2-core
-machine (2026-12-07, 7.3.4): a cold i386 build is about 7 minutes; warm,
+machine (2026-12-07, 7.3.4): a cold i386 build takes 250-260 s with
+the machine to itself (411 s with the unit tests running alongside); warm,
 the whole shipped set is one incremental build plus four boots (main,
 complaints, two guest layouts), 56 s, and the fixture run one more
 incremental build and a boot that hangs until the 60 s stall timeout,
