@@ -67,6 +67,9 @@ def unavailable_rows(target: Target) -> dict[str, str]:
                 P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW):
         if frozen:
             out[row] = "; ".join(frozen)
+    bulk = caps.unmet(Need(NeedKind.API, "free_pages_bulk"))
+    if bulk:
+        out[P.KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK] = bulk
     blocker = builtin_blocker(target.tree, "TEST_VMALLOC", "lib/Kconfig.debug")
     if blocker:
         out[VMALLOC_GROUP] = f"lib/test_vmalloc cannot be built in: {blocker}"

@@ -237,6 +237,23 @@ def test_a_tree_without_the_frozen_allocator_lists_the_cma_ratios_as_na(monkeypa
             "contig16384.free_frozen_page_loop"} <= set(na)
 
 
+def test_a_tree_without_free_pages_bulk_lists_its_vfree_row_as_na(monkeypatch):
+    from kgen import protocol as P
+    from kgen.cache import cache_paths
+    from kgen.runner.bench import pipeline
+    from kgen.target.capabilities import assume_all
+    from kgen.target.target import Target
+    caps = assume_all(arch("um"))
+    monkeypatch.setattr(caps, "unmet", lambda need: f"no {need.name}" if
+                        need.name == "free_pages_bulk" else "")
+    monkeypatch.setattr(pipeline, "builtin_blocker", lambda *a: "")
+    tree = Path("/nonexistent")
+    na = pipeline.unavailable_rows(Target(tree, "6.12.0", arch("um"), "tcg", caps,
+                                          cache_paths(tree, "um")))
+    # vfree() itself is measured on every tree.
+    assert na == {P.KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK: "no free_pages_bulk"}
+
+
 VMALLOC_ROW = "test_vmalloc.vm_map_ram_test (per run of 1000 loops)"
 
 
