@@ -20,6 +20,7 @@ from kgen.generator.render import render_all
 from kgen.kernel import kunit_dir
 from kgen.runner.bench.stats import (
     CMA_CYCLE_RATIO_ROW,
+    CMA_CYCLE_ROW,
     CMA_FREE_RATIO_ROW,
     Row,
     collect,
@@ -64,7 +65,8 @@ def unavailable_rows(target: Target) -> dict[str, str]:
     frozen = [r for r in (caps.unmet(Need(NeedKind.API, api)) for api in
                           ("alloc_contig_frozen_pages", "free_contig_frozen_range")) if r]
     for row in (P.KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, P.KGEN_PROTO_BENCH_ROW_FROZEN_FREE,
-                P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW):
+                P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW,
+                CMA_CYCLE_ROW):
         if frozen:
             out[row] = "; ".join(frozen)
     bulk = caps.unmet(Need(NeedKind.API, "free_pages_bulk"))

@@ -95,11 +95,18 @@ def compare_markdown(base: BenchResult, new: BenchResult,
             continue
         out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | "
                    f"{c.change * 100:+.2f}% {c.mark} | {c.speedup:.2f}× | {c.p_value:.3g} | "
-                   f"{_RULE_NAMES[c.rule] if c.mark else ''} |")
+                   f"{_marked_by(c) if c.mark else ''} |")
     return "\n".join(out) + "\n"
 
 
 _RULE_NAMES = {"welch": "Welch p < 0.05", "ci95": "95 % CIs apart"}
+
+
+def _marked_by(c: Comparison) -> str:
+    """The rule that marked a row, both halves: its test, and the floor
+    its change cleared (a smaller one is never marked)."""
+    # No "|" in it: the text goes into a Markdown table cell.
+    return f"{_RULE_NAMES[c.rule]}, change of {MIN_CHANGE:.0%} or more"
 
 
 def _rule_text(comparisons: list[Comparison]) -> str:

@@ -162,9 +162,9 @@ def test_compare_report_names_the_rule_per_marked_row():
     new = BenchResult("/b", "um", [Row("x", [50.0, 51.0, 49.0])],
                       {"kernel.version": "7.3"}, [])
     text = compare_markdown(base, new, compare(base.rows, new.rows, rule="ci95"))
-    assert "95 % confidence intervals" in text and "| 95 % CIs apart |" in text
+    assert "95 % confidence intervals" in text and "| 95 % CIs apart, change of 5% or more |" in text
     text = compare_markdown(base, new, compare(base.rows, new.rows))
-    assert "Welch's t-test, α = 0.05" in text and "| Welch p < 0.05 |" in text
+    assert "Welch's t-test, α = 0.05" in text and "| Welch p < 0.05, change of 5% or more |" in text
 
 
 def test_floor_row_gives_the_overhead_beside_the_speedup():
@@ -211,6 +211,8 @@ def test_cma_style_ratios_free_alone_and_with_the_allocation():
     assert rows[CMA_FREE_RATIO_ROW] == 10.0
     # As the series' CMA test timed it: alloc + release, before / after.
     assert rows[CMA_CYCLE_RATIO_ROW] == 1_400_000 / 500_000
+    # The same cycle as a time, for two kernels compared: the batched one.
+    assert rows["contig16384.frozen alloc+free (batched)"] == 500_000
     slower = collect([_frozen_boot(400_000, 200_000, 1_000_000),
                       _frozen_boot(410_000, 210_000, 1_010_000)])
     faster = collect([_frozen_boot(400_000, 100_000, 1_000_000),
