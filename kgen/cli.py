@@ -290,10 +290,16 @@ def cmd_bench(args) -> int:
     # patched side in the tree's bench build dir through the overlay and
     # puts it back, so no second copy of the tree is needed.
     patches = [args.base_patch or [], args.patch or []][-len(targets):]
-    results = [run_bench(target, BenchRequest(
+    reqs = [BenchRequest(
         boots=args.boots, iterations=args.iterations, limits=_limits(args), log=_log,
-        patched=patched_files(target.tree, side), label=patched_label(target.tree, side)))
+        patched=patched_files(target.tree, side), label=patched_label(target.tree, side))
         for target, side in zip(targets, patches, strict=True)]
+    if len(targets) == 2 and targets[0].tree == targets[1].tree:
+        # One tree, two kernels: boot them alternately (runner/bench/pair.py).
+        from kgen.runner.bench.pair import run_bench_pair
+        results = list(run_bench_pair(targets[1], *reqs))
+    else:
+        results = [run_bench(target, req) for target, req in zip(targets, reqs, strict=True)]
     out = args.out or targets[-1].paths.bench_results
     out.mkdir(parents=True, exist_ok=True)
     comparisons = (compare(results[0].rows, results[1].rows, rule=args.rule)

@@ -86,7 +86,10 @@ def compare_markdown(base: BenchResult, new: BenchResult,
            f"{_rule_text(comparisons)}; (R) significant regression, "
            "(I) significant improvement; new vs base: how many times faster "
            "(for the speedup row: how many times larger); n/a: a side cannot "
-           "measure the row", "",
+           "measure the row"
+           + ("; the boots alternated base, new, base, new ..., so host drift "
+              "falls on both sides alike" if base.properties.get("boots.order")
+              == "alternating" else "; all boots of base, then all of new"), "",
            "| row | base | new | change | new vs base | p | marked by |",
            "|---|---|---|---|---|---|---|"]
     for c in comparisons:

@@ -68,7 +68,11 @@ def test_each_side_gets_its_own_patches_on_one_tree(tmp_path, monkeypatch):
                            "iterations.high_order": "1", "iterations.contig16384": "1",
                            "config": "c"}, label=req.label)
 
-    monkeypatch.setattr("kgen.runner.bench.pipeline.run_bench", fake_bench)
+    def fake_pair(target, base, new):
+        return fake_bench(target, base), fake_bench(target, new)
+
+    # One tree on both sides: the pair, booted alternately (test below).
+    monkeypatch.setattr("kgen.runner.bench.pair.run_bench_pair", fake_pair)
     out = tmp_path / "out"
     assert cli.main(["bench", "--compare", str(tree), str(tree), "--base-patch",
                      str(tmp_path / "p.diff"), "--boots", "2", "--out", str(out)]) == 0
@@ -90,3 +94,66 @@ def test_the_kept_revert_series_are_complete():
         assert (REVERT / "7.3" / name).read_bytes() == (REVERT / "7.2" / name).read_bytes()
     assert "memdesc_section(&page->flags)" in (REVERT / "7.3" / names["7.3"][2]).read_text()
     assert "memdesc_section(page->flags)" in (REVERT / "7.2" / names["7.2"][2]).read_text()
+
+
+def test_one_trees_two_kernels_boot_alternately_and_the_last_image_stays(tmp_path, monkeypatch):
+    """run_bench_pair builds base then new, keeps each image aside, boots
+    base, new, base, new ..., each with its own image in place, and leaves
+    the last build's image in the build dir."""
+    from kgen.runner.bench import pair
+    from kgen.runner.bench.pipeline import BenchPlan, BenchRequest
+    from kgen.runner.harness.session import SessionConfig
+
+    build_dir = tmp_path / "build"
+    build_dir.mkdir()
+    events = []
+
+    class FakeSession:
+        def __init__(self, target, config):
+            self.target, self.build_dir = target, build_dir
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def path(self, suffix):
+            return tmp_path / f"bench.{suffix}"
+
+        def properties(self):
+            return {"kernel.version": "7.3.4"}
+
+        def unpatch(self):
+            events.append("unpatch")
+
+    def fake_build(session, req, kunitconfig):
+        (build_dir / "linux").write_text(req.label)
+        events.append(f"build {req.label}")
+
+    def fake_round(session, n, req, vmalloc, prefix=""):
+        booted = (build_dir / "linux").read_text()
+        events.append(f"boot {prefix}{n}: {booted}")
+        return {"x": float(n)}, tmp_path / f"{prefix}{n}.log"
+
+    class Arch:
+        name, kernel_image, bench_too_noisy, vmalloc_loops = "um", "", {}, 1
+
+    class Target:
+        tree, arch = tmp_path, Arch()
+
+    plan = BenchPlan(SessionConfig(build_dir), "", {}, False, 1, 1)
+    monkeypatch.setattr(pair, "Session", FakeSession)
+    monkeypatch.setattr(pair, "plan_bench", lambda target, req: plan)
+    monkeypatch.setattr(pair, "build_bench", fake_build)
+    monkeypatch.setattr(pair, "bench_round", fake_round)
+    base = BenchRequest(boots=2, label="reverted", patched={"mm/x.c": b"y"})
+    new = BenchRequest(boots=2, label="tree")
+    got = pair.run_bench_pair(Target(), base, new)
+    assert events == ["build reverted", "build tree",
+                      "boot base.1: reverted", "boot new.1: tree",
+                      "boot base.2: reverted", "boot new.2: tree"]
+    assert (build_dir / "linux").read_text() == "tree"
+    assert not list(tmp_path.glob("bench.*.image"))
+    assert [r.label for r in got] == ["reverted", "tree"]
+    assert got[0].properties["boots.order"] == "alternating"
