@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from kgen.errors import EnvironmentProblem
 from kgen.runner.bench.pipeline import (
     BenchRequest,
     BenchResult,
@@ -50,6 +51,7 @@ def run_bench_pair(target: Target, base: BenchRequest,
     with Session(target, plan.config) as session:
         image = kernel_image(session)
         kept = {s: session.path(f"{s}.image") for s in SIDES}
+        side = SIDES[0]
         try:
             for side in SIDES:
                 build_bench(session, reqs[side], plan.kunitconfig)
@@ -62,6 +64,10 @@ def run_bench_pair(target: Target, base: BenchRequest,
                                                  prefix=f"{side}.")
                     boots[side].append(rows)
                     logs[side].append(log_path)
+        except EnvironmentProblem as err:
+            # Say which kernel broke: a series may break the benchmark itself.
+            raise EnvironmentProblem(f"{side} ({reqs[side].label or target.tree}): "
+                                     f"{err}") from None
         finally:
             # The last build's image, matching the objects in the build dir.
             if kept[SIDES[-1]].is_file():

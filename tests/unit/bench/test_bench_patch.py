@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kgen import cli
-from kgen.errors import UsageError
+from kgen.errors import EnvironmentProblem, UsageError
 from kgen.runner.bench.pipeline import BenchResult
 from kgen.runner.harness.patches import expand_patch_paths, patched_label
 
@@ -149,6 +149,20 @@ def test_one_trees_two_kernels_boot_alternately_and_the_last_image_stays(tmp_pat
     monkeypatch.setattr(pair, "bench_round", fake_round)
     base = BenchRequest(boots=2, label="reverted", patched={"mm/x.c": b"y"})
     new = BenchRequest(boots=2, label="tree")
+    got = pair.run_bench_pair(Target(), base, new)
+    assert got[0].properties["boots.order"] == "alternating"
+
+    def broken_round(session, n, req, vmalloc, prefix=""):
+        if prefix == "new.":
+            raise EnvironmentProblem("boot 1 produced no benchmark lines")
+        return {"x": 1.0}, tmp_path / "log"
+
+    monkeypatch.setattr(pair, "bench_round", broken_round)
+    with pytest.raises(EnvironmentProblem, match=r"^new \(tree\): boot 1 produced"):
+        pair.run_bench_pair(Target(), base, new)
+    assert (build_dir / "linux").read_text() == "tree"
+    events.clear()
+    monkeypatch.setattr(pair, "bench_round", fake_round)
     got = pair.run_bench_pair(Target(), base, new)
     assert events == ["build reverted", "build tree",
                       "boot base.1: reverted", "boot new.1: tree",
