@@ -213,10 +213,12 @@ def cmd_run(args) -> int:
     print(f"JUnit: {junit}")
     if args.kcidb:
         from kgen.git_tree import git_head
+        from kgen.runner.harness.patches import expand_patch_paths
         from kgen.runner.results.kcidb import Checkout
         _write_kcidb(args, req.specs, started, [Checkout(
             target.tree, target.version, git_head(target.tree),
-            [(p.name, p.read_bytes()) for p in req.patches], runs=[result])])
+            [(p.name, p.read_bytes()) for p in expand_patch_paths(req.patches)],
+            runs=[result])])
     if outcome.console_log:
         print(f"console log: {outcome.console_log}")
     if outcome.coverage:
@@ -276,13 +278,28 @@ def cmd_bench(args) -> int:
     from kgen.runner.bench.pipeline import BenchRequest, run_bench
     from kgen.runner.bench.report import as_json, as_run_result, compare_markdown, report_markdown
     from kgen.runner.bench.stats import compare, regressions
+    from kgen.runner.harness.patches import patched_files, patched_label
     from kgen.runner.results.junit import write_junit
+    if args.base_patch and not args.compare:
+        raise UsageError("--base-patch needs --compare (it patches BASE_TREE)")
     trees = [check_tree(t) for t in args.compare] if args.compare \
         else [_resolve_tree(args.kernel)]
     targets = [_target(tree, args) for tree in trees]
-    req = BenchRequest(boots=args.boots, iterations=args.iterations,
-                       limits=_limits(args), log=_log)
-    results = [run_bench(target, req) for target in targets]
+    # Each side's patches: BASE_TREE gets --base-patch, the benchmarked (or
+    # NEW_TREE) side --patch.  Both may be one tree: run_bench builds the
+    # patched side in the tree's bench build dir through the overlay and
+    # puts it back, so no second copy of the tree is needed.
+    patches = [args.base_patch or [], args.patch or []][-len(targets):]
+    reqs = [BenchRequest(
+        boots=args.boots, iterations=args.iterations, limits=_limits(args), log=_log,
+        patched=patched_files(target.tree, side), label=patched_label(target.tree, side))
+        for target, side in zip(targets, patches, strict=True)]
+    if len(targets) == 2 and targets[0].tree == targets[1].tree:
+        # One tree, two kernels: boot them alternately (runner/bench/pair.py).
+        from kgen.runner.bench.pair import run_bench_pair
+        results = list(run_bench_pair(targets[1], *reqs))
+    else:
+        results = [run_bench(target, req) for target, req in zip(targets, reqs, strict=True)]
     out = args.out or targets[-1].paths.bench_results
     out.mkdir(parents=True, exist_ok=True)
     comparisons = (compare(results[0].rows, results[1].rows, rule=args.rule)
@@ -406,6 +423,13 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("--boots", type=_boots, default=5, metavar="N")
     bench.add_argument("--iterations", type=_positive_int, metavar="N",
                        help="high-order iterations per boot (default scales with arch)")
+    bench.add_argument("--patch", action="append", type=Path, metavar="FILE",
+                       help="benchmark the tree (with --compare: NEW_TREE) as if this "
+                       "patch were applied, as kgen run --patch; a directory stands for "
+                       "its *.patch files in name order (repeatable, in order)")
+    bench.add_argument("--base-patch", action="append", type=Path, metavar="FILE",
+                       help="with --compare: the same for BASE_TREE. BASE_TREE and "
+                       "NEW_TREE may then be one tree: e.g. a revert against the tree")
     bench.add_argument("--out", type=Path, metavar="DIR")
     _add_time_limits(bench, 3600, "all benchmark boots together")
     _add_accel(bench)
@@ -493,7 +517,8 @@ def _add_run_options(runp: argparse.ArgumentParser) -> None:
     runp.add_argument("--patch", action="append", type=Path, metavar="FILE",
                       help="build the tree as if this patch (git diff or format-patch "
                       "output, -p1) were applied; the tree itself is never written, "
-                      "and the run shares the tree's build dir (repeatable, in order)")
+                      "and the run shares the tree's build dir; a directory stands for its "
+                      "*.patch files in name order (repeatable, in order)")
     runp.add_argument("--kernel-arg", dest="kernel_args", action="append", metavar="ARG",
                       help="extra kernel command-line argument (repeatable)")
     runp.add_argument("--cpus", type=_positive_int, default=DEFAULT_CPUS, metavar="N",

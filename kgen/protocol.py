@@ -62,3 +62,9 @@ KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC = "contig16384.alloc_contig_frozen_pages"
 KGEN_PROTO_BENCH_ROW_FROZEN_FREE = "contig16384.free_contig_frozen_range"
 # The same frozen pages freed one by one, as before the series batched it.
 KGEN_PROTO_BENCH_ROW_FROZEN_LOOP = "contig16384.free_frozen_page_loop"
+
+# vfree() of a 512-page vmalloc() area; free_pages_bulk() of 512 pages
+# allocated as vmalloc() does (vfree's page free, without the unmap that is
+# a host munmap() on UML); n/a on a tree without free_pages_bulk().
+KGEN_PROTO_BENCH_ROW_VFREE = "vfree512.vfree"
+KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK = "vfree512.free_pages_bulk"

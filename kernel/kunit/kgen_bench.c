@@ -13,6 +13,11 @@
  *
  *   # <case>: kgen-bench: name=<row> iterations=<n> total_ns=<t>
  *
+ * The vfree rows time vfree() of a 512-page vmalloc() area and, apart,
+ * free_pages_bulk() of 512 pages allocated the way vmalloc() allocates
+ * them: that is vfree()'s page free without its unmap, which on UML is a
+ * host munmap() call, so it times the batched vfree on every arch.
+ *
  * On a tree without the frozen contiguous allocator (Linux 6.12 has neither
  * alloc_contig_frozen_pages() nor free_contig_frozen_range()) the frozen
  * rows cannot be measured: their case ends as a skip that names them.
@@ -22,6 +27,7 @@
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
+#include <linux/vmalloc.h>
 
 #include "kgen_caps.h"
 #include "kgen_protocol.h"
@@ -42,6 +48,8 @@ MODULE_PARM_DESC(contig_iterations, "iterations of the 16384-page contiguous all
 
 #define KGEN_BENCH_HIGH_ORDER	PMD_ORDER
 #define KGEN_BENCH_CONTIG_PAGES	16384UL
+/* The series' largest lib/test_vmalloc size, p:512. */
+#define KGEN_BENCH_VFREE_PAGES	512U
 
 #define KGEN_BENCH_HAVE_FROZEN	(KGEN_HAVE_ALLOC_CONTIG_FROZEN_PAGES && \
 				 KGEN_HAVE_FREE_CONTIG_FROZEN_RANGE)
@@ -202,9 +210,97 @@ static void kgen_bench_contig(struct kunit *test)
 			  floop_ns);
 }
 
+/* One vmalloc() + vfree(); only the vfree() is timed. */
+static u64 kgen_bench_vfree_once(struct kunit *test, unsigned int iteration)
+{
+	void *area;
+	u64 t;
+
+	area = vmalloc(KGEN_BENCH_VFREE_PAGES * PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, area, "vmalloc(%u pages) failed at iteration %u",
+				  KGEN_BENCH_VFREE_PAGES, iteration);
+	/*
+	 * Purge the lazily freed vmap areas now, untimed: otherwise every few
+	 * dozen vfree()s one of them would pay for flushing all the others.
+	 */
+	vm_unmap_aliases();
+	t = ktime_get_ns();
+	vfree(area);
+	return ktime_get_ns() - t;
+}
+
+#if KGEN_HAVE_FREE_PAGES_BULK
+/*
+ * 512 pages as vm_area_alloc_pages() gets them: the largest order that
+ * fits what is left, split to order 0, falling back to smaller orders.
+ * Returns how many it got.
+ */
+static unsigned int kgen_bench_vmalloc_pages(struct page **pages)
+{
+	unsigned int order = ilog2(KGEN_BENCH_VFREE_PAGES), nr = 0, i;
+	struct page *page;
+
+	while (nr < KGEN_BENCH_VFREE_PAGES) {
+		order = min_t(unsigned int, order, ilog2(KGEN_BENCH_VFREE_PAGES - nr));
+		page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, order);
+		if (!page) {
+			if (!order)
+				break;
+			order--;
+			continue;
+		}
+		split_page(page, order);
+		for (i = 0; i < (1U << order); i++)
+			pages[nr++] = page + i;
+	}
+	return nr;
+}
+
+/* The page free of one vfree(), without the unmap; only the free is timed. */
+static u64 kgen_bench_free_pages_bulk_once(struct kunit *test, struct page **pages,
+					   unsigned int iteration)
+{
+	unsigned int nr = kgen_bench_vmalloc_pages(pages);
+	u64 t;
+
+	if (nr < KGEN_BENCH_VFREE_PAGES)
+		free_pages_bulk(pages, nr);
+	KUNIT_ASSERT_EQ_MSG(test, nr, KGEN_BENCH_VFREE_PAGES,
+			    "got %u of %u pages at iteration %u", nr,
+			    KGEN_BENCH_VFREE_PAGES, iteration);
+	t = ktime_get_ns();
+	free_pages_bulk(pages, nr);
+	return ktime_get_ns() - t;
+}
+#endif
+
+/* vfree() and its page free alone, interleaved as the high-order rows. */
+static void kgen_bench_vfree(struct kunit *test)
+{
+	u64 vfree_ns = 0, bulk_ns = 0;
+	unsigned int i;
+#if KGEN_HAVE_FREE_PAGES_BULK
+	struct page **pages = kunit_kcalloc(test, KGEN_BENCH_VFREE_PAGES, sizeof(*pages),
+					    GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+#endif
+	for (i = 0; i < iterations; i++) {
+		vfree_ns += kgen_bench_vfree_once(test, i);
+#if KGEN_HAVE_FREE_PAGES_BULK
+		bulk_ns += kgen_bench_free_pages_bulk_once(test, pages, i);
+#endif
+	}
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_VFREE, iterations, vfree_ns);
+	if (!KGEN_HAVE_FREE_PAGES_BULK)
+		kunit_skip(test, "row " KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK " not measured: this kernel has no free_pages_bulk()");
+	kgen_bench_report(test, KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK, iterations, bulk_ns);
+}
+
 static struct kunit_case kgen_bench_cases[] = {
 	KUNIT_CASE_SLOW(kgen_bench_high_order),
 	KUNIT_CASE_SLOW(kgen_bench_contig),
+	KUNIT_CASE_SLOW(kgen_bench_vfree),
 	{}
 };
 

@@ -107,4 +107,13 @@
 /* The same frozen pages freed one by one, as before the series batched it. */
 #define KGEN_PROTO_BENCH_ROW_FROZEN_LOOP "contig16384.free_frozen_page_loop"
 
+/*
+ * vfree() of a 512-page vmalloc() area, and free_pages_bulk() of 512 pages
+ * allocated as vmalloc() allocates them: vfree()'s page free without its
+ * unmap, which on UML is a host munmap() call.  A tree without
+ * free_pages_bulk() cannot measure the second row (n/a, with the reason).
+ */
+#define KGEN_PROTO_BENCH_ROW_VFREE	"vfree512.vfree"
+#define KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK "vfree512.free_pages_bulk"
+
 #endif /* _MM_KGEN_PROTOCOL_H */

@@ -20,6 +20,7 @@ from kgen.generator.render import render_all
 from kgen.kernel import kunit_dir
 from kgen.runner.bench.stats import (
     CMA_CYCLE_RATIO_ROW,
+    CMA_CYCLE_ROW,
     CMA_FREE_RATIO_ROW,
     Row,
     collect,
@@ -64,9 +65,13 @@ def unavailable_rows(target: Target) -> dict[str, str]:
     frozen = [r for r in (caps.unmet(Need(NeedKind.API, api)) for api in
                           ("alloc_contig_frozen_pages", "free_contig_frozen_range")) if r]
     for row in (P.KGEN_PROTO_BENCH_ROW_FROZEN_ALLOC, P.KGEN_PROTO_BENCH_ROW_FROZEN_FREE,
-                P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW):
+                P.KGEN_PROTO_BENCH_ROW_FROZEN_LOOP, CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW,
+                CMA_CYCLE_ROW):
         if frozen:
             out[row] = "; ".join(frozen)
+    bulk = caps.unmet(Need(NeedKind.API, "free_pages_bulk"))
+    if bulk:
+        out[P.KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK] = bulk
     blocker = builtin_blocker(target.tree, "TEST_VMALLOC", "lib/Kconfig.debug")
     if blocker:
         out[VMALLOC_GROUP] = f"lib/test_vmalloc cannot be built in: {blocker}"
@@ -118,8 +123,20 @@ class BenchResult:
         return self.label or str(self.tree)
 
 
-def run_bench(target: Target, req: BenchRequest) -> BenchResult:
-    """Build the benchmark kernel, boot it req.boots times, collect rows."""
+@dataclass
+class BenchPlan:
+    """What every boot of one Target's benchmark kernel shares."""
+
+    config: SessionConfig
+    kunitconfig: str
+    unavailable: dict[str, str]
+    vmalloc: bool         # lib/test_vmalloc boots too
+    high: int             # high-order iterations per boot
+    contig: int           # 16384-page iterations per boot
+
+
+def plan_bench(target: Target, req: BenchRequest) -> BenchPlan:
+    """Check the tools, scale the iterations, name the rows the tree lacks."""
     missing = kunit_tool.missing_tools(target.arch)
     if missing:
         raise EnvironmentProblem(f"missing tools for --arch {target.arch.name}: "
@@ -133,29 +150,51 @@ def run_bench(target: Target, req: BenchRequest) -> BenchResult:
                      f"{P.KGEN_PROTO_BENCH_CONTIG_ARG}{contig}",
                      "test_vmalloc.run_test_mask=0"])
     unavailable = unavailable_rows(target)
-    vmalloc = req.vmalloc and VMALLOC_GROUP not in unavailable
     for name, why in sorted(unavailable.items()):
         req.log(f"kgen bench: {name}: n/a: {why}")
-    with Session(target, config) as session:
+    return BenchPlan(config, bench_config(unavailable, target.capabilities.tree_kconfig),
+                     unavailable, req.vmalloc and VMALLOC_GROUP not in unavailable,
+                     high, contig)
+
+
+def run_bench(target: Target, req: BenchRequest) -> BenchResult:
+    """Build the benchmark kernel, boot it req.boots times, collect rows."""
+    plan = plan_bench(target, req)
+    with Session(target, plan.config) as session:
         try:
-            _build(session, req, bench_config(unavailable, target.capabilities.tree_kconfig))
+            build_bench(session, req, plan.kunitconfig)
             props = session.properties()
             boots, logs = [], []
             for n in range(1, req.boots + 1):
-                rows, log_path = _bench_boot(session, n, req)
-                if vmalloc:
-                    rows.update(_test_vmalloc_rows(session, n, req))
+                rows, log_path = bench_round(session, n, req, plan.vmalloc)
                 boots.append(rows)
                 logs.append(log_path)
         finally:
             if req.patched:
                 # Leave the overlay and the bench build dir for the plain tree.
                 session.unpatch()
-    props |= {"boots": str(req.boots), "iterations.high_order": str(high),
-             "iterations.contig16384": str(contig),
-             "test_vmalloc.loops": (str(target.arch.vmalloc_loops) if vmalloc
-                                    else "n/a" if req.vmalloc else "off"),
-             "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
+    return bench_result(target, req, plan, boots, logs, props)
+
+
+def bench_round(session: Session, n: int, req: BenchRequest, vmalloc: bool,
+                prefix: str = "") -> tuple[dict[str, float], Path]:
+    """Boot n of the kernel in place: the KUnit rows, then lib/test_vmalloc's."""
+    rows, log_path = _bench_boot(session, n, req, prefix)
+    if vmalloc:
+        rows.update(_test_vmalloc_rows(session, n, req, prefix))
+    return rows, log_path
+
+
+def bench_result(target: Target, req: BenchRequest, plan: BenchPlan,
+                 boots: list[dict[str, float]], logs: list[Path],
+                 props: dict[str, str]) -> BenchResult:
+    """The rows over all boots, with the properties reports print."""
+    unavailable = dict(plan.unavailable)
+    props = props | {"boots": str(req.boots), "iterations.high_order": str(plan.high),
+                     "iterations.contig16384": str(plan.contig),
+                     "test_vmalloc.loops": (str(target.arch.vmalloc_loops) if plan.vmalloc
+                                            else "n/a" if req.vmalloc else "off"),
+                     "config": "kernel/kunit/configs/bench.config (no DEBUG_VM)"}
     if not req.vmalloc:
         unavailable.pop(VMALLOC_GROUP, None)
     rows = collect(boots, unavailable)
@@ -163,7 +202,7 @@ def run_bench(target: Target, req: BenchRequest) -> BenchResult:
     return BenchResult(target.tree, target.arch.name, rows, props, logs, label=req.label)
 
 
-def _build(session: Session, req: BenchRequest, kunitconfig: str) -> None:
+def build_bench(session: Session, req: BenchRequest, kunitconfig: str) -> None:
     # The overlay carries the suites too; the bench config leaves them out.
     session.prepare(render_all([], {}, session.target.capabilities.have()),
                     kunitconfig, req.patched)
@@ -175,15 +214,16 @@ def _build(session: Session, req: BenchRequest, kunitconfig: str) -> None:
                                  + first_error_line(built.output))
 
 
-def _bench_boot(session: Session, n: int, req: BenchRequest) -> tuple[dict[str, float], Path]:
-    booted, log_path = session.boot(f"console.boot{n}.log", P.KGEN_PROTO_BENCH_SUITE)
+def _bench_boot(session: Session, n: int, req: BenchRequest,
+                prefix: str = "") -> tuple[dict[str, float], Path]:
+    booted, log_path = session.boot(f"console.{prefix}boot{n}.log", P.KGEN_PROTO_BENCH_SUITE)
     rows = parse_boot(booted.output)
     if booted.stopped:
         raise EnvironmentProblem(f"boot {n}: {booted.stopped.describe()}; see {log_path}")
     if not rows:
         raise EnvironmentProblem(f"boot {n} produced no benchmark lines"
                                  f"{_why(booted.output)}; see {log_path}")
-    req.log(f"kgen bench: boot {n}/{req.boots}: " + ", ".join(
+    req.log(f"kgen bench: {prefix}boot {n}/{req.boots}: " + ", ".join(
         f"{k}={v:.1f}" for k, v in sorted(rows.items()) if "speedup" in k))
     return rows, log_path
 
@@ -195,13 +235,14 @@ def _why(console: list[str]) -> str:
     return (": " + "; ".join(failed)) if failed else ""
 
 
-def _test_vmalloc_rows(session: Session, boot: int, req: BenchRequest) -> dict[str, float]:
+def _test_vmalloc_rows(session: Session, boot: int, req: BenchRequest,
+                      prefix: str = "") -> dict[str, float]:
     """One round of lib/test_vmalloc boots (no KUnit suite runs in them)."""
     rows: dict[str, float] = {}
     loops = session.target.arch.vmalloc_loops
     for i, (label, args) in enumerate(VMALLOC_BOOTS):
         booted, log_path = session.boot(
-            f"console.boot{boot}.vmalloc{i}.log", "kgen_no_kunit_suite",
+            f"console.{prefix}boot{boot}.vmalloc{i}.log", "kgen_no_kunit_suite",
             kernel_args=[*args, f"test_vmalloc.test_loop_count={loops}"],
             replace_kernel_args=lambda base: [a for a in base
                                               if not a.startswith("test_vmalloc.")])

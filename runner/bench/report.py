@@ -86,7 +86,10 @@ def compare_markdown(base: BenchResult, new: BenchResult,
            f"{_rule_text(comparisons)}; (R) significant regression, "
            "(I) significant improvement; new vs base: how many times faster "
            "(for the speedup row: how many times larger); n/a: a side cannot "
-           "measure the row", "",
+           "measure the row"
+           + ("; the boots alternated base, new, base, new ..., so host drift "
+              "falls on both sides alike" if base.properties.get("boots.order")
+              == "alternating" else "; all boots of base, then all of new"), "",
            "| row | base | new | change | new vs base | p | marked by |",
            "|---|---|---|---|---|---|---|"]
     for c in comparisons:
@@ -95,11 +98,18 @@ def compare_markdown(base: BenchResult, new: BenchResult,
             continue
         out.append(f"| {c.name} | {_fmt(c.base)} | {_fmt(c.new)} | "
                    f"{c.change * 100:+.2f}% {c.mark} | {c.speedup:.2f}× | {c.p_value:.3g} | "
-                   f"{_RULE_NAMES[c.rule] if c.mark else ''} |")
+                   f"{_marked_by(c) if c.mark else ''} |")
     return "\n".join(out) + "\n"
 
 
 _RULE_NAMES = {"welch": "Welch p < 0.05", "ci95": "95 % CIs apart"}
+
+
+def _marked_by(c: Comparison) -> str:
+    """The rule that marked a row, both halves: its test, and the floor
+    its change cleared (a smaller one is never marked)."""
+    # No "|" in it: the text goes into a Markdown table cell.
+    return f"{_RULE_NAMES[c.rule]}, change of {MIN_CHANGE:.0%} or more"
 
 
 def _rule_text(comparisons: list[Comparison]) -> str:

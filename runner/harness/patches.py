@@ -136,12 +136,38 @@ class Scratch:
         return out
 
 
+def expand_patch_paths(patch_paths: list[Path]) -> list[Path]:
+    """The patch files the --patch arguments name, in order: a directory
+    (a series such as series/revert-batched-free/7.3) stands for its
+    *.patch and *.diff files in name order, as `kgen validate --series`
+    reads one."""
+    out: list[Path] = []
+    for path in patch_paths:
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix in (".patch", ".diff"))
+            if not files:
+                raise UsageError(f"--patch {path}: a directory without .patch files")
+            out += files
+        else:
+            out.append(path)
+    return out
+
+
+def patched_label(tree: Path, patch_paths: list[Path]) -> str:
+    """How reports name a tree built with patches: "TREE + PATCH ..." as
+    given on the command line (a directory stays one name); "" unpatched."""
+    if not patch_paths:
+        return ""
+    return f"{tree} + " + " + ".join(str(p) for p in patch_paths)
+
+
 def patched_files(tree: Path, patch_paths: list[Path]) -> Patched:
-    """`kgen run --patch`: the patched files after applying the patches in order."""
+    """`kgen run --patch`, `kgen bench --patch`: the patched files after
+    applying the patches in order."""
     if not patch_paths:
         return {}
     texts = []
-    for path in patch_paths:
+    for path in expand_patch_paths(patch_paths):
         try:
             texts.append(PatchText(f"--patch {path}", path.read_text(errors="replace")))
         except OSError as err:

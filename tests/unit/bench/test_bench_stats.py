@@ -162,9 +162,9 @@ def test_compare_report_names_the_rule_per_marked_row():
     new = BenchResult("/b", "um", [Row("x", [50.0, 51.0, 49.0])],
                       {"kernel.version": "7.3"}, [])
     text = compare_markdown(base, new, compare(base.rows, new.rows, rule="ci95"))
-    assert "95 % confidence intervals" in text and "| 95 % CIs apart |" in text
+    assert "95 % confidence intervals" in text and "| 95 % CIs apart, change of 5% or more |" in text
     text = compare_markdown(base, new, compare(base.rows, new.rows))
-    assert "Welch's t-test, α = 0.05" in text and "| Welch p < 0.05 |" in text
+    assert "Welch's t-test, α = 0.05" in text and "| Welch p < 0.05, change of 5% or more |" in text
 
 
 def test_floor_row_gives_the_overhead_beside_the_speedup():
@@ -211,6 +211,8 @@ def test_cma_style_ratios_free_alone_and_with_the_allocation():
     assert rows[CMA_FREE_RATIO_ROW] == 10.0
     # As the series' CMA test timed it: alloc + release, before / after.
     assert rows[CMA_CYCLE_RATIO_ROW] == 1_400_000 / 500_000
+    # The same cycle as a time, for two kernels compared: the batched one.
+    assert rows["contig16384.frozen alloc+free (batched)"] == 500_000
     slower = collect([_frozen_boot(400_000, 200_000, 1_000_000),
                       _frozen_boot(410_000, 210_000, 1_010_000)])
     faster = collect([_frozen_boot(400_000, 100_000, 1_000_000),
@@ -235,6 +237,23 @@ def test_a_tree_without_the_frozen_allocator_lists_the_cma_ratios_as_na(monkeypa
                                           cache_paths(tree, "um")))
     assert {CMA_FREE_RATIO_ROW, CMA_CYCLE_RATIO_ROW,
             "contig16384.free_frozen_page_loop"} <= set(na)
+
+
+def test_a_tree_without_free_pages_bulk_lists_its_vfree_row_as_na(monkeypatch):
+    from kgen import protocol as P
+    from kgen.cache import cache_paths
+    from kgen.runner.bench import pipeline
+    from kgen.target.capabilities import assume_all
+    from kgen.target.target import Target
+    caps = assume_all(arch("um"))
+    monkeypatch.setattr(caps, "unmet", lambda need: f"no {need.name}" if
+                        need.name == "free_pages_bulk" else "")
+    monkeypatch.setattr(pipeline, "builtin_blocker", lambda *a: "")
+    tree = Path("/nonexistent")
+    na = pipeline.unavailable_rows(Target(tree, "6.12.0", arch("um"), "tcg", caps,
+                                          cache_paths(tree, "um")))
+    # vfree() itself is measured on every tree.
+    assert na == {P.KGEN_PROTO_BENCH_ROW_FREE_PAGES_BULK: "no free_pages_bulk"}
 
 
 VMALLOC_ROW = "test_vmalloc.vm_map_ram_test (per run of 1000 loops)"
