@@ -7,6 +7,7 @@ about 5 minutes; later runs only boot.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import kgen
 from junitparser import JUnitXml
@@ -34,3 +35,26 @@ def test_bench_uml_batched_free_is_at_least_3x_faster(kernel_tree, tmp_path):
     (suite,) = list(JUnitXml.fromfile(str(out / "bench.xml")))
     props = {p.name: p.value for p in suite.properties()}
     assert float(props[f"bench.{RATIO}.mean"]) >= 3.0
+
+
+REVERT = Path(__file__).resolve().parents[2] / "series" / "revert-batched-free" / "7.3"
+
+
+def test_bench_compare_7_3_reverted_against_7_3_on_uml(kernel_tree, tmp_path):
+    """The series' own experiment in one tree: the revert as --base-patch,
+    both kernels in the one bench build dir, boots alternating.  The
+    series' paths are marked (I) at least 3x faster on 7.3; the per-page
+    loop, the same code in both kernels, is not marked.  Costs two
+    rebuilds of mm/page_alloc.o and mm/vmalloc.o and 2 x 2 boots on a warm
+    bench build dir (about 2 min)."""
+    out = tmp_path / "bench"
+    proc = kgen("bench", "--compare", str(kernel_tree), str(kernel_tree), "--base-patch",
+                str(REVERT), "--boots", "2", "--out", str(out), timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    md = (out / "bench.md").read_text()
+    assert "the boots alternated base, new" in md
+    compared = {c["name"]: c for c in json.loads((out / "bench.json").read_text())["compare"]}
+    for row in ("high_order.free_contig_range", "vfree512.free_pages_bulk",
+                "contig16384.free_contig_frozen_range"):
+        assert compared[row]["mark"] == "(I)" and compared[row]["speedup"] >= 3.0, compared[row]
+    assert compared["high_order.free_page_loop"]["mark"] == "", compared["high_order.free_page_loop"]
