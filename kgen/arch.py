@@ -26,6 +26,11 @@ _VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
                    "SPARSEMEM_VMEMMAP_ENABLE (mm/Kconfig), and {} does: its struct "
                    "pages are always virtually contiguous")
 
+# Why an x86 guest (64- or 32-bit) cannot be given an edited device tree.
+_X86_NO_DEVICE_TREE = ("x86 boots from ACPI, and initmem_init() puts NODE_DATA at each "
+                       "node's top before cma= can reserve anything "
+                       "(arch/x86/kernel/setup.c)")
+
 # Guest-layout features, as named by spec needs (kgen.spec.model.Need).
 TWO_ZONES = "two adjacent zones"
 DEVICE_TREE = "an edited device tree"
@@ -157,9 +162,7 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         kconfig_limits={"HIGHMEM": _NO_HIGHMEM.format("x86_64")},
         forced_on={"SPARSEMEM_VMEMMAP": _VMEMMAP_FORCED.format("x86_64")},
         guest_limits={
-            DEVICE_TREE: ("x86 boots from ACPI, and initmem_init() puts NODE_DATA at each "
-                          "node's top before cma= can reserve anything "
-                          "(arch/x86/kernel/setup.c)"),
+            DEVICE_TREE: _X86_NO_DEVICE_TREE,
         },
         bench_iterations=(2000, 10),
         vmalloc_loops=5000,
@@ -186,9 +189,7 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
                                   "ARCH_SPARSEMEM_ENABLE)"),
         },
         guest_limits={
-            DEVICE_TREE: ("x86 boots from ACPI, and initmem_init() puts NODE_DATA at each "
-                          "node's top before cma= can reserve anything "
-                          "(arch/x86/kernel/setup.c)"),
+            DEVICE_TREE: _X86_NO_DEVICE_TREE,
         },
         bench_iterations=(2000, 10),
         vmalloc_loops=5000,
