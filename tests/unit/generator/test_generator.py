@@ -256,3 +256,30 @@ def test_misuse_counts_one_warn_before_the_real_free(tmp_path, span, free, misus
     assert case.complains and case.expect.warnings == 1
     m = render_suite(spec).split("static void kgen_g_m_attempt(")[1].split("static void")[0]
     assert m.index(call) < m.index(real_free)
+
+
+def test_cma_spans_run_only_in_their_own_boot_and_check_the_cma_counter(tmp_path):
+    """A span-family suite with a guest layout (cma_mb) checks that it runs
+    in the boot kgen made for it, as the boundary family's suites do; its
+    CMA counter is read right around the free and again after the
+    release."""
+    spec = spec_from(tmp_path, """\
+        kgen: 1
+        suite: kgen_g
+        guest: {cma_mb: 64}
+        cases:
+          - name: c
+            span: {alloc: cma_frozen, order: 4}
+            free: cma_release_frozen
+        """)
+    assert spec.guest.kernel_args("kgen_g") == ["kgen_kunit.guest=kgen_g", "cma=64M"]
+    text = render_suite(spec)
+    wrapper = text.split("static void kgen_g_c(")[1].split("static void")[0]
+    assert 'kgen_guest_require(test, "kgen_g");' in wrapper
+    body = text.split("static void kgen_g_c_attempt(")[1].split("static void")[0]
+    assert "kgen_span_alloc(test, KGEN_ALLOC_CMA_FROZEN," in body
+    assert body.index("cma = kgen_zone_nr_free_cma(span->zone);") < \
+        body.index("kgen_span_free_in(span, p->api, p->context);") < \
+        body.index("kgen_expect_cma_delta(test, span, cma, span->nr_pages);") < \
+        body.index("kgen_span_release(span);") < body.index("kgen_expect_cma_balanced(test, span);")
+    assert ".api = KGEN_FREE_CMA_RELEASE_FROZEN" in text
