@@ -43,8 +43,8 @@ REVERT = Path(__file__).resolve().parents[2] / "series" / "revert-batched-free" 
 def test_bench_compare_7_3_reverted_against_7_3_on_uml(kernel_tree, tmp_path):
     """The series' own experiment in one tree: the revert as --base-patch,
     both kernels in the one bench build dir, boots alternating.  The
-    series' paths are marked (I) at least 3x faster on 7.3; the per-page
-    loop, the same code in both kernels, is not marked.  Costs two
+    series' paths are at least 3x faster on 7.3; the per-page loop, the
+    same code in both kernels, is within a third of 1x.  Costs two
     rebuilds of mm/page_alloc.o and mm/vmalloc.o and 2 x 2 boots on a warm
     bench build dir (about 2 min)."""
     out = tmp_path / "bench"
@@ -54,7 +54,12 @@ def test_bench_compare_7_3_reverted_against_7_3_on_uml(kernel_tree, tmp_path):
     md = (out / "bench.md").read_text()
     assert "the boots alternated base, new" in md
     compared = {c["name"]: c for c in json.loads((out / "bench.json").read_text())["compare"]}
+    # Two boots a side are too few for Welch's test to mark every row: in
+    # CI vfree512.free_pages_bulk came out 6.98x faster yet unmarked.  The
+    # marks are the 5-boot tables' business (docs/bench.md); here the
+    # ratios must show the series, and the unchanged loop must not.
     for row in ("high_order.free_contig_range", "vfree512.free_pages_bulk",
                 "contig16384.free_contig_frozen_range"):
-        assert compared[row]["mark"] == "(I)" and compared[row]["speedup"] >= 3.0, compared[row]
-    assert compared["high_order.free_page_loop"]["mark"] == "", compared["high_order.free_page_loop"]
+        assert compared[row]["mark"] != "(R)" and compared[row]["speedup"] >= 3.0, compared[row]
+    loop = compared["high_order.free_page_loop"]
+    assert loop["mark"] != "(I)" and 0.75 <= loop["speedup"] <= 1.33, loop
