@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from junitparser import Skipped
+from junitparser import Error, Failure, JUnitXml, Skipped
 
 from kgen.cache import cache_root
 
@@ -67,6 +67,27 @@ def clean(case) -> bool:
     that moved once and matched on the repeat (noise from the other CPU or
     a kernel thread, docs/confirmation.md) is not a failure of the kernel."""
     return all(isinstance(r, Skipped) and r.type == "unconfirmed" for r in case.result)
+
+
+def junit_results(junit) -> dict[str, tuple[str, str, str]]:
+    """"suite.case" -> (state, message, system-out) of a kgen JUnit file;
+    state is passed, failure, error or skipped."""
+    out = {}
+    for suite in JUnitXml.fromfile(str(junit)):
+        for case in suite:
+            state, message = "passed", ""
+            for r in case.result:
+                if isinstance(r, (Failure, Error, Skipped)):
+                    state, message = type(r).__name__.lower(), r.message or ""
+            out[f"{suite.name}.{case.name}"] = (state, message, case.system_out or "")
+    return out
+
+
+def fine(state: str, msg: str) -> bool:
+    """Passed, or unconfirmed: a counter that moved once and matched on the
+    repeat (noise from the other CPU, docs/confirmation.md) is not a
+    failure of a pristine kernel."""
+    return state == "passed" or (state == "skipped" and msg.startswith("unconfirmed:"))
 
 
 @pytest.fixture(scope="session")

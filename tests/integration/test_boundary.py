@@ -14,7 +14,7 @@ import os
 import shutil
 
 import pytest
-from conftest import REPO, kgen
+from conftest import REPO, fine, junit_results, kgen
 from junitparser import Error, Failure, JUnitXml, Skipped
 from treehash import tree_digest
 
@@ -24,15 +24,7 @@ SPECS = sorted(str(p) for p in (REPO / "spec/suites").glob("boundary_*.yaml"))
 def run(arch: str, tree, junit) -> tuple[int, dict[str, tuple[str, str, str]]]:
     proc = kgen("run", "--arch", arch, "--kernel", str(tree), "--junit", str(junit),
                 *[a for spec in SPECS for a in ("--spec", spec)], timeout=3600)
-    out = {}
-    for suite in JUnitXml.fromfile(str(junit)):
-        for case in suite:
-            state, message = "passed", ""
-            for r in case.result:
-                if isinstance(r, (Failure, Error, Skipped)):
-                    state, message = type(r).__name__.lower(), r.message or ""
-            out[f"{suite.name}.{case.name}"] = (state, message, case.system_out or "")
-    return proc.returncode, out
+    return proc.returncode, junit_results(junit)
 
 
 def test_uml_skips_every_boundary_case_with_its_reason(kernel_tree, results_dir):
@@ -49,13 +41,6 @@ def test_uml_skips_every_boundary_case_with_its_reason(kernel_tree, results_dir)
                     not shutil.which("qemu-system-aarch64") or not shutil.which("dtc"),
                     reason="arm64 boundaries need gcc-aarch64-linux-gnu, qemu-system-arm "
                     "and device-tree-compiler (scripts/test.sh installs them)")
-def fine(state: str, msg: str) -> bool:
-    """Passed, or unconfirmed: a counter that moved once and matched on the
-    repeat (noise from the other CPU, docs/confirmation.md) is not a
-    failure of a pristine kernel."""
-    return state == "passed" or (state == "skipped" and msg.startswith("unconfirmed:"))
-
-
 def test_arm64_boundaries(kernel_tree, results_dir):
     before = tree_digest(kernel_tree)
     code, results = run("arm64", kernel_tree, results_dir / "boundary-arm64.xml")

@@ -16,8 +16,7 @@ import re
 import shutil
 
 import pytest
-from conftest import REPO, kgen
-from junitparser import Error, Failure, JUnitXml, Skipped
+from conftest import REPO, fine, junit_results, kgen
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,29 +29,12 @@ SECTION_SPEC = str(REPO / "spec/suites/boundary_section.yaml")
 FIXTURE = str(REPO / "tests/fixtures/patches/section-check-reads-run-start.patch")
 
 
-def results(junit) -> dict[str, tuple[str, str, str]]:
-    out = {}
-    for suite in JUnitXml.fromfile(str(junit)):
-        for case in suite:
-            state, message = "passed", ""
-            for r in case.result:
-                if isinstance(r, (Failure, Error, Skipped)):
-                    state, message = type(r).__name__.lower(), r.message or ""
-            out[f"{suite.name}.{case.name}"] = (state, message, case.system_out or "")
-    return out
-
-
-def fine(state: str, msg: str) -> bool:
-    """Passed, or unconfirmed (noise a repeat did not show, docs/confirmation.md)."""
-    return state == "passed" or (state == "skipped" and msg.startswith("unconfirmed:"))
-
-
 def test_i386_whole_shipped_set_on_pristine_73(kernel_tree, results_dir):
     junit = results_dir / "i386.xml"
     proc = kgen("run", "--arch", "i386", "--kernel", str(kernel_tree), "--junit", str(junit),
                 timeout=3600)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    got = results(junit)
+    got = junit_results(junit)
     assert not [k for k, (s, _, _) in got.items() if s in ("failure", "error")]
     # Every skip names its reason.
     assert all(m for s, m, _ in got.values() if s == "skipped")
@@ -91,7 +73,7 @@ def test_i386_catches_a_section_check_that_never_fires(kernel_tree, results_dir)
     proc = kgen("run", "--arch", "i386", "--kernel", str(kernel_tree), "--spec", SECTION_SPEC,
                 "--patch", FIXTURE, "--junit", str(junit), timeout=3600)
     assert proc.returncode != 0
-    got = results(junit)
+    got = junit_results(junit)
     first = got["kgen_boundary_section.kgen_boundary_section_classic_sparse"
                 "/free=__free_contig_range,each=1"]
     assert first[0] in ("failure", "error"), first
