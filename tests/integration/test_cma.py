@@ -16,25 +16,18 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import REPO, kgen
-from junitparser import Error, Failure, JUnitXml, Skipped
+from conftest import REPO, fine, junit_results, kgen
 
 SPEC = REPO / "spec" / "suites" / "cma.yaml"
 FIXTURE = REPO / "tests" / "fixtures" / "patches" / "cma-chunks-filed-movable.patch"
 
 
 def run(tree, junit, *args: str) -> tuple[int, dict[str, tuple[str, str]]]:
+    """kgen run of cma.yaml: its exit code and "suite.case" -> (state, message)."""
     proc = kgen("run", "--kernel", str(tree), "--spec", str(SPEC), "--junit", str(junit),
                 *args, timeout=3600)
-    out = {}
-    for suite in JUnitXml.fromfile(str(junit)):
-        for case in suite:
-            state, text = "passed", ""
-            for r in case.result:
-                if isinstance(r, (Failure, Error, Skipped)):
-                    state, text = type(r).__name__.lower(), (r.message or "") + (r.text or "")
-            out[case.name] = (state, text)
-    return proc.returncode, out
+    return proc.returncode, {name: (state, msg)
+                             for name, (state, msg, _) in junit_results(junit).items()}
 
 
 def test_uml_skips_cma_spans_with_the_reason(kernel_tree, results_dir):
@@ -52,10 +45,7 @@ def test_arm64_cma_spans_pass_and_a_misfiled_cma_chunk_fails(kernel_tree, result
     code, results = run(kernel_tree, results_dir / "cma-arm64.xml", "--arch", "arm64")
     assert code == 0, results
     assert len(results) == 11
-    # Passed, or unconfirmed: a counter that moved once and matched on the
-    # repeat is noise from the other CPU, not a failure (docs/confirmation.md).
-    assert all(s == "passed" or (s == "skipped" and m.startswith("unconfirmed:"))
-               for s, m in results.values()), results
+    assert all(fine(s, m) for s, m in results.values()), results
 
     code, results = run(kernel_tree, results_dir / "cma-arm64-fixture.xml", "--arch", "arm64",
                         "--patch", str(FIXTURE))

@@ -6,8 +6,9 @@ machine (2026-12-07, 7.3.4): a cold i386 build takes 250-260 s with
 the machine to itself (411 s with the unit tests running alongside); warm,
 the whole shipped set is one incremental build plus four boots (main,
 complaints, two guest layouts), 56 s, and the fixture run one more
-incremental build and a boot that hangs until the 60 s stall timeout,
-80 s (`pytest tests/integration/test_i386.py`: 2 passed in 137 s).
+incremental build and a boot that goes silent after its oopses and is
+stopped by a 20 s stall timeout (the default for i386 under TCG is 60 s;
+a pristine section case prints within a second).
 Marked slow: the first run costs a cold build.
 """
 from __future__ import annotations
@@ -71,9 +72,12 @@ def test_i386_whole_shipped_set_on_pristine_73(kernel_tree, results_dir):
 def test_i386_catches_a_section_check_that_never_fires(kernel_tree, results_dir):
     junit = results_dir / "i386-section-fixture.xml"
     proc = kgen("run", "--arch", "i386", "--kernel", str(kernel_tree), "--spec", SECTION_SPEC,
-                "--patch", FIXTURE, "--junit", str(junit), timeout=3600)
+                "--patch", FIXTURE, "--junit", str(junit), "--stall-timeout", "20",
+                timeout=3600)
     assert proc.returncode != 0
     got = junit_results(junit)
     first = got["kgen_boundary_section.kgen_boundary_section_classic_sparse"
                 "/free=__free_contig_range,each=1"]
-    assert first[0] in ("failure", "error"), first
+    # The wrong struct pages past the edge are freed: the kernel dumps
+    # them (pfns it never had), not merely a slow case.
+    assert first[0] in ("failure", "error") and "page: refcount:" in first[2], first[:2]
