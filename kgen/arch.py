@@ -28,7 +28,7 @@ _VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
 
 # Why an x86 guest (64- or 32-bit) cannot be given an edited device tree.
 _X86_NO_DEVICE_TREE = ("x86 boots from ACPI, and initmem_init() puts NODE_DATA at each "
-                       "node's top before cma= can reserve anything "
+                       "node's top before cma= reserves anything "
                        "(arch/x86/kernel/setup.c)")
 
 # Guest-layout features, as named by spec needs (kgen.spec.model.Need).
@@ -247,10 +247,8 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         guest_limits={
             # What kgen edits a device tree for: reusable regions at node
             # boundaries (NUMA) and a dma-ranges end of ZONE_DMA.
-            DEVICE_TREE: ("kgen's device-tree layouts need NUMA or a ZONE_DMA whose end "
-                          "the tree's dma-ranges set; arm32 has no NUMA, and sizes "
-                          "ZONE_DMA from its machine descriptor (mdesc->dma_zone_size, "
-                          "arch/arm/mm/init.c), which the virt machine does not set"),
+            DEVICE_TREE: ("arm32 has no NUMA, and takes ZONE_DMA's size from the machine "
+                          "descriptor (arch/arm/mm/init.c), never from dma-ranges"),
         },
         # Not measured on arm: arm64's counts (both are TCG guests here).
         bench_iterations=(300, 3),
