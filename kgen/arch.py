@@ -259,6 +259,10 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         kvm_hosts=(),
         console="console=ttyAMA0",
         kernel_image="arch/arm/boot/zImage",
+        # arm has HAVE_ARCH_KASAN, but a --debug build was never booted here:
+        # off until one is, so --debug cannot add an untried detector.
+        debug_no_kasan=("KASAN on arm32 (HAVE_ARCH_KASAN) was not tried with kgen: "
+                        "no --debug boot with it has been run on arm"),
         # arch/arm/Kconfig: NR_CPUS defaults to 4 with SMP.
         max_cpus=4,
     ),
