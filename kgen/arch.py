@@ -28,7 +28,7 @@ _VMEMMAP_FORCED = ("SPARSEMEM_VMEMMAP is def_bool y once the arch selects "
 
 # Why an x86 guest (64- or 32-bit) cannot be given an edited device tree.
 _X86_NO_DEVICE_TREE = ("x86 boots from ACPI, and initmem_init() puts NODE_DATA at each "
-                       "node's top before cma= can reserve anything "
+                       "node's top before cma= reserves anything "
                        "(arch/x86/kernel/setup.c)")
 
 # Guest-layout features, as named by spec needs (kgen.spec.model.Need).
@@ -222,6 +222,49 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         kvm_hosts=("aarch64", "arm64"),
         console="console=ttyAMA0",
         kernel_image="arch/arm64/boot/Image.gz",
+    ),
+    Arch(
+        name="arm",
+        # 32-bit arm (ARMv7, QEMU virt's default cortex-a15), cross-built
+        # with Debian's gcc-arm-linux-gnueabihf.  LPAE, HIGHMEM and classic
+        # SPARSEMEM: kernel/kunit/configs/arm.config.
+        tools={"qemu-system-arm": "qemu-system-arm",
+               "arm-linux-gnueabihf-gcc": "gcc-arm-linux-gnueabihf"},
+        cross_compile="arm-linux-gnueabihf-",
+        qemu_binary="qemu-system-arm",
+        # kunit.py's qemu_configs/arm.py: -machine virt, QEMU's default CPU.
+        qemu_machine=("-machine", "virt"),
+        # QEMU virt puts RAM at 1 GiB (hw/arm/virt.c, VIRT_MEM), as on arm64.
+        ram_base=0x4000_0000,
+        kconfig_limits={
+            "MEMORY_FAILURE": ("arm32 does not select ARCH_SUPPORTS_MEMORY_FAILURE "
+                               "(arch/arm/Kconfig), so it has no MEMORY_FAILURE"),
+            "NUMA": "arm32 has no NUMA (no `config NUMA` in arch/arm/Kconfig)",
+            "SPARSEMEM_VMEMMAP": ("arm32's ARCH_SPARSEMEM_ENABLE selects "
+                                  "SPARSEMEM_STATIC, never SPARSEMEM_VMEMMAP_ENABLE "
+                                  "(arch/arm/Kconfig)"),
+        },
+        guest_limits={
+            # What kgen edits a device tree for: reusable regions at node
+            # boundaries (NUMA) and a dma-ranges end of ZONE_DMA.
+            DEVICE_TREE: ("arm32 has no NUMA, and takes ZONE_DMA's size from the machine "
+                          "descriptor (arch/arm/mm/init.c), never from dma-ranges"),
+        },
+        # Not measured on arm: arm64's counts (both are TCG guests here).
+        bench_iterations=(300, 3),
+        vmalloc_loops=500,
+        stall_seconds={"kvm": 30.0, "tcg": 90.0},
+        # Linux dropped KVM for 32-bit arm hosts (5.7), and qemu-system-arm
+        # has no KVM on arm64 hosts: always TCG.
+        kvm_hosts=(),
+        console="console=ttyAMA0",
+        kernel_image="arch/arm/boot/zImage",
+        # arm has HAVE_ARCH_KASAN, but a --debug build was never booted here:
+        # off until one is, so --debug cannot add an untried detector.
+        debug_no_kasan=("KASAN on arm32 (HAVE_ARCH_KASAN) was not tried with kgen: "
+                        "no --debug boot with it has been run on arm"),
+        # arch/arm/Kconfig: NR_CPUS defaults to 4 with SMP.
+        max_cpus=4,
     ),
 )}
 ARCH_NAMES = tuple(ARCHES)

@@ -547,7 +547,7 @@ def _add_accel(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--accel", choices=accel_probe.CHOICES, default=accel_probe.AUTO,
-        help="QEMU accelerator for x86_64, i386 and arm64 guests (default auto: KVM only if a "
+        help="QEMU accelerator for x86_64, i386, arm64 and arm guests (default auto: KVM only if a "
         "probe boot of the built image under KVM finishes, cached per host and image; "
         "else TCG, with the reason. Nested KVM that lacks CPU features can hang a 7.3 "
         "x86_64 guest silently, which kunit.py alone would wait out)")
@@ -560,7 +560,7 @@ def _add_time_limits(parser: argparse.ArgumentParser, default: int, what: str) -
     parser.add_argument("--stall-timeout", type=_positive_seconds, metavar="SECONDS",
                         help="stop a boot after this many seconds without console "
                         "output (default per arch and accelerator: 30 s for UML and "
-                        "KVM, 60 s x86_64 and i386 TCG, 90 s arm64 TCG). A kernel that reports "
+                        "KVM, 60 s x86_64 and i386 TCG, 90 s arm64 and arm TCG). A kernel that reports "
                         "a task dying with a lock held, a panic, a lockup or a stall "
                         "is stopped at once")
 

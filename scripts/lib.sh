@@ -9,9 +9,10 @@
 #                     gcc only recommends libc6-dev; libelf-dev for objtool,
 #                     libssl-dev for the tree's certificate tools
 #   gcc-aarch64-linux-gnu  the arm64 cross compiler
-#   qemu-system-x86 qemu-system-arm  the x86_64, i386 and arm64 guests
+#   gcc-arm-linux-gnueabihf  the 32-bit arm cross compiler
+#   qemu-system-x86 qemu-system-arm  the x86_64, i386, arm64 and arm guests
 #                     (qemu-system-i386 is in qemu-system-x86; the host gcc
-#                     builds i386)
+#                     builds i386; qemu-system-arm has both arm binaries)
 #   device-tree-compiler   dtc, for arm64 guest-layout device trees
 #   python3 python3-venv   kgen's .venv (ensurepip brings pip into it)
 #   xz-utils debian-archive-keyring  kgen kernel fetch (signed Debian
@@ -22,7 +23,7 @@
 #                     (with perl, libjson-perl, libperlio-gzip-perl; its
 #                     Recommends libgd-perl only draws PNG legends)
 DEBIAN_PACKAGES="gcc libc6-dev make flex bison bc libelf-dev libssl-dev
-  gcc-aarch64-linux-gnu qemu-system-x86 qemu-system-arm device-tree-compiler
+  gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-system-x86 qemu-system-arm device-tree-compiler
   python3 python3-venv xz-utils debian-archive-keyring rsync patch lcov"
 
 as_root() {

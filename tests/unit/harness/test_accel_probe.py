@@ -37,6 +37,16 @@ def test_foreign_arch_guest_is_tcg_without_probe(tmp_path):
                                         "guests of the host's arch")
 
 
+def test_arm_guest_is_tcg_without_probe_on_every_host(tmp_path):
+    """Linux has no KVM for 32-bit arm hosts since 5.7, and qemu-system-arm
+    has none on arm64 hosts: no probe boot, whatever the host."""
+    for host in ("x86_64", "aarch64", "armv7l"):
+        choice = resolve("auto", arch("arm"), _image(tmp_path), "7.3:cfg",
+                         tmp_path / "c.json", probe=_never,
+                         host_machine=host, kvm_usable=lambda: None)
+        assert choice.accel == "tcg" and not choice.probed, host
+
+
 def test_i386_guest_on_x86_64_host_is_probed_like_x86_64(tmp_path):
     """KVM can run an i386 guest on an x86_64 host in principle; here it
     fails ("KVM internal error"), which the probe boot finds out."""

@@ -32,5 +32,6 @@ def test_launcher_execs_the_real_binary_with_filtered_args(tmp_path):
 
 def test_every_arch_qemu_binary_gets_a_launcher(tmp_path):
     shim = install(tmp_path / "shim")
-    for name in ("qemu-system-x86_64", "qemu-system-i386", "qemu-system-aarch64"):
+    for name in ("qemu-system-x86_64", "qemu-system-i386", "qemu-system-aarch64",
+                 "qemu-system-arm"):
         assert os.access(shim / name, os.X_OK), name

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kgen.arch import arch
+from kgen.arch import ARCH_NAMES, arch
 from kgen.generator.render import render_suite
 from kgen.runner.run.plan import make_plan
 from kgen.spec.loader import SpecError, load_spec
@@ -101,6 +101,28 @@ def test_i386_runs_classic_sparse_sections_and_names_what_it_lacks(tmp_path):
     assert "needs arch x86_64" in skips["kgen_bnd_dma"]
 
 
+def test_arm_runs_classic_sparse_sections_and_names_what_it_lacks(tmp_path):
+    spec = load_spec(write(tmp_path, SPEC))
+    skips = {c.name: c.skip for c in make_plan([spec], assume_all(arch("arm"))).cases}
+    # arm32 is SPARSEMEM_STATIC without VMEMMAP: the classic case runs.
+    assert skips["kgen_bnd_section_classic"] is None
+    assert "arm32 has no NUMA" in skips["kgen_bnd_node/free=vfree,each=1"]
+    assert "needs arch x86_64" in skips["kgen_bnd_dma"]
+
+
+HIGHMEM_SPEC = Path(__file__).resolve().parents[3] / "spec/suites/boundary_zone_highmem.yaml"
+
+
+def test_normal_highmem_boundary_runs_on_the_32_bit_arches_only():
+    spec = load_spec(HIGHMEM_SPEC)
+    for name, runs in (("i386", True), ("arm", True), ("arm64", False), ("x86_64", False),
+                       ("um", False)):
+        skips = {c.skip for c in make_plan([spec], assume_all(arch(name))).cases}
+        assert (skips == {None}) == runs, (name, skips)
+    (skip,) = {c.skip for c in make_plan([spec], assume_all(arch("arm64"))).cases}
+    assert "arm64 is 64-bit" in skip
+
+
 def test_guest_boot_planned_on_qemu_arches_only(tmp_path):
     spec = load_spec(write(tmp_path, SPEC))
     assert make_plan([spec], assume_all(arch("um"))).guest_boots == []
@@ -161,7 +183,7 @@ def test_shipped_skip_reasons_fit_kunits_status_comment():
     from kgen.cli import shipped_specs
     from kgen.spec.loader import load_specs
     specs = load_specs(shipped_specs())
-    for name in ("um", "x86_64", "arm64"):
+    for name in ARCH_NAMES:
         for case in make_plan(specs, assume_all(arch(name))).cases:
             assert case.skip is None or len(case.skip) < 256, (name, case.name, case.skip)
 
