@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import kgen
 from junitparser import JUnitXml
 
 RATIO = "high_order.speedup (loop / batched)"
 
 
+@pytest.mark.extended("about 50 s warm, five bench boots; the revert comparison "
+                      "below benches the same kernel in CI")
 def test_bench_uml_batched_free_is_at_least_3x_faster(kernel_tree, tmp_path):
     out = tmp_path / "bench"
     proc = kgen("bench", "--kernel", str(kernel_tree), "--boots", "5", "--out", str(out),

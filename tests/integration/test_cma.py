@@ -5,7 +5,8 @@ there, naming why.  arm64 (QEMU virt, TCG) boots the suite with cma=128M in
 a boot of its own: pristine, every case passes; with a free path that files
 batched CMA chunks under MIGRATE_MOVABLE in the buddy
 (cma-chunks-filed-movable.patch), NR_FREE_CMA_PAGES does not rise for
-them, and every case with such a chunk fails expect.nr_free_cma.  (The
+them: every case with such a chunk fails, the order-3 cases (whose
+misfiled chunk is a guard run's) on expect.nr_free_cma alone.  (The
 suite without kgen_cma passes that patch on x86_64; on arm64 one boundary
 case trips DEBUG_VM's VM_WARN_ONCE on it by accident: docs/measurements.md.)
 Warm, arm64 costs two incremental builds (the patched page_alloc.o and
@@ -52,9 +53,17 @@ def test_arm64_cma_spans_pass_and_a_misfiled_cma_chunk_fails(kernel_tree, result
     assert code == 1
     # Order 0 goes to a pcp list, untouched by the patch; from order 3 on
     # the guard runs or the span itself reach the buddy in chunks of order
-    # 4 or more, which the patch files as movable.
+    # 4 or more, which the patch files as movable, and every such case
+    # fails.  Which checks see it depends on what the other CPU allocates
+    # meanwhile from the misfiled blocks: in one CI run of this kernel
+    # the order-10 cma_release_frozen() case failed expect.batched, merged
+    # and nr_free_pages but not nr_free_cma.  At order 3, whose own eight
+    # pages go to a pcp list and whose misfiled chunk is a guard run's,
+    # only NR_FREE_CMA_PAGES tells: expect.nr_free_cma must be what fails.
     for name, (state, text) in results.items():
         if name.endswith("order=0"):
             assert state == "passed", (name, text)
         else:
-            assert state == "failure" and "expect.nr_free_cma" in text, (name, text)
+            assert state == "failure", (name, text)
+        if name.endswith("order=3"):
+            assert text.startswith("expect.nr_free_cma: "), (name, text)

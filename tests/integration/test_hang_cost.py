@@ -83,6 +83,8 @@ def test_uml_bug_under_zone_lock_ends_in_seconds(kernel_tree, results_dir):
                     not shutil.which("qemu-system-aarch64"),
                     reason="needs gcc-aarch64-linux-gnu and qemu-system-arm "
                     "(scripts/test.sh installs them)")
+@pytest.mark.extended("about 90 s warm, four arm64 boots; the UML test above "
+                      "times the same console watch in CI")
 def test_arm64_bug_under_zone_lock_ends_in_seconds(kernel_tree, results_dir):
     # arm64 survives the oops (KUnit's try-catch) but the lock stays held:
     # the case that died is "wedged", the next one "blocked", and the

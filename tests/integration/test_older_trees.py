@@ -85,6 +85,8 @@ def test_612_uml_runs_what_it_can_and_skips_the_rest_with_reasons(tree_612, tmp_
     assert "6.12" in proc.stdout
 
 
+@pytest.mark.extended("about 55 s warm, three boots of two bench kernels; "
+                      "test_bench.py's revert comparison runs --compare in CI")
 def test_bench_compare_612_to_73_shows_the_series_speedup(tree_612, kernel_tree, tmp_path):
     out = tmp_path / "bench"
     proc = kgen("bench", "--compare", str(tree_612), str(kernel_tree), "--boots", "3",
