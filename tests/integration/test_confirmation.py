@@ -65,7 +65,10 @@ def test_noise_that_does_not_come_back_is_unconfirmed_not_failed(
 
 
 @pytest.mark.parametrize("patch, spec, key", [
-    ("free-counted-twice.patch", "contig_split.yaml", "expect.nr_free_pages: "),
+    pytest.param("free-counted-twice.patch", "contig_split.yaml", "expect.nr_free_pages: ",
+                 marks=pytest.mark.extended(
+                     "about 25 s warm; the NR_VMALLOC case below shows a "
+                     "counter bug reproduced in every attempt in CI")),
     ("nr-vmalloc-uncharged-short.patch", "vmalloc.yaml", "expect.nr_vmalloc: "),
 ])
 def test_an_accounting_bug_is_caught_in_every_attempt(kernel_tree, results_dir, patch,

@@ -172,6 +172,8 @@ def test_validate_a_git_range_inside_the_tree(git_tree, tmp_path):
     assert _properties(out / "step02-run1.xml")["validate.commit"] == commits[1]
 
 
+@pytest.mark.extended("about 30 s warm; validating a git range in CI is the test "
+                      "above, from HEAD")
 def test_validate_from_a_base_that_is_not_head(git_tree, tmp_path):
     """BASE..TIP with BASE != HEAD: the base step is the checkout plus
     `git diff HEAD BASE`, applied in the overlay, never in the tree."""
