@@ -259,10 +259,12 @@ ARCHES: dict[str, Arch] = {a.name: a for a in (
         kvm_hosts=(),
         console="console=ttyAMA0",
         kernel_image="arch/arm/boot/zImage",
-        # arm has HAVE_ARCH_KASAN, but a --debug build was never booted here:
-        # off until one is, so --debug cannot add an untried detector.
-        debug_no_kasan=("KASAN on arm32 (HAVE_ARCH_KASAN) was not tried with kgen: "
-                        "no --debug boot with it has been run on arm"),
+        # arm has HAVE_ARCH_KASAN.  One pristine --debug run with it on
+        # 7.3.4 passed (201 passed, 0 failed, 99 skipped; build 310 s, run
+        # 422 s cold); one run is not yet evidence against false alarms,
+        # so it stays off until repeated runs are.
+        debug_no_kasan=("KASAN on arm32 (HAVE_ARCH_KASAN) has passed one pristine kgen "
+                        "run, too few to rule out false alarms; off until more have"),
         # arch/arm/Kconfig: NR_CPUS defaults to 4 with SMP.
         max_cpus=4,
     ),
