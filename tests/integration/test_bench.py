@@ -65,7 +65,7 @@ def test_bench_compare_7_3_reverted_against_7_3_on_uml(kernel_tree, tmp_path):
                 "contig16384.free_contig_frozen_range"):
         assert compared[row]["mark"] != "(R)" and compared[row]["speedup"] >= 3.0, compared[row]
     # Nor the loop's mark: in one CI run, with unit tests running beside
-    # it, the loop came out 1.13x "faster" on the reverted side at p 0.042
+    # it, the loop came out 1.13x "faster" on 7.3 than reverted at p 0.042
     # (marked (I)) from two boots a side.  Its ratio is what must stay
     # near 1x.
     loop = compared["high_order.free_page_loop"]
