@@ -18,7 +18,8 @@ import re
 import shutil
 
 import pytest
-from conftest import REPO, fine, junit_results, kgen
+from conftest import (REPO, classic_sections_run, fine, junit_results, kgen,
+                      pristine_whole_set)
 
 SECTION_SPEC = str(REPO / "spec/suites/boundary_section.yaml")
 FIXTURE = str(REPO / "tests/fixtures/patches/section-check-reads-run-start.patch")
@@ -36,25 +37,9 @@ pytestmark = [
 
 
 def test_arm_whole_shipped_set_on_pristine_73(kernel_tree, results_dir):
-    junit = results_dir / "arm.xml"
-    proc = kgen("run", "--arch", "arm", "--kernel", str(kernel_tree), "--junit", str(junit),
-                timeout=3600)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    got = junit_results(junit)
-    assert not [k for k, (s, _, _) in got.items() if s in ("failure", "error")]
-    # Every skip names its reason.
-    assert all(m for s, m, _ in got.values() if s == "skipped")
-
-    # Sections: the classic SPARSEMEM cases run at an edge whose struct
-    # pages are apart (256 MiB sections, each memmap allocated on its own);
-    # the vmemmap cases say why they cannot.
-    section = {k: v for k, v in got.items() if k.startswith("kgen_boundary_section.")}
-    classic = {k: v for k, v in section.items() if "_classic_sparse/" in k}
-    assert len(classic) == 6 and all(fine(s, m) for s, m, _ in classic.values()), classic
-    assert all("struct pages not contiguous" in out for _, _, out in classic.values())
-    for name, (state, msg, _) in section.items():
-        if "_vmemmap/" in name:
-            assert state == "skipped" and "SPARSEMEM_STATIC" in msg, name
+    got = pristine_whole_set("arm", kernel_tree, results_dir / "arm.xml")
+    # Sections: the classic SPARSEMEM cases run where struct pages are apart.
+    classic_sections_run(got, "SPARSEMEM_STATIC")
 
     # vmalloc takes HighMem pages; the CMA areas (cma=128M and the default
     # one) sit in HighMem at the top of the 1 GiB guest: the families'

@@ -17,7 +17,8 @@ import re
 import shutil
 
 import pytest
-from conftest import REPO, fine, junit_results, kgen
+from conftest import (REPO, classic_sections_run, fine, junit_results, kgen,
+                      pristine_whole_set)
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,26 +32,9 @@ FIXTURE = str(REPO / "tests/fixtures/patches/section-check-reads-run-start.patch
 
 
 def test_i386_whole_shipped_set_on_pristine_73(kernel_tree, results_dir):
-    junit = results_dir / "i386.xml"
-    proc = kgen("run", "--arch", "i386", "--kernel", str(kernel_tree), "--junit", str(junit),
-                timeout=3600)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    got = junit_results(junit)
-    assert not [k for k, (s, _, _) in got.items() if s in ("failure", "error")]
-    # Every skip names its reason.
-    assert all(m for s, m, _ in got.values() if s == "skipped")
-
-    # Sections: the classic SPARSEMEM cases run, at an edge whose struct
-    # pages are really apart (each section's memmap allocated on its own),
-    # so a batched free that walked page++ across it would touch the wrong
-    # struct page; the vmemmap cases say why they cannot.
-    section = {k: v for k, v in got.items() if k.startswith("kgen_boundary_section.")}
-    classic = {k: v for k, v in section.items() if "_classic_sparse/" in k}
-    assert len(classic) == 6 and all(fine(s, m) for s, m, _ in classic.values()), classic
-    assert all("struct pages not contiguous" in out for _, _, out in classic.values())
-    for name, (state, msg, _) in section.items():
-        if "_vmemmap/" in name:
-            assert state == "skipped" and "needs CONFIG_SPARSEMEM_VMEMMAP" in msg, name
+    got = pristine_whole_set("i386", kernel_tree, results_dir / "i386.xml")
+    # Sections: the classic SPARSEMEM cases run where struct pages are apart.
+    classic_sections_run(got, "needs CONFIG_SPARSEMEM_VMEMMAP")
 
     # vmalloc takes highmem pages: the family's own checks must hold on
     # them (a direct-map check has nothing to check on a highmem page and
